@@ -1,0 +1,79 @@
+"""Run a WSGI application on waitress in a background thread (emulator, fakes, daemon, tests)."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from waitress.server import create_server
+
+__all__ = ["BackgroundServer"]
+
+
+class BackgroundServer:
+    """Serve `app` on `host:port` (port 0 picks a free one) until `stop()`; usable as a context."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8) -> None:
+        self._server: Any = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="assessio-connect",
+            clear_untrusted_proxy_headers=True,
+            # Keep waitress quiet about benign client disconnects during tests and benchmarks.
+            expose_tracebacks=False,
+        )
+        self.host = host
+        self.port: int = int(self._server.effective_port)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash, e.g. `http://127.0.0.1:54321`."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> BackgroundServer:
+        """Start serving in a daemon thread; returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.run, name=f"waitress:{self.port}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted."""
+        self._server.run()
+
+    def stop(self) -> None:
+        """Stop accepting connections and wait for the serving thread to end."""
+        server = self._server
+        if self._thread is None:
+            server.close()
+            return
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        # Closing every channel (the listener and open keep-alive connections) empties the
+        # asyncore map, which is what ends waitress's loop.
+        for channel in list(server._map.values()):
+            if channel is not server and channel is not server.trigger:
+                channel.close()
+        # Closing the listener closes the trigger too; doing it from the trigger wakes the loop
+        # at once instead of after its poll timeout.
+        server.trigger.pull_trigger(server.close)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,183 @@
+"""One exception hierarchy for everything assessio-connect raises on purpose.
+
+    AssessioError
+    ├── PayloadError                 JSON that does not match the contract (lists every problem)
+    ├── SignatureError               a `Signature` header that does not verify
+    │   ├── MissingSignatureError
+    │   ├── MalformedSignatureError
+    │   ├── SignatureMismatchError
+    │   └── TimestampOutOfToleranceError
+    ├── TransportError               no usable HTTP response (connect, read, timeout, size cap)
+    └── APIError                     Assessio answered with an error status
+        ├── AuthenticationError      401, 403
+        ├── ValidationError          400, 422
+        ├── ConflictError            409 (e.g. candidate already in the recruitment)
+        ├── RateLimitedError         429
+        ├── ServerError              5xx
+        └── UnexpectedResponseError  any other status, or a 2xx body that cannot be read
+
+Messages are written for the person who has to act on them and never contain a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "APIError",
+    "AssessioError",
+    "AuthenticationError",
+    "ConflictError",
+    "MalformedSignatureError",
+    "MissingSignatureError",
+    "PayloadError",
+    "RateLimitedError",
+    "ServerError",
+    "SignatureError",
+    "SignatureMismatchError",
+    "TimestampOutOfToleranceError",
+    "TransportError",
+    "UnexpectedResponseError",
+    "ValidationError",
+    "error_for_status",
+]
+
+BODY_EXCERPT_LIMIT = 300
+
+
+class AssessioError(Exception):
+    """Base of every error this package raises deliberately."""
+
+
+class PayloadError(AssessioError, ValueError):
+    """A JSON document does not match the contract; `problems` lists each one with its path."""
+
+    def __init__(self, problems: Sequence[str], *, what: str = "payload") -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        self.what = what
+        super().__init__(f"invalid {what}: " + "; ".join(self.problems))
+
+
+class SignatureError(AssessioError):
+    """A `Signature` header could not be verified."""
+
+
+class MissingSignatureError(SignatureError):
+    """The request carries no `Signature` header."""
+
+
+class MalformedSignatureError(SignatureError):
+    """The header is not of the form `t=<unix seconds>,signature=<hex>`."""
+
+
+class SignatureMismatchError(SignatureError):
+    """No signature in the header matches the body under any configured secret."""
+
+
+class TimestampOutOfToleranceError(SignatureError):
+    """The signature's timestamp is too far in the past or in the future."""
+
+
+class TransportError(AssessioError):
+    """No usable HTTP response: connection refused, timeout, reset, or response too large."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+
+def _excerpt(body: bytes) -> str:
+    text = body[: BODY_EXCERPT_LIMIT * 4].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    if len(text) > BODY_EXCERPT_LIMIT:
+        text = text[: BODY_EXCERPT_LIMIT - 1] + "…"
+    return text
+
+
+class APIError(AssessioError):
+    """Assessio answered with a status that is not success; carries the status and a body excerpt."""
+
+    def __init__(self, status: int, body: bytes = b"", *, method: str = "", url: str = "") -> None:
+        self.status = status
+        self.body_excerpt = _excerpt(body)
+        self.method = method
+        self.url = url
+        where = f" for {method} {url}" if method else ""
+        detail = f": {self.body_excerpt}" if self.body_excerpt else ""
+        super().__init__(f"{self._summary} (HTTP {status}){where}{detail}")
+
+    _summary = "Assessio returned an error"
+
+
+class AuthenticationError(APIError):
+    """401/403: the provider-key or the request signature was not accepted."""
+
+    _summary = "Assessio rejected the credentials (check the provider-key and integrator-secret)"
+
+
+class ValidationError(APIError):
+    """400/422: Assessio refused the request's content; the excerpt holds its message."""
+
+    _summary = "Assessio rejected the request as invalid"
+
+
+class ConflictError(APIError):
+    """409: e.g. the candidate's email is already in the referenced recruitment."""
+
+    _summary = "Assessio reported a conflict (the candidate may already be in this recruitment)"
+
+
+class RateLimitedError(APIError):
+    """429: too many requests; `retry_after` is the server's hint in seconds, if any."""
+
+    _summary = "Assessio is rate limiting this client"
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes = b"",
+        *,
+        method: str = "",
+        url: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(status, body, method=method, url=url)
+
+
+class ServerError(APIError):
+    """5xx: Assessio failed or is unavailable."""
+
+    _summary = "Assessio had a server error"
+
+
+class UnexpectedResponseError(APIError):
+    """A status this client does not know how to treat, or a success body it cannot read."""
+
+    _summary = "Assessio sent an unexpected response"
+
+
+def error_for_status(
+    status: int,
+    body: bytes,
+    *,
+    method: str = "",
+    url: str = "",
+    retry_after: float | None = None,
+) -> APIError:
+    """Map an HTTP error status to the matching `APIError` subclass."""
+    if status == 429:
+        return RateLimitedError(status, body, method=method, url=url, retry_after=retry_after)
+    cls: type[APIError]
+    if status in (401, 403):
+        cls = AuthenticationError
+    elif status in (400, 422):
+        cls = ValidationError
+    elif status == 409:
+        cls = ConflictError
+    elif 500 <= status <= 599:
+        cls = ServerError
+    else:
+        cls = UnexpectedResponseError
+    return cls(status, body, method=method, url=url)
