@@ -14,8 +14,10 @@ __all__ = ["BackgroundServer"]
 class BackgroundServer:
     """Serve `app` on `host:port` (port 0 picks a free one) until `stop()`; usable as a context."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8) -> None:
-        self._server: Any = create_server(
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8
+    ) -> None:
+        server: Any = create_server(
             app,
             host=host,
             port=port,
@@ -25,8 +27,9 @@ class BackgroundServer:
             # Keep waitress quiet about benign client disconnects during tests and benchmarks.
             expose_tracebacks=False,
         )
+        self._server = server
         self.host = host
-        self.port: int = int(self._server.effective_port)
+        self.port: int = int(server.effective_port)
         self._thread: threading.Thread | None = None
 
     @property

@@ -1,18 +1,292 @@
-"""The `assessio-connect` command line."""
+"""The `assessio-connect` command line: signing tools, the Assessio API, the emulator, the demo.
+
+Exit codes: 0 success, 1 an API, transport or input error (one line on stderr), 2 usage error.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
+
 import click
 
+from . import codec
 from ._version import __version__
+from .client import ENVIRONMENTS, AssessioClient, ClientSettings
+from .errors import AssessioError
+from .models import AssessioConfig, AssessmentOrder, CandidateDetails, Recruitment
+from .signing import DEFAULT_TOLERANCE, sign, verify
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group()
+class _Failure(click.ClickException):
+    """An expected failure: printed as one line on stderr, exit code 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Group(click.Group):
+    """Turns every `AssessioError` into a one-line message and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AssessioError as exc:
+            raise _Failure(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="assessio-connect")
 def cli() -> None:
     """Connect Applicant Tracking Systems to Assessio's Recruitment API."""
 
 
+def _read_body(body_file: IO[bytes]) -> bytes:
+    return body_file.read()
+
+
+@cli.command("sign")
+@click.option("--secret", required=True, envvar="ASSESSIO_INTEGRATOR_SECRET", help="HMAC key.")
+@click.option(
+    "--timestamp", type=click.IntRange(min=0), help="Unix time to sign at (default: now)."
+)
+@click.argument("body_file", type=click.File("rb"), default="-")
+def sign_command(secret: str, timestamp: int | None, body_file: IO[bytes]) -> None:
+    """Print the Signature header value for BODY_FILE (or stdin), byte for byte."""
+    click.echo(sign(secret, _read_body(body_file), timestamp))
+
+
+@cli.command("verify")
+@click.option(
+    "--secret", "secrets", required=True, multiple=True, help="HMAC secret; repeat for rotation."
+)
+@click.option("--header", required=True, help="The Signature header value to check.")
+@click.option(
+    "--tolerance",
+    type=click.IntRange(min=0),
+    default=DEFAULT_TOLERANCE,
+    show_default=True,
+    help="Accepted clock skew in seconds.",
+)
+@click.argument("body_file", type=click.File("rb"), default="-")
+def verify_command(
+    secrets: tuple[str, ...], header: str, tolerance: int, body_file: IO[bytes]
+) -> None:
+    """Check a Signature header against BODY_FILE (or stdin); exit 0 when valid, else 1."""
+    timestamp = verify(_read_body(body_file), header, secrets, tolerance=tolerance)
+    click.echo(f"valid: signed at t={timestamp}")
+
+
+def _api_options(func: F) -> F:
+    options = [
+        click.option(
+            "--environment",
+            type=click.Choice(sorted(ENVIRONMENTS)),
+            default="sandbox",
+            envvar="ASSESSIO_ENVIRONMENT",
+            show_default=True,
+            help="Assessio environment.",
+        ),
+        click.option(
+            "--base-url",
+            envvar="ASSESSIO_BASE_URL",
+            help="Base URL (overrides --environment), e.g. the emulator's.",
+        ),
+        click.option(
+            "--provider-key",
+            required=True,
+            envvar="ASSESSIO_PROVIDER_KEY",
+            help="The organisation's provider-key.",
+        ),
+        click.option(
+            "--integrator-secret",
+            envvar="ASSESSIO_INTEGRATOR_SECRET",
+            help="Secret that signs requests (omit where signing is switched off).",
+        ),
+        click.option(
+            "--provider-key-header",
+            default="provider-key",
+            show_default=True,
+            help="Header carrying the provider-key ('Authorization' sends a Bearer token).",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON for machines."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _client(
+    environment: str,
+    base_url: str | None,
+    provider_key: str,
+    integrator_secret: str | None,
+    provider_key_header: str,
+) -> AssessioClient:
+    return AssessioClient(
+        provider_key,
+        integrator_secret,
+        environment="production" if environment == "production" else "sandbox",
+        base_url=base_url,
+        settings=ClientSettings(provider_key_header=provider_key_header),
+    )
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@cli.command("config")
+@_api_options
+def config_command(as_json: bool, **api: Any) -> None:
+    """List the lenses and locales the organisation may order."""
+    config = _client(**api).get_config()
+    if as_json:
+        _print_json(codec.unstructure(config))
+        return
+    _print_config(config)
+
+
+def _print_config(config: AssessioConfig) -> None:
+    width = max((len(lens.name) for lens in config.available_lenses), default=4)
+    click.echo(f"{'LENS':<{width}}  ID")
+    for lens in config.available_lenses:
+        click.echo(f"{lens.name:<{width}}  {lens.id}")
+    click.echo("")
+    click.echo("LOCALES  " + ", ".join(config.available_locales))
+
+
+@cli.command("order")
+@_api_options
+@click.option(
+    "--file",
+    "order_file",
+    type=click.File("rb"),
+    help="An assessment order as JSON (the wire format); '-' reads stdin.",
+)
+@click.option("--email", help="Candidate's email address.")
+@click.option("--recruitment-id", help="Recruitment id (your job's stable id).")
+@click.option("--title", help="Recruitment title.")
+@click.option("--description", default="", help="Recruitment description.")
+@click.option("--lens", help="Lens id, or a lens name looked up in the config.")
+@click.option("--locale", help="Locale, e.g. sv-SE.")
+@click.option("--result-update-url", help="Where Assessio sends the result.")
+@click.option("--result-id", help="Your id for the result (default: a new UUID).")
+@click.option(
+    "--collaborator", "collaborators", multiple=True, help="Collaborator email; repeatable."
+)
+@click.option("--link", is_flag=True, help="Use the link endpoint and print the assessment link.")
+def order_command(
+    as_json: bool,
+    order_file: IO[bytes] | None,
+    email: str | None,
+    recruitment_id: str | None,
+    title: str | None,
+    description: str,
+    lens: str | None,
+    locale: str | None,
+    result_update_url: str | None,
+    result_id: str | None,
+    collaborators: tuple[str, ...],
+    link: bool,
+    **api: Any,
+) -> None:
+    """Send an assessment order (a candidate invite), from --file or from flags."""
+    client = _client(**api)
+    if order_file is not None:
+        order = codec.loads(_read_body(order_file), AssessmentOrder, what="assessment order")
+    else:
+        order = _order_from_flags(
+            client,
+            email,
+            recruitment_id,
+            title,
+            description,
+            lens,
+            locale,
+            result_update_url,
+            result_id,
+            collaborators,
+        )
+    if link:
+        answer = client.create_order_link(order)
+        if as_json:
+            _print_json({"resultId": order.result_id, **codec.unstructure(answer)})
+        else:
+            click.echo(
+                f"ordered {order.result_id}; assessment link: {answer.assessment_package_link}"
+            )
+        return
+    reference = client.create_order(order)
+    if as_json:
+        _print_json({"resultId": order.result_id, "reference": reference})
+    else:
+        click.echo(f"ordered {order.result_id}; Assessio reference: {reference}")
+
+
+def _order_from_flags(
+    client: AssessioClient,
+    email: str | None,
+    recruitment_id: str | None,
+    title: str | None,
+    description: str,
+    lens: str | None,
+    locale: str | None,
+    result_update_url: str | None,
+    result_id: str | None,
+    collaborators: tuple[str, ...],
+) -> AssessmentOrder:
+    given = {
+        "--email": email,
+        "--recruitment-id": recruitment_id,
+        "--title": title,
+        "--lens": lens,
+        "--locale": locale,
+        "--result-update-url": result_update_url,
+    }
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)} (or give the order with --file)")
+    lens_id = _resolve_lens(client, str(lens))
+    try:
+        return AssessmentOrder(
+            recruitment=Recruitment(str(recruitment_id), str(title), description),
+            result_update_url=str(result_update_url),
+            result_id=result_id or str(uuid.uuid4()),
+            lens_id=lens_id,
+            locale=str(locale),
+            candidate_details=CandidateDetails(str(email)),
+            additional_recruitment_collaborators_emails=collaborators,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _resolve_lens(client: AssessioClient, lens: str) -> str:
+    try:
+        uuid.UUID(lens)
+    except ValueError:
+        found = client.get_config().find_lens(lens)
+        if found is None:
+            raise _Failure(
+                f"no lens named {lens!r}; run 'assessio-connect config' to list them"
+            ) from None
+        return found.id
+    return lens
+
+
 def main() -> None:
     """Console-script entry point."""
-    cli()
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

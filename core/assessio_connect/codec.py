@@ -127,7 +127,6 @@ converter = _make_converter()
 """The project's one cattrs converter; use it (not the global one) for every wire object."""
 
 
-
 def _format_exception(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, _Invalid):
         return str(exc)

@@ -96,7 +96,7 @@ def _excerpt(body: bytes) -> str:
 
 
 class APIError(AssessioError):
-    """Assessio answered with a status that is not success; carries the status and a body excerpt."""
+    """Assessio answered with an error status; carries the status and a body excerpt."""
 
     def __init__(self, status: int, body: bytes = b"", *, method: str = "", url: str = "") -> None:
         self.status = status

@@ -88,7 +88,9 @@ def _check_optional_score(_inst: object, attribute: attrs.Attribute[Any], value:
             raise ValueError(f"{attribute.name}: {problem}")
 
 
-def _check_subscores(_inst: object, attribute: attrs.Attribute[Any], value: Mapping[str, int]) -> None:
+def _check_subscores(
+    _inst: object, attribute: attrs.Attribute[Any], value: Mapping[str, int]
+) -> None:
     for name, score in value.items():
         problem = score_problem(score)
         if problem:

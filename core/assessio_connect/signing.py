@@ -74,9 +74,7 @@ def sign(secret: Secret, body: bytes, timestamp: int | None = None) -> str:
 def parse_header(header: str) -> tuple[int, tuple[str, ...]]:
     """Split a header value into its timestamp and its signatures; unknown keys are ignored."""
     if len(header) > MAX_HEADER_LENGTH:
-        raise MalformedSignatureError(
-            f"Signature header is longer than {MAX_HEADER_LENGTH} bytes"
-        )
+        raise MalformedSignatureError(f"Signature header is longer than {MAX_HEADER_LENGTH} bytes")
     timestamp: int | None = None
     signatures: list[str] = []
     for raw_item in header.split(","):
@@ -94,7 +92,9 @@ def parse_header(header: str) -> tuple[int, tuple[str, ...]]:
             if timestamp is not None:
                 raise MalformedSignatureError("Signature header has more than one 't=' item")
             if not _TIMESTAMP.fullmatch(value):
-                raise MalformedSignatureError("Signature header's 't=' is not a Unix time in seconds")
+                raise MalformedSignatureError(
+                    "Signature header's 't=' is not a Unix time in seconds"
+                )
             timestamp = int(value)
         elif key == "signature":
             if not _HEX_DIGEST.fullmatch(value):
