@@ -209,9 +209,7 @@ def test_response_size_is_capped(scripted: tuple[Scripted, str]) -> None:
         _client(url, transport).create_order(_order())
 
 
-def test_response_size_cap_without_content_length(scripted: tuple[Scripted, str]) -> None:
-    app, url = scripted
-
+def test_response_size_cap_without_content_length() -> None:
     def chunked(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Type", "application/json")])
         return (b"x" * 600 for _ in range(10))
