@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from . import codec, signing
 from ._version import __version__
+from .client import AssessioClient, ClientSettings
 from .codec import converter, dumps, loads, structure, unstructure
 from .errors import (
     APIError,
@@ -20,6 +22,7 @@ from .errors import (
     TransportError,
     UnexpectedResponseError,
     ValidationError,
+    WebhookAuthenticationError,
 )
 from .models import (
     AssessioConfig,
@@ -31,15 +34,19 @@ from .models import (
     Result,
 )
 from .signing import sign, verify
+from .transport import RetryPolicy, Transport
+from .webhook import WebhookAuth, parse_result
 
 __all__ = [
     "APIError",
+    "AssessioClient",
     "AssessioConfig",
     "AssessioError",
     "AssessmentLink",
     "AssessmentOrder",
     "AuthenticationError",
     "CandidateDetails",
+    "ClientSettings",
     "ConflictError",
     "Lens",
     "MalformedSignatureError",
@@ -48,18 +55,25 @@ __all__ = [
     "RateLimitedError",
     "Recruitment",
     "Result",
+    "RetryPolicy",
     "ServerError",
     "SignatureError",
     "SignatureMismatchError",
     "TimestampOutOfToleranceError",
+    "Transport",
     "TransportError",
     "UnexpectedResponseError",
     "ValidationError",
+    "WebhookAuth",
+    "WebhookAuthenticationError",
     "__version__",
+    "codec",
     "converter",
     "dumps",
     "loads",
+    "parse_result",
     "sign",
+    "signing",
     "structure",
     "unstructure",
     "verify",

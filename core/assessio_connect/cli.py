@@ -290,3 +290,82 @@ def main() -> None:
         cli()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _parse_org(value: str) -> tuple[str, str | None]:
+    key, sep, secret = value.partition("=")
+    if not key:
+        raise click.BadParameter(f"{value!r} is not KEY or KEY=SECRET", param_hint="'--org'")
+    return key, (secret if sep else None)
+
+
+@cli.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option(
+    "--org",
+    "orgs",
+    multiple=True,
+    help="An organisation as PROVIDER_KEY=INTEGRATOR_SECRET (or PROVIDER_KEY alone: unsigned); "
+    "repeatable. Default: one organisation 'sandbox-org' with signing off.",
+)
+@click.option(
+    "--no-signature",
+    is_flag=True,
+    help="Accept unsigned requests, as Assessio can in its sandbox.",
+)
+@click.option("--result-api-key", help="integrator-api-key sent with every result.")
+@click.option("--result-signing-secret", help="Secret that signs every result delivery.")
+@click.option(
+    "--completion-delay",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds until a candidate completes and the result is sent.",
+)
+def sandbox_command(
+    host: str,
+    port: int,
+    orgs: tuple[str, ...],
+    no_signature: bool,
+    result_api_key: str | None,
+    result_signing_secret: str | None,
+    completion_delay: float,
+) -> None:
+    """Run the Assessio emulator until interrupted."""
+    from .sandbox import Organisation, Sandbox
+
+    parsed = [_parse_org(org) for org in orgs] or [("sandbox-org", None)]
+    organisations = [
+        Organisation(
+            provider_key=key,
+            integrator_secret=secret,
+            require_signature=not no_signature,
+            result_api_key=result_api_key,
+            result_signing_secret=result_signing_secret,
+        )
+        for key, secret in parsed
+    ]
+    try:
+        sandbox = Sandbox(organisations, completion_delay=completion_delay, host=host, port=port)
+    except OSError as exc:
+        raise _Failure(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    names = ", ".join(key for key, _ in parsed)
+    click.echo(f"Assessio emulator on {sandbox.url} (organisations: {names}); Ctrl-C stops it")
+    click.echo(f"  export ASSESSIO_BASE_URL={sandbox.url}")
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+
+
+@cli.command("demo")
+@click.option("--candidates", type=click.IntRange(1, 200), default=5, show_default=True)
+def demo_command(candidates: int) -> None:
+    """Run the whole round trip on this machine: emulator, orders, signed results."""
+    from ._demo import run_demo
+
+    if not run_demo(candidates, click.echo):
+        raise _Failure("not every result arrived in time")

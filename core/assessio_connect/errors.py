@@ -7,6 +7,7 @@
     │   ├── MalformedSignatureError
     │   ├── SignatureMismatchError
     │   └── TimestampOutOfToleranceError
+    ├── WebhookAuthenticationError   a result webhook without valid credentials
     ├── TransportError               no usable HTTP response (connect, read, timeout, size cap)
     └── APIError                     Assessio answered with an error status
         ├── AuthenticationError      401, 403
@@ -39,6 +40,7 @@ __all__ = [
     "TransportError",
     "UnexpectedResponseError",
     "ValidationError",
+    "WebhookAuthenticationError",
     "error_for_status",
 ]
 
@@ -76,6 +78,10 @@ class SignatureMismatchError(SignatureError):
 
 class TimestampOutOfToleranceError(SignatureError):
     """The signature's timestamp is too far in the past or in the future."""
+
+
+class WebhookAuthenticationError(AssessioError):
+    """A result webhook did not present a valid integrator-api-key or Signature."""
 
 
 class TransportError(AssessioError):
