@@ -25,7 +25,6 @@ from assessio_connect.sandbox import (
     Organisation,
     Sandbox,
 )
-from assessio_connect.sandbox._sandbox import stop_server
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -87,7 +86,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     try:
         yield app, f"{server.url}/results"
     finally:
-        stop_server(server)
+        server.stop()
 
 
 @pytest.fixture
@@ -668,7 +667,7 @@ def test_custom_link_path_and_mounted_app(http: urllib3.PoolManager) -> None:
         assert response.status == 200
         assert json.loads(response.data)["assessmentPackageLink"].startswith(server.url)
     finally:
-        stop_server(server)
+        server.stop()
         sb.stop()
 
 

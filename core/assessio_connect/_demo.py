@@ -156,7 +156,7 @@ def run_demo(
         complete = receiver.wait_for(candidates, timeout=45.0, on_progress=progress)
         _print_table(echo, ordered, receiver)
         deliveries = sandbox.deliveries()
-    failed = sum(1 for attempt in deliveries if not attempt.ok)
+    failed = sum(1 for attempt in deliveries if attempt.outcome != "delivered")
     echo(
         f"\n{len(receiver.arrivals)}/{candidates} results stored; {len(deliveries)} delivery "
         f"attempts, {failed} failed and retried, {receiver.duplicates} duplicates absorbed, "

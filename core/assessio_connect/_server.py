@@ -58,14 +58,17 @@ class BackgroundServer:
             server.close()
             return
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-        # Closing every channel (the listener and open keep-alive connections) empties the
-        # asyncore map, which is what ends waitress's loop.
-        for channel in list(server._map.values()):
-            if channel is not server and channel is not server.trigger:
-                channel.close()
-        # Closing the listener closes the trigger too; doing it from the trigger wakes the loop
-        # at once instead of after its poll timeout.
-        server.trigger.pull_trigger(server.close)
+
+        def close_everything() -> None:
+            # Runs on waitress's loop thread, so no descriptor is closed under a select().
+            # Closing every channel empties the asyncore map, which ends the loop; closing the
+            # listener closes the trigger too, so it goes last.
+            for channel in list(server._map.values()):
+                if channel is not server and channel is not server.trigger:
+                    channel.close()
+            server.close()
+
+        server.trigger.pull_trigger(close_everything)
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

@@ -33,45 +33,12 @@ if TYPE_CHECKING:
 
     from assessio_connect.models import AssessioConfig
 
-__all__ = ["DeliveryPredicate", "Sandbox", "stop_server"]
+__all__ = ["DeliveryPredicate", "Sandbox"]
 
 log = logging.getLogger("assessio_connect.sandbox")
 
 DeliveryPredicate = Callable[[list[DeliveryAttempt]], bool]
 _DEFAULT_SCHEDULE = DeliverySchedule()  # frozen, so one instance can be every default
-
-
-def stop_server(server: BackgroundServer) -> None:
-    """`server.stop()`, but with open connections closed on waitress's own loop thread first.
-
-    `BackgroundServer.stop()` closes keep-alive connections from the calling thread while the
-    server thread may sit in `select()` on their descriptors, which then fails with EBADF in
-    the server thread (an unhandled thread exception that pytest turns into an error).
-    Closing them through waitress's trigger runs the close on the loop thread instead.
-    """
-    inner = getattr(server, "_server", None)
-    thread = getattr(server, "_thread", None)
-    trigger = getattr(inner, "trigger", None)
-    channels = getattr(inner, "_map", None)
-    if (
-        isinstance(thread, threading.Thread)
-        and thread.is_alive()
-        and trigger is not None
-        and isinstance(channels, dict)
-    ):
-        closed = threading.Event()
-
-        def close_connections() -> None:
-            try:
-                for channel in list(channels.values()):
-                    if channel is not inner and channel is not trigger:
-                        channel.close()
-            finally:
-                closed.set()
-
-        trigger.pull_trigger(close_connections)
-        closed.wait(5)
-    server.stop()
 
 
 def _lenses(value: Iterable[SandboxLens] | None) -> tuple[SandboxLens, ...]:
@@ -219,7 +186,7 @@ class Sandbox:
         """Stop serving and delivering (pending deliveries are dropped); state stays readable."""
         server, self._server = self._server, None
         if server is not None:
-            stop_server(server)
+            server.stop()
         self._deliverer.stop()
         self._stopped.set()
 
