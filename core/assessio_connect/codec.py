@@ -13,6 +13,12 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_mutable_sequence,
+    is_sequence,
+    list_structure_factory,
+)
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .errors import PayloadError
@@ -43,6 +49,11 @@ def _has_marker(marker: type) -> Any:
 def _structure_str(value: Any, _: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid(f"expected a string, got {_json_type(value)}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Invalid("string holds an unpaired surrogate (\\ud800-\\udfff)") from None
     return value
 
 
@@ -118,6 +129,21 @@ def _make_converter() -> cattrs.Converter:
         }
         return make_dict_unstructure_fn(cls, conv, **renames)  # type: ignore[arg-type]
 
+    def array_factory(tp: Any) -> Any:
+        # cattrs would iterate any iterable, turning "sv-SE" into ('s', 'v', …); JSON wants arrays.
+        if is_mutable_sequence(tp):
+            elements = list_structure_factory(tp, conv)
+        else:
+            elements = homogenous_tuple_structure_factory(tp, conv)
+
+        def structure_array(value: Any, type_: Any) -> Any:
+            if not isinstance(value, list):
+                raise _Invalid(f"expected an array, got {_json_type(value)}")
+            return elements(value, type_)
+
+        return structure_array
+
+    conv.register_structure_hook_factory(is_sequence, array_factory)
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return conv

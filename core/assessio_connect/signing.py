@@ -34,7 +34,8 @@ SIGNATURE_HEADER = "Signature"
 DEFAULT_TOLERANCE = 300
 MAX_HEADER_LENGTH = 4096
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+MAX_TIMESTAMP = 10**15 - 1
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")
 
 Secret = str | bytes
 
@@ -66,8 +67,10 @@ def compute_signature(secret: Secret, timestamp: int, body: bytes) -> str:
 def sign(secret: Secret, body: bytes, timestamp: int | None = None) -> str:
     """The `Signature` header value for `body`, timestamped now unless `timestamp` is given."""
     t = int(time.time()) if timestamp is None else timestamp
-    if t < 0:
-        raise ValueError("timestamp must not be negative")
+    if not 0 <= t <= MAX_TIMESTAMP:
+        raise ValueError(
+            f"timestamp must be a non-negative Unix time in seconds (0..{MAX_TIMESTAMP})"
+        )
     return f"t={t},signature={compute_signature(secret, t, body)}"
 
 
