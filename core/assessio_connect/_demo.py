@@ -155,6 +155,11 @@ def run_demo(
 
         complete = receiver.wait_for(candidates, timeout=45.0, on_progress=progress)
         _print_table(echo, ordered, receiver)
+        if complete:
+            # Each result is POSTed twice; let the emulator record the second POST too.
+            sandbox.wait_for_deliveries(
+                lambda attempts: sum(a.delivered for a in attempts) >= 2 * candidates, timeout=5.0
+            )
         deliveries = sandbox.deliveries()
     failed = sum(1 for attempt in deliveries if attempt.outcome != "delivered")
     echo(
