@@ -69,9 +69,8 @@ class BackgroundServer:
             server.close()
 
         server.trigger.pull_trigger(close_everything)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._thread.join(timeout=10)
+        self._thread = None
 
     def __enter__(self) -> BackgroundServer:
         return self.start()
