@@ -321,7 +321,7 @@ def test_signed_gets_when_required(http: urllib3.PoolManager) -> None:
             "$.additionalRecruitmentCollaboratorsEmails",
             "array",
         ),
-        ({"resultId": "\ud800"}, "$", "surrogate"),
+        ({"resultId": "\ud800"}, "$.resultId", "surrogate"),
     ],
 )
 def test_invalid_orders_are_400_with_paths(
