@@ -9,15 +9,18 @@ also shows retries and duplicates being absorbed.
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 import attrs
 
 from ._server import BackgroundServer
+from ._wsgi import RequestBodyError, read_body, request_headers
 from .client import AssessioClient
 from .errors import AssessioError
 from .models import AssessmentOrder, CandidateDetails, Recruitment, Result
@@ -57,15 +60,12 @@ class DemoReceiver:
     def _handle(self, environ: dict[str, Any]) -> tuple[str, bytes]:
         if environ["REQUEST_METHOD"] != "POST":
             return "405 Method Not Allowed", b'{"error":"POST a result here"}'
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > _MAX_BODY:
-            return "413 Content Too Large", b'{"error":"result too large"}'
-        body = environ["wsgi.input"].read(length)
-        headers = {
-            key[5:].replace("_", "-"): value
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        }
+        try:
+            body = read_body(environ, _MAX_BODY)
+        except RequestBodyError as exc:
+            phrase = HTTPStatus(exc.status).phrase
+            return f"{exc.status} {phrase}", json.dumps({"error": str(exc)}).encode()
+        headers = request_headers(environ)
         try:
             self._auth.authenticate(headers, body)
             result = parse_result(body)

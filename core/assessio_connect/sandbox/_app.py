@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from assessio_connect import codec
+from assessio_connect._wsgi import RequestBodyError, header, read_body
 from assessio_connect.errors import PayloadError, SignatureError
 from assessio_connect.models import AssessioConfig, AssessmentLink, AssessmentOrder, Result
 from assessio_connect.signing import verify
@@ -118,31 +119,14 @@ def _format_seconds(value: float) -> str:
     return str(int(value)) if value == int(value) else f"{value:g}"
 
 
-def _header(environ: WSGIEnvironment, name: str) -> str | None:
-    key = name.upper().replace("-", "_")
-    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        key = "HTTP_" + key
-    value = environ.get(key)
-    return value if isinstance(value, str) else None
-
-
 def _read_body(environ: WSGIEnvironment) -> bytes:
     """The request body, refusing (413) anything over the cap before reading it."""
-    raw = (_header(environ, "Content-Length") or "").strip()
-    if not raw:
-        return b""
-    if not raw.isdigit():
-        raise _error(400, "Content-Length is not a number")
-    length = int(raw)
-    if length > MAX_BODY_BYTES:
-        raise _error(
-            413,
-            f"request body of {length} bytes exceeds the limit of {MAX_BODY_BYTES} bytes",
-            limit=MAX_BODY_BYTES,
-        )
-    stream = environ["wsgi.input"]
-    body: bytes = stream.read(length) if length else b""
-    return body
+    try:
+        return read_body(environ, MAX_BODY_BYTES)
+    except RequestBodyError as exc:
+        if exc.status == 413:
+            raise _error(413, str(exc), limit=exc.limit) from None
+        raise _error(exc.status, str(exc)) from None
 
 
 def _decoded_path(environ: WSGIEnvironment) -> str:
@@ -352,7 +336,7 @@ class SandboxApp:
         context.org = org
         body = b""
         if method == "POST":
-            if not _is_json(_header(environ, "Content-Type")):
+            if not _is_json(header(environ, "Content-Type")):
                 raise _error(415, "the request body must be sent as Content-Type: application/json")
             body = _read_body(environ)
         if method == "POST" or self._settings.require_signed_get:
@@ -361,9 +345,9 @@ class SandboxApp:
 
     def _authenticate(self, environ: WSGIEnvironment) -> Organisation:
         settings = self._settings
-        key = _header(environ, settings.provider_key_header)
+        key = header(environ, settings.provider_key_header)
         if not key and settings.accept_bearer:
-            authorization = _header(environ, "Authorization") or ""
+            authorization = header(environ, "Authorization") or ""
             scheme, _, token = authorization.strip().partition(" ")
             if scheme.lower() == "bearer":
                 key = token.strip()
@@ -383,7 +367,7 @@ class SandboxApp:
         try:
             verify(
                 body,
-                _header(environ, "Signature"),
+                header(environ, "Signature"),
                 org.integrator_secret,
                 tolerance=self._settings.tolerance,
                 now=self._clock(),
