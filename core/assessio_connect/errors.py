@@ -9,6 +9,13 @@
     │   └── TimestampOutOfToleranceError
     ├── WebhookAuthenticationError   a result webhook without valid credentials
     ├── TransportError               no usable HTTP response (connect, read, timeout, size cap)
+    ├── ConfigError                  a configuration with problems (lists each one, with its path)
+    ├── PluginError                  a plugin that cannot be loaded or registers something twice
+    ├── StoreError                   the store refused an operation
+    │   └── StoreUnavailableError    the store cannot be reached (the receiver answers 503)
+    ├── ConnectorError               a connector could not talk to its ATS
+    │   ├── RetryableError           worth another try (429, 5xx, timeouts); may carry retry_after
+    │   └── PermanentError           will never succeed as is (bad data, 4xx): dead-lettered at once
     └── APIError                     Assessio answered with an error status
         ├── AuthenticationError      401, 403
         ├── ValidationError          400, 422
@@ -28,14 +35,21 @@ __all__ = [
     "APIError",
     "AssessioError",
     "AuthenticationError",
+    "ConfigError",
     "ConflictError",
+    "ConnectorError",
     "MalformedSignatureError",
     "MissingSignatureError",
     "PayloadError",
+    "PermanentError",
+    "PluginError",
     "RateLimitedError",
+    "RetryableError",
     "ServerError",
     "SignatureError",
     "SignatureMismatchError",
+    "StoreError",
+    "StoreUnavailableError",
     "TimestampOutOfToleranceError",
     "TransportError",
     "UnexpectedResponseError",
@@ -162,6 +176,45 @@ class UnexpectedResponseError(APIError):
     """A status this client does not know how to treat, or a success body it cannot read."""
 
     _summary = "Assessio sent an unexpected response"
+
+
+class ConfigError(AssessioError):
+    """A configuration that cannot be used; `problems` lists each one as `message @ path`."""
+
+    def __init__(self, problems: Sequence[str], *, source: str = "configuration") -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        self.source = source
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{source} has {count} {noun}:\n  " + "\n  ".join(self.problems))
+
+
+class PluginError(AssessioError):
+    """A plugin could not be loaded, or two plugins registered the same name."""
+
+
+class StoreError(AssessioError):
+    """The store refused an operation (a bug or a corrupt database, not a passing outage)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached or is locked for too long; the caller should retry later."""
+
+
+class ConnectorError(AssessioError):
+    """A connector failed to talk to its ATS; subclasses say whether to retry."""
+
+
+class RetryableError(ConnectorError):
+    """A failure worth retrying (rate limit, 5xx, timeout); `retry_after` is a hint in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(ConnectorError):
+    """A failure that retrying will not fix (rejected data, missing ATS object): dead-letter it."""
 
 
 def error_for_status(

@@ -1,0 +1,285 @@
+"""The durable state of the daemon: orders, result versions, the delivery outbox and cursors.
+
+`Store` is the interface every backend implements (SQLite is built in; PostgreSQL is a plugin).
+Work is *claimed* with a lease: a claim marks rows `in_flight` for an owner until a deadline,
+so a backend can implement it with `SELECT … FOR UPDATE SKIP LOCKED` and several replicas can
+share one database. A lease that expires (its owner died) makes the row claimable again.
+
+Every method that writes commits before it returns: when it returns, the data is durable.
+Backends raise `StoreUnavailableError` when the database cannot be reached or stays locked.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import attrs
+
+from . import codec
+from .models import AssessmentOrder, Result
+
+__all__ = [
+    "DeliveryRecord",
+    "DeliveryState",
+    "NewOrder",
+    "OrderRecord",
+    "OrderState",
+    "RecordedResult",
+    "ResultOutcome",
+    "ResultRecord",
+    "Store",
+    "payload_digest",
+]
+
+
+class OrderState(str, enum.Enum):
+    """Where an order stands with Assessio."""
+
+    PENDING = "pending"
+    """Recorded, not yet accepted by Assessio (new, or waiting for a retry)."""
+    SENT = "sent"
+    """Assessio accepted it (or answered 409: the candidate was already ordered)."""
+    FAILED = "failed"
+    """Assessio rejected it for good (e.g. 400); `last_error` says why."""
+
+
+class DeliveryState(str, enum.Enum):
+    """Where a result's push-back to the ATS stands."""
+
+    PENDING = "pending"
+    """Due at `next_attempt_at`."""
+    IN_FLIGHT = "in_flight"
+    """Claimed by a worker until `lease_expires_at`."""
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    """Dead-lettered: a permanent failure, or retries ran past the horizon."""
+    SUPERSEDED = "superseded"
+    """A newer version of the same result replaced it before it was delivered."""
+
+
+class ResultOutcome(str, enum.Enum):
+    """What `Store.record_result` did with a result webhook."""
+
+    NEW = "new"
+    """First version of a known order's result; a delivery was queued."""
+    UPDATED = "updated"
+    """A payload never seen before for a known result: a new version and a new delivery."""
+    DUPLICATE = "duplicate"
+    """A payload already stored for this result (any version): nothing to do."""
+    ORPHAN = "orphan"
+    """No order has this `resultId`: kept for reconciliation, nothing delivered."""
+
+
+def payload_digest(payload: bytes) -> str:
+    """Identity of a result payload: SHA-256 of its canonical JSON (key order, spacing ignored)."""
+    canonical = codec.dumps(codec.loads(payload, Result, what="result"))
+    return hashlib.sha256(canonical).hexdigest()
+
+
+@attrs.frozen
+class NewOrder:
+    """An order about to be recorded, before it is sent to Assessio."""
+
+    tenant: str
+    application_id: str
+    """The ATS's reference for this candidate in this job; unique per tenant."""
+    job_id: str
+    candidate_id: str
+    order: AssessmentOrder
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    """Connector-specific ATS references needed to push the result back (e.g. a callback URL)."""
+
+
+@attrs.frozen
+class OrderRecord:
+    """An order as stored."""
+
+    tenant: str
+    application_id: str
+    result_id: str
+    job_id: str
+    candidate_id: str
+    order: AssessmentOrder
+    metadata: Mapping[str, str]
+    state: OrderState
+    reference: str | None
+    """Assessio's answer: the order reference, or the assessment link."""
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    updated_at: float
+
+
+@attrs.frozen
+class ResultRecord:
+    """One version of a result as received (versions count from 1)."""
+
+    tenant: str
+    result_id: str
+    version: int
+    payload: bytes
+    digest: str
+    received_at: float
+    orphan: bool
+
+    @property
+    def result(self) -> Result:
+        """The parsed payload (it was validated before it was stored)."""
+        return codec.loads(self.payload, Result, what="result")
+
+
+@attrs.frozen
+class DeliveryRecord:
+    """One push-back of one result version to the ATS."""
+
+    id: int
+    tenant: str
+    result_id: str
+    version: int
+    state: DeliveryState
+    attempts: int
+    """Attempts made so far (incremented by each claim)."""
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    updated_at: float
+    lease_owner: str | None
+    lease_expires_at: float | None
+
+
+@attrs.frozen
+class RecordedResult:
+    """What `Store.record_result` did, and the delivery it queued, if any."""
+
+    outcome: ResultOutcome
+    version: int
+    delivery_id: int | None
+
+
+class Store(Protocol):
+    """Durable state shared by the receiver, the order sender, the pollers and the workers."""
+
+    url: str
+    """Where the data lives, with any password removed (safe to log)."""
+
+    exclusive: bool
+    """True when only one daemon process can use the store (SQLite): on start it may release
+    every lease at once instead of waiting for them to expire."""
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; safe to call on every start."""
+
+    def ping(self) -> None:
+        """Raise `StoreUnavailableError` unless the store answers a trivial query."""
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+
+    # Orders
+
+    def add_order(self, new: NewOrder, *, now: float) -> tuple[OrderRecord, bool]:
+        """Record an order as pending, due now; if (tenant, application_id) is known, return the
+        stored one unchanged. The bool says whether it was created."""
+
+    def get_order(self, tenant: str, result_id: str) -> OrderRecord | None:
+        """The order that owns `result_id` in `tenant`."""
+
+    def find_order(self, tenant: str, application_id: str) -> OrderRecord | None:
+        """The order for an ATS application."""
+
+    def claim_orders(
+        self, *, owner: str, now: float, lease: float, limit: int
+    ) -> Sequence[OrderRecord]:
+        """Claim pending orders that are due (or whose lease expired) for `lease` seconds.
+
+        A claim increments `attempts` and pushes `next_attempt_at` to `now + lease`, so an order
+        whose sender died is retried once that passes."""
+
+    def order_sent(self, tenant: str, result_id: str, reference: str | None, *, now: float) -> None:
+        """Mark an order accepted by Assessio."""
+
+    def order_retry(
+        self, tenant: str, result_id: str, error: str, *, due: float, now: float
+    ) -> None:
+        """Keep an order pending, due again at `due`, remembering the error."""
+
+    def order_failed(self, tenant: str, result_id: str, error: str, *, now: float) -> None:
+        """Mark an order rejected for good."""
+
+    def list_orders(
+        self, *, tenant: str | None = None, state: OrderState | None = None, limit: int = 100
+    ) -> Sequence[OrderRecord]:
+        """Most recent first."""
+
+    # Results
+
+    def record_result(
+        self, tenant: str, result_id: str, payload: bytes, *, now: float
+    ) -> RecordedResult:
+        """Store a validated result webhook and queue its delivery, in one transaction.
+
+        A payload whose digest is already stored for (tenant, result_id) is a DUPLICATE; a new
+        payload for a known order is stored as the next version with a delivery due now, and
+        pending deliveries of older versions become SUPERSEDED; no order means ORPHAN."""
+
+    def get_result(
+        self, tenant: str, result_id: str, version: int | None = None
+    ) -> ResultRecord | None:
+        """One version, or the latest when `version` is None."""
+
+    def list_results(
+        self, *, tenant: str | None = None, orphans: bool | None = None, limit: int = 100
+    ) -> Sequence[ResultRecord]:
+        """Most recent first; `orphans=True` lists only orphans, False only matched results."""
+
+    # Deliveries (the outbox)
+
+    def claim_deliveries(
+        self, *, owner: str, now: float, lease: float, limit: int
+    ) -> Sequence[DeliveryRecord]:
+        """Claim due pending deliveries, and in-flight ones whose lease expired, oldest due first.
+
+        Claimed rows become IN_FLIGHT for `owner` until `now + lease`, with `attempts` + 1."""
+
+    def delivery_done(self, delivery_id: int, *, owner: str, now: float) -> bool:
+        """Mark delivered; False when `owner` no longer holds the lease (nothing changed)."""
+
+    def delivery_retry(
+        self, delivery_id: int, *, owner: str, error: str, due: float, now: float
+    ) -> bool:
+        """Back to PENDING, due at `due`; False when the lease was lost."""
+
+    def delivery_dead(self, delivery_id: int, *, owner: str, error: str, now: float) -> bool:
+        """Dead-letter with the reason; False when the lease was lost."""
+
+    def release(self, owner: str | None, *, now: float) -> int:
+        """Give back the leases of `owner` (every lease when None): orders and deliveries become
+        due at once. Returns how many deliveries were released."""
+
+    def requeue_deliveries(self, *, ids: Sequence[int] = (), dead: bool = False, now: float) -> int:
+        """Operator retry: make the given deliveries (and every dead one when `dead`) pending and
+        due now, attempts reset. Delivered and superseded deliveries are left alone."""
+
+    def list_deliveries(
+        self,
+        *,
+        tenant: str | None = None,
+        state: DeliveryState | None = None,
+        limit: int = 100,
+    ) -> Sequence[DeliveryRecord]:
+        """Most recent first."""
+
+    def next_due(self) -> float | None:
+        """The earliest `next_attempt_at` (or lease expiry) of any unfinished order or delivery."""
+
+    # Cursors (pull-style connectors)
+
+    def get_cursor(self, tenant: str, name: str) -> str | None:
+        """A poller's saved position."""
+
+    def set_cursor(self, tenant: str, name: str, value: str, *, now: float) -> None:
+        """Save a poller's position."""
