@@ -1,0 +1,754 @@
+"""The built-in `Store`: one SQLite file in WAL mode, safe for the daemon's many threads.
+
+Each thread gets its own connection; every write runs in `BEGIN IMMEDIATE` and commits with
+`synchronous=FULL` before returning, because a 2xx to Assessio promises the result is durable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from . import codec
+from .errors import ConfigError, StoreError, StoreUnavailableError
+from .models import AssessmentOrder
+from .store import (
+    DeliveryRecord,
+    DeliveryState,
+    NewOrder,
+    OrderRecord,
+    OrderState,
+    RecordedResult,
+    ResultOutcome,
+    ResultRecord,
+    payload_digest,
+)
+
+__all__ = ["MIGRATIONS", "SQLiteStore", "open_sqlite_store"]
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: orders, result versions, the delivery outbox and poller cursors.
+    (
+        """CREATE TABLE orders (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            application_id TEXT NOT NULL,
+            result_id TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            candidate_id TEXT NOT NULL,
+            order_json TEXT NOT NULL,
+            metadata_json TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reference TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            lease_owner TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            UNIQUE (tenant, application_id),
+            UNIQUE (tenant, result_id)
+        )""",
+        "CREATE INDEX orders_due ON orders (state, next_attempt_at)",
+        "CREATE INDEX orders_recent ON orders (created_at, id)",
+        """CREATE TABLE results (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            result_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            payload BLOB NOT NULL,
+            digest TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            orphan INTEGER NOT NULL,
+            UNIQUE (tenant, result_id, version),
+            UNIQUE (tenant, result_id, digest)
+        )""",
+        "CREATE INDEX results_recent ON results (received_at, id)",
+        """CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            result_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            lease_owner TEXT,
+            lease_expires_at REAL,
+            FOREIGN KEY (tenant, result_id, version)
+                REFERENCES results (tenant, result_id, version)
+        )""",
+        # Unfinished rows only: claiming and next_due stay index-only however many rows finished.
+        """CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id)
+            WHERE state IN ('pending', 'in_flight')""",
+        "CREATE INDEX deliveries_state ON deliveries (state, next_attempt_at)",
+        "CREATE INDEX deliveries_result ON deliveries (tenant, result_id, state)",
+        "CREATE INDEX deliveries_lease ON deliveries (lease_owner) WHERE lease_owner IS NOT NULL",
+        """CREATE TABLE cursors (
+            tenant TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (tenant, name)
+        )""",
+    ),
+)
+"""Schema steps in order; step N (1-based) brings the database to schema version N."""
+
+_ORDER_COLUMNS = (
+    "tenant, application_id, result_id, job_id, candidate_id, order_json, metadata_json, state, "
+    "reference, attempts, next_attempt_at, last_error, created_at, updated_at"
+)
+_RESULT_COLUMNS = "tenant, result_id, version, payload, digest, received_at, orphan"
+_DELIVERY_COLUMNS = (
+    "id, tenant, result_id, version, state, attempts, next_attempt_at, last_error, created_at, "
+    "updated_at, lease_owner, lease_expires_at"
+)
+_UNAVAILABLE_MARKERS = (
+    "locked",
+    "busy",
+    "unable to open",
+    "disk i/o",
+    "readonly",
+    "read-only",
+    "database or disk is full",
+    "cannot open",
+)
+
+
+def open_sqlite_store(url: str) -> SQLiteStore | None:
+    """Open `sqlite:///relative.db` or `sqlite:////abs/path.db`; None for any other scheme."""
+    if not url.lower().startswith("sqlite:"):
+        return None
+    return SQLiteStore(_path_from_url(url))
+
+
+def _path_from_url(url: str) -> str:
+    rest = url[len("sqlite:") :]
+    if not rest.startswith("///") or "?" in rest or "#" in rest:
+        raise ConfigError(
+            [
+                "a SQLite store URL is sqlite:/// followed by a file path "
+                f"(e.g. sqlite:///state.db or sqlite:////var/lib/assessio/state.db), got {url!r}"
+                " @ store.url"
+            ]
+        )
+    path = unquote(rest[3:])
+    if not path or path.endswith(("/", os.sep)) or "\x00" in path or path == ":memory:":
+        raise ConfigError(
+            [f"a SQLite store URL must name a database file, got {url!r} @ store.url"]
+        )
+    return path
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _order_record(row: sqlite3.Row) -> OrderRecord:
+    return OrderRecord(
+        tenant=row["tenant"],
+        application_id=row["application_id"],
+        result_id=row["result_id"],
+        job_id=row["job_id"],
+        candidate_id=row["candidate_id"],
+        order=codec.loads(row["order_json"].encode("utf-8"), AssessmentOrder, what="stored order"),
+        metadata=json.loads(row["metadata_json"]),
+        state=OrderState(row["state"]),
+        reference=row["reference"],
+        attempts=row["attempts"],
+        next_attempt_at=float(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        created_at=float(row["created_at"]),
+        updated_at=float(row["updated_at"]),
+    )
+
+
+def _result_record(row: sqlite3.Row) -> ResultRecord:
+    return ResultRecord(
+        tenant=row["tenant"],
+        result_id=row["result_id"],
+        version=row["version"],
+        payload=bytes(row["payload"]),
+        digest=row["digest"],
+        received_at=float(row["received_at"]),
+        orphan=bool(row["orphan"]),
+    )
+
+
+def _delivery_record(row: sqlite3.Row) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row["id"],
+        tenant=row["tenant"],
+        result_id=row["result_id"],
+        version=row["version"],
+        state=DeliveryState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=float(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        created_at=float(row["created_at"]),
+        updated_at=float(row["updated_at"]),
+        lease_owner=row["lease_owner"],
+        lease_expires_at=_optional_float(row["lease_expires_at"]),
+    )
+
+
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch to WAL; the switch skips SQLite's busy handler when several processes open a new
+    database at once, so retry it for up to the busy timeout."""
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
+class SQLiteStore:
+    """A `Store` in one SQLite file; one connection per calling thread."""
+
+    exclusive = True
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0) -> None:
+        self._path = Path(os.fspath(path)).expanduser().absolute()
+        self.url = f"sqlite:///{self._path.as_posix()}"
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.url!r})"
+
+    # -- connections and errors ----------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and not self._closed:
+            return conn
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"the SQLite store at {self._path} is closed")
+            # close() may run on another thread, hence check_same_thread=False; only the owning
+            # thread ever executes statements on this connection.
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                conn.row_factory = sqlite3.Row
+                _enable_wal(conn, self._busy_timeout)
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except BaseException:
+                conn.close()
+                raise
+            self._connections.append(conn)
+        self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Translate sqlite3 errors into the package's errors, without any stored data."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if any(marker in text for marker in _UNAVAILABLE_MARKERS):
+                raise StoreUnavailableError(self._unavailable_message(action, text)) from None
+            if "no such table" in text:
+                raise StoreError(
+                    f"cannot {action}: the SQLite database at {self._path} has no schema yet "
+                    "(run the daemon once, or call migrate())"
+                ) from None
+            raise StoreError(
+                f"cannot {action} in the SQLite database at {self._path}: {exc}"
+            ) from None
+        except sqlite3.DatabaseError as exc:
+            text = str(exc).lower()
+            if "not a database" in text or "malformed" in text:
+                raise StoreError(
+                    f"cannot {action}: {self._path} is not a usable SQLite database ({exc}); "
+                    "restore it from a backup or point the store at another file"
+                ) from None
+            raise StoreError(
+                f"cannot {action} in the SQLite database at {self._path}: {exc}"
+            ) from None
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot {action} in the SQLite database at {self._path}: {exc}"
+            ) from None
+
+    def _unavailable_message(self, action: str, text: str) -> str:
+        where = f"the SQLite database at {self._path}"
+        if "locked" in text or "busy" in text:
+            return (
+                f"cannot {action}: {where} stayed locked for more than {self._busy_timeout:g} s "
+                "(another process is using it; only one daemon may use a SQLite store)"
+            )
+        if "unable to open" in text or "cannot open" in text:
+            return (
+                f"cannot {action}: {where} cannot be opened "
+                "(check that its directory exists and is writable by this user)"
+            )
+        if "readonly" in text or "read-only" in text:
+            return f"cannot {action}: {where} is read-only (check the file's permissions)"
+        if "full" in text:
+            return f"cannot {action}: the disk holding {where} is full"
+        return f"cannot {action}: disk I/O error on {where} (check the disk and its free space)"
+
+    @contextlib.contextmanager
+    def _read(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._errors(action):
+            yield self._connection()
+
+    @contextlib.contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One `BEGIN IMMEDIATE` transaction, committed (durably) on success."""
+        with self._errors(action):
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+            conn.execute("COMMIT")
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; idempotent and safe when two processes start at once."""
+        with self._write("migrate the schema") as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = int(row[0] or 0)
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"the SQLite database at {self._path} has schema version {current}, newer than "
+                    f"this assessio-connect supports ({len(MIGRATIONS)}); upgrade assessio-connect"
+                )
+            for number, steps in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in steps:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database (0 before `migrate`)."""
+        with self._read("read the schema version") as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+            ).fetchone()
+            if exists is None:
+                return 0
+            return int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
+
+    def ping(self) -> None:
+        """Raise `StoreUnavailableError` unless `SELECT 1` answers."""
+        try:
+            with self._read("reach the store") as conn:
+                conn.execute("SELECT 1").fetchone()
+        except StoreUnavailableError:
+            raise
+        except StoreError as exc:
+            raise StoreUnavailableError(str(exc)) from None
+
+    def close(self) -> None:
+        """Close every thread's connection; the store is unusable afterwards."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def add_order(self, new: NewOrder, *, now: float) -> tuple[OrderRecord, bool]:
+        """Record a pending order due now, or return the stored one for (tenant, application)."""
+        order_json = codec.dumps(new.order).decode("utf-8")
+        metadata_json = json.dumps(dict(new.metadata), sort_keys=True, ensure_ascii=False)
+        with self._write("record an order") as conn:
+            row = conn.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE tenant = ? AND application_id = ?",  # noqa: S608
+                (new.tenant, new.application_id),
+            ).fetchone()
+            if row is not None:
+                return _order_record(row), False
+            clash = conn.execute(
+                "SELECT application_id FROM orders WHERE tenant = ? AND result_id = ?",
+                (new.tenant, new.order.result_id),
+            ).fetchone()
+            if clash is not None:
+                raise StoreError(
+                    f"cannot record the order for application {new.application_id!r} in tenant "
+                    f"{new.tenant!r}: its resultId {new.order.result_id!r} already belongs to "
+                    f"application {clash[0]!r}"
+                )
+            row = conn.execute(
+                f"""INSERT INTO orders ({_ORDER_COLUMNS})
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, NULL, ?, ?)
+                    RETURNING {_ORDER_COLUMNS}""",  # noqa: S608
+                (
+                    new.tenant,
+                    new.application_id,
+                    new.order.result_id,
+                    new.job_id,
+                    new.candidate_id,
+                    order_json,
+                    metadata_json,
+                    OrderState.PENDING.value,
+                    now,
+                    now,
+                    now,
+                ),
+            ).fetchone()
+            return _order_record(row), True
+
+    def get_order(self, tenant: str, result_id: str) -> OrderRecord | None:
+        """The order that owns `result_id` in `tenant`."""
+        with self._read("read an order") as conn:
+            row = conn.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE tenant = ? AND result_id = ?",  # noqa: S608
+                (tenant, result_id),
+            ).fetchone()
+        return None if row is None else _order_record(row)
+
+    def find_order(self, tenant: str, application_id: str) -> OrderRecord | None:
+        """The order for an ATS application."""
+        with self._read("read an order") as conn:
+            row = conn.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE tenant = ? AND application_id = ?",  # noqa: S608
+                (tenant, application_id),
+            ).fetchone()
+        return None if row is None else _order_record(row)
+
+    def claim_orders(
+        self, *, owner: str, now: float, lease: float, limit: int
+    ) -> Sequence[OrderRecord]:
+        """Claim due pending orders (oldest due first) until `now + lease`."""
+        if limit <= 0:
+            return []
+        with self._write("claim orders") as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    """SELECT id FROM orders WHERE state = ? AND next_attempt_at <= ?
+                       ORDER BY next_attempt_at, id LIMIT ?""",
+                    (OrderState.PENDING.value, now, limit),
+                )
+            ]
+            if not ids:
+                return []
+            rows = conn.execute(
+                f"""UPDATE orders SET attempts = attempts + 1, next_attempt_at = ?,
+                        lease_owner = ?, updated_at = ?
+                    WHERE id IN (SELECT value FROM json_each(?))
+                    RETURNING id, {_ORDER_COLUMNS}""",  # noqa: S608
+                (now + lease, owner, now, json.dumps(ids)),
+            ).fetchall()
+        position = {order_id: index for index, order_id in enumerate(ids)}
+        rows.sort(key=lambda row: position[row["id"]])
+        return [_order_record(row) for row in rows]
+
+    def _update_order(
+        self, action: str, tenant: str, result_id: str, sets: str, values: tuple[Any, ...]
+    ) -> None:
+        with self._write(action) as conn:
+            conn.execute(
+                f"UPDATE orders SET {sets}, lease_owner = NULL WHERE tenant = ? AND result_id = ?",  # noqa: S608
+                (*values, tenant, result_id),
+            )
+
+    def order_sent(self, tenant: str, result_id: str, reference: str | None, *, now: float) -> None:
+        """Mark an order accepted by Assessio."""
+        self._update_order(
+            "mark an order sent",
+            tenant,
+            result_id,
+            "state = ?, reference = ?, last_error = NULL, updated_at = ?",
+            (OrderState.SENT.value, reference, now),
+        )
+
+    def order_retry(
+        self, tenant: str, result_id: str, error: str, *, due: float, now: float
+    ) -> None:
+        """Keep an order pending, due again at `due`, remembering the error."""
+        self._update_order(
+            "reschedule an order",
+            tenant,
+            result_id,
+            "state = ?, next_attempt_at = ?, last_error = ?, updated_at = ?",
+            (OrderState.PENDING.value, due, error, now),
+        )
+
+    def order_failed(self, tenant: str, result_id: str, error: str, *, now: float) -> None:
+        """Mark an order rejected for good."""
+        self._update_order(
+            "mark an order failed",
+            tenant,
+            result_id,
+            "state = ?, last_error = ?, updated_at = ?",
+            (OrderState.FAILED.value, error, now),
+        )
+
+    def list_orders(
+        self, *, tenant: str | None = None, state: OrderState | None = None, limit: int = 100
+    ) -> Sequence[OrderRecord]:
+        """Most recent first."""
+        state_value = None if state is None else OrderState(state).value
+        with self._read("list orders") as conn:
+            rows = conn.execute(
+                f"""SELECT {_ORDER_COLUMNS} FROM orders
+                    WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR state = ?2)
+                    ORDER BY created_at DESC, id DESC LIMIT ?3""",  # noqa: S608
+                (tenant, state_value, max(limit, 0)),
+            ).fetchall()
+        return [_order_record(row) for row in rows]
+
+    # -- results --------------------------------------------------------------------------
+
+    def record_result(
+        self, tenant: str, result_id: str, payload: bytes, *, now: float
+    ) -> RecordedResult:
+        """Store a result version and queue its delivery, in one transaction."""
+        digest = payload_digest(payload)
+        with self._write("record a result") as conn:
+            seen = conn.execute(
+                "SELECT version FROM results WHERE tenant = ? AND result_id = ? AND digest = ?",
+                (tenant, result_id, digest),
+            ).fetchone()
+            if seen is not None:
+                return RecordedResult(ResultOutcome.DUPLICATE, seen[0], None)
+            known = conn.execute(
+                "SELECT 1 FROM orders WHERE tenant = ? AND result_id = ?", (tenant, result_id)
+            ).fetchone()
+            latest, matched = conn.execute(
+                """SELECT COALESCE(MAX(version), 0), COALESCE(SUM(orphan = 0), 0)
+                   FROM results WHERE tenant = ? AND result_id = ?""",
+                (tenant, result_id),
+            ).fetchone()
+            version = int(latest) + 1
+            conn.execute(
+                f"INSERT INTO results ({_RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                (tenant, result_id, version, payload, digest, now, 0 if known else 1),
+            )
+            if known is None:
+                return RecordedResult(ResultOutcome.ORPHAN, version, None)
+            conn.execute(
+                """UPDATE deliveries SET state = ?, updated_at = ?
+                   WHERE tenant = ? AND result_id = ? AND state = ? AND version < ?""",
+                (DeliveryState.SUPERSEDED.value, now, tenant, result_id, "pending", version),
+            )
+            delivery_id = conn.execute(
+                """INSERT INTO deliveries (tenant, result_id, version, state, attempts,
+                       next_attempt_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, 0, ?, ?, ?) RETURNING id""",
+                (tenant, result_id, version, DeliveryState.PENDING.value, now, now, now),
+            ).fetchone()[0]
+        outcome = ResultOutcome.UPDATED if matched else ResultOutcome.NEW
+        return RecordedResult(outcome, version, int(delivery_id))
+
+    def get_result(
+        self, tenant: str, result_id: str, version: int | None = None
+    ) -> ResultRecord | None:
+        """One version, or the latest when `version` is None."""
+        with self._read("read a result") as conn:
+            row = conn.execute(
+                f"""SELECT {_RESULT_COLUMNS} FROM results
+                    WHERE tenant = ?1 AND result_id = ?2 AND (?3 IS NULL OR version = ?3)
+                    ORDER BY version DESC LIMIT 1""",  # noqa: S608
+                (tenant, result_id, version),
+            ).fetchone()
+        return None if row is None else _result_record(row)
+
+    def list_results(
+        self, *, tenant: str | None = None, orphans: bool | None = None, limit: int = 100
+    ) -> Sequence[ResultRecord]:
+        """Most recent first; `orphans` filters orphans in (True) or out (False)."""
+        orphan_value = None if orphans is None else int(orphans)
+        with self._read("list results") as conn:
+            rows = conn.execute(
+                f"""SELECT {_RESULT_COLUMNS} FROM results
+                    WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR orphan = ?2)
+                    ORDER BY received_at DESC, id DESC LIMIT ?3""",  # noqa: S608
+                (tenant, orphan_value, max(limit, 0)),
+            ).fetchall()
+        return [_result_record(row) for row in rows]
+
+    # -- deliveries -----------------------------------------------------------------------
+
+    def claim_deliveries(
+        self, *, owner: str, now: float, lease: float, limit: int
+    ) -> Sequence[DeliveryRecord]:
+        """Claim due pending deliveries and expired leases, oldest due first.
+
+        An in-flight row's `next_attempt_at` is its lease expiry, so one index serves both."""
+        if limit <= 0:
+            return []
+        with self._write("claim deliveries") as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    """SELECT id FROM deliveries INDEXED BY deliveries_due
+                       WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= ?
+                       ORDER BY next_attempt_at, id LIMIT ?""",
+                    (now, limit),
+                )
+            ]
+            if not ids:
+                return []
+            rows = conn.execute(
+                f"""UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,
+                        next_attempt_at = ?1 + ?2, lease_expires_at = ?1 + ?2,
+                        lease_owner = ?3, updated_at = ?1
+                    WHERE id IN (SELECT value FROM json_each(?4))
+                    RETURNING {_DELIVERY_COLUMNS}""",  # noqa: S608
+                (now, lease, owner, json.dumps(ids)),
+            ).fetchall()
+        position = {delivery_id: index for index, delivery_id in enumerate(ids)}
+        rows.sort(key=lambda row: position[row["id"]])
+        return [_delivery_record(row) for row in rows]
+
+    def _finish(
+        self, action: str, delivery_id: int, owner: str, sets: str, values: tuple[Any, ...]
+    ) -> bool:
+        with self._write(action) as conn:
+            cursor = conn.execute(
+                f"""UPDATE deliveries SET {sets}, lease_owner = NULL, lease_expires_at = NULL
+                    WHERE id = ? AND state = 'in_flight' AND lease_owner = ?""",  # noqa: S608
+                (*values, delivery_id, owner),
+            )
+            return cursor.rowcount == 1
+
+    def delivery_done(self, delivery_id: int, *, owner: str, now: float) -> bool:
+        """Mark delivered; False when `owner` no longer holds the lease."""
+        return self._finish(
+            "mark a delivery done",
+            delivery_id,
+            owner,
+            "state = ?, last_error = NULL, updated_at = ?",
+            (DeliveryState.DELIVERED.value, now),
+        )
+
+    def delivery_retry(
+        self, delivery_id: int, *, owner: str, error: str, due: float, now: float
+    ) -> bool:
+        """Back to pending, due at `due`; False when the lease was lost."""
+        return self._finish(
+            "reschedule a delivery",
+            delivery_id,
+            owner,
+            "state = ?, next_attempt_at = ?, last_error = ?, updated_at = ?",
+            (DeliveryState.PENDING.value, due, error, now),
+        )
+
+    def delivery_dead(self, delivery_id: int, *, owner: str, error: str, now: float) -> bool:
+        """Dead-letter with the reason; False when the lease was lost."""
+        return self._finish(
+            "dead-letter a delivery",
+            delivery_id,
+            owner,
+            "state = ?, last_error = ?, updated_at = ?",
+            (DeliveryState.DEAD.value, error, now),
+        )
+
+    def release(self, owner: str | None, *, now: float) -> int:
+        """Give back `owner`'s leases (all when None); returns how many deliveries were released."""
+        with self._write("release leases") as conn:
+            conn.execute(
+                """UPDATE orders SET next_attempt_at = ?1, lease_owner = NULL, updated_at = ?1
+                   WHERE lease_owner IS NOT NULL AND (?2 IS NULL OR lease_owner = ?2)
+                     AND state = 'pending'""",
+                (now, owner),
+            )
+            cursor = conn.execute(
+                """UPDATE deliveries SET state = 'pending', next_attempt_at = ?1,
+                       lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1
+                   WHERE lease_owner IS NOT NULL AND (?2 IS NULL OR lease_owner = ?2)
+                     AND state = 'in_flight'""",
+                (now, owner),
+            )
+            return cursor.rowcount
+
+    def requeue_deliveries(self, *, ids: Sequence[int] = (), dead: bool = False, now: float) -> int:
+        """Make the given deliveries (and every dead one when `dead`) pending and due now."""
+        with self._write("requeue deliveries") as conn:
+            cursor = conn.execute(
+                """UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1,
+                       lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1
+                   WHERE state IN ('pending', 'in_flight', 'dead')
+                     AND (id IN (SELECT value FROM json_each(?2)) OR (?3 AND state = 'dead'))""",
+                (now, json.dumps([int(i) for i in ids]), int(dead)),
+            )
+            return cursor.rowcount
+
+    def list_deliveries(
+        self,
+        *,
+        tenant: str | None = None,
+        state: DeliveryState | None = None,
+        limit: int = 100,
+    ) -> Sequence[DeliveryRecord]:
+        """Most recent first."""
+        state_value = None if state is None else DeliveryState(state).value
+        with self._read("list deliveries") as conn:
+            rows = conn.execute(
+                f"""SELECT {_DELIVERY_COLUMNS} FROM deliveries
+                    WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR state = ?2)
+                    ORDER BY created_at DESC, id DESC LIMIT ?3""",  # noqa: S608
+                (tenant, state_value, max(limit, 0)),
+            ).fetchall()
+        return [_delivery_record(row) for row in rows]
+
+    def next_due(self) -> float | None:
+        """The earliest due time (or lease expiry) of any unfinished order or delivery."""
+        with self._read("find the next due time") as conn:
+            order = conn.execute(
+                "SELECT MIN(next_attempt_at) FROM orders WHERE state = 'pending'"
+            ).fetchone()[0]
+            delivery = conn.execute(
+                """SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
+                   WHERE state IN ('pending', 'in_flight')"""
+            ).fetchone()[0]
+        times = [float(t) for t in (order, delivery) if t is not None]
+        return min(times) if times else None
+
+    # -- cursors --------------------------------------------------------------------------
+
+    def get_cursor(self, tenant: str, name: str) -> str | None:
+        """A poller's saved position."""
+        with self._read("read a cursor") as conn:
+            row = conn.execute(
+                "SELECT value FROM cursors WHERE tenant = ? AND name = ?", (tenant, name)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_cursor(self, tenant: str, name: str, value: str, *, now: float) -> None:
+        """Save a poller's position."""
+        with self._write("save a cursor") as conn:
+            conn.execute(
+                """INSERT INTO cursors (tenant, name, value, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (tenant, name)
+                   DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at""",
+                (tenant, name, value, now),
+            )

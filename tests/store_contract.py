@@ -1,0 +1,617 @@
+"""The behaviour every `Store` backend must have, as a reusable pytest suite.
+
+Subclass `StoreContract` in a `test_*.py` file and override the `store_factory` fixture (a
+callable opening a migrated store on the same database each call); pytest does not collect
+this module by itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+import pytest
+
+from assessio_connect.errors import StoreError
+from assessio_connect.models import AssessmentOrder, CandidateDetails, Recruitment
+from assessio_connect.store import (
+    DeliveryRecord,
+    DeliveryState,
+    NewOrder,
+    OrderState,
+    ResultOutcome,
+    ResultRecord,
+    Store,
+    payload_digest,
+)
+
+__all__ = ["NOW", "StoreContract", "StoreFactory", "new_order", "payload"]
+
+NOW = 1_700_000_000.0
+LEASE = 30.0
+
+StoreFactory = Callable[[], Store]
+
+
+def new_order(
+    result_id: str = "r-1",
+    *,
+    tenant: str = "acme",
+    application_id: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> NewOrder:
+    """A valid order for `result_id`; its application id defaults to `app-<result_id>`."""
+    return NewOrder(
+        tenant=tenant,
+        application_id=application_id or f"app-{result_id}",
+        job_id="job-7",
+        candidate_id=f"cand-{result_id}",
+        order=AssessmentOrder(
+            recruitment=Recruitment("job-7", "Backend Developer", "Builds things"),
+            result_update_url=f"https://connect.example/results/{tenant}/{result_id}",
+            result_id=result_id,
+            lens_id="lens-1",
+            locale="sv-SE",
+            candidate_details=CandidateDetails("ada@example.com"),
+            additional_recruitment_collaborators_emails=("hr@example.com",),
+        ),
+        metadata={"callback": "https://ats.example/cb/1"} if metadata is None else metadata,
+    )
+
+
+def payload(result_id: str = "r-1", score: int = 71) -> bytes:
+    """A valid result webhook body."""
+    return (
+        f'{{"resultId":"{result_id}","score":{score},'
+        f'"subscores":{{"Driving Leadership":{score + 2}}}}}'
+    ).encode()
+
+
+class StoreContract:
+    """Every documented behaviour of `Store`; backends subclass it and provide `store_factory`."""
+
+    @pytest.fixture
+    def store_factory(self) -> Iterator[StoreFactory]:
+        """Open a migrated store on one fresh database; every call opens another handle on it."""
+        raise NotImplementedError("a backend's test class must override store_factory")
+
+    @pytest.fixture
+    def store(self, store_factory: StoreFactory) -> Iterator[Store]:
+        opened = store_factory()
+        yield opened
+        opened.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def queued(self, store: Store, result_id: str, *, now: float = NOW) -> int:
+        """Add an order and its first result; return the queued delivery's id."""
+        store.add_order(new_order(result_id), now=now)
+        recorded = store.record_result("acme", result_id, payload(result_id), now=now)
+        assert recorded.delivery_id is not None
+        return recorded.delivery_id
+
+    def delivery(self, store: Store, delivery_id: int) -> DeliveryRecord:
+        found = [d for d in store.list_deliveries(limit=10_000) if d.id == delivery_id]
+        assert len(found) == 1
+        return found[0]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def test_ping_answers(self, store: Store) -> None:
+        store.ping()
+
+    def test_migrate_is_idempotent_and_keeps_data(self, store: Store) -> None:
+        store.add_order(new_order(), now=NOW)
+        store.migrate()
+        store.migrate()
+        assert store.find_order("acme", "app-r-1") is not None
+
+    def test_data_survives_close_and_reopen(self, store_factory: StoreFactory) -> None:
+        first = store_factory()
+        first.add_order(new_order(), now=NOW)
+        first.record_result("acme", "r-1", payload(), now=NOW + 1)
+        first.set_cursor("acme", "poll", "page-9", now=NOW)
+        first.close()
+        second = store_factory()
+        try:
+            order = second.get_order("acme", "r-1")
+            assert order is not None
+            assert order.order == new_order().order
+            result = second.get_result("acme", "r-1")
+            assert result is not None
+            assert result.payload == payload()
+            assert [d.state for d in second.list_deliveries()] == [DeliveryState.PENDING]
+            assert second.get_cursor("acme", "poll") == "page-9"
+        finally:
+            second.close()
+
+    def test_url_and_exclusive_are_declared(self, store: Store) -> None:
+        assert isinstance(store.url, str)
+        assert store.url
+        assert isinstance(store.exclusive, bool)
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def test_add_order_records_a_pending_order_due_now(self, store: Store) -> None:
+        record, created = store.add_order(new_order(), now=NOW)
+        assert created
+        assert record.tenant == "acme"
+        assert record.application_id == "app-r-1"
+        assert record.result_id == "r-1"
+        assert (record.job_id, record.candidate_id) == ("job-7", "cand-r-1")
+        assert record.order == new_order().order
+        assert dict(record.metadata) == {"callback": "https://ats.example/cb/1"}
+        assert record.state is OrderState.PENDING
+        assert (record.reference, record.last_error, record.attempts) == (None, None, 0)
+        assert record.next_attempt_at == record.created_at == record.updated_at == NOW
+        assert store.get_order("acme", "r-1") == record
+        assert store.find_order("acme", "app-r-1") == record
+
+    def test_add_order_is_idempotent_per_tenant_and_application(self, store: Store) -> None:
+        first, _ = store.add_order(new_order(), now=NOW)
+        again, created = store.add_order(
+            new_order("r-1", metadata={"other": "value"}), now=NOW + 50
+        )
+        assert not created
+        assert again == first
+        other_tenant, created = store.add_order(new_order(tenant="globex"), now=NOW + 1)
+        assert created
+        assert other_tenant.tenant == "globex"
+        assert len(store.list_orders()) == 2
+
+    def test_unknown_orders_are_none(self, store: Store) -> None:
+        store.add_order(new_order(), now=NOW)
+        assert store.get_order("acme", "r-2") is None
+        assert store.get_order("globex", "r-1") is None
+        assert store.find_order("acme", "app-r-2") is None
+        assert store.find_order("globex", "app-r-1") is None
+
+    def test_claim_orders_leases_due_pending_orders(self, store: Store) -> None:
+        store.add_order(new_order("r-1"), now=NOW)
+        store.add_order(new_order("r-2"), now=NOW + 5)
+        store.add_order(new_order("r-3"), now=NOW + 100)
+        claimed = store.claim_orders(owner="a", now=NOW + 10, lease=LEASE, limit=10)
+        assert [o.result_id for o in claimed] == ["r-1", "r-2"]
+        assert all(o.attempts == 1 for o in claimed)
+        assert all(o.next_attempt_at == NOW + 10 + LEASE for o in claimed)
+        assert all(o.state is OrderState.PENDING for o in claimed)
+        assert store.claim_orders(owner="b", now=NOW + 11, lease=LEASE, limit=10) == []
+
+    def test_claim_orders_honours_limit_oldest_due_first(self, store: Store) -> None:
+        for index, result_id in enumerate(["r-3", "r-1", "r-2"]):
+            store.add_order(new_order(result_id), now=NOW + [3, 1, 2][index])
+        first = store.claim_orders(owner="a", now=NOW + 10, lease=LEASE, limit=2)
+        assert [o.result_id for o in first] == ["r-1", "r-2"]
+        rest = store.claim_orders(owner="a", now=NOW + 10, lease=LEASE, limit=2)
+        assert [o.result_id for o in rest] == ["r-3"]
+
+    def test_an_expired_order_lease_is_claimed_again(self, store: Store) -> None:
+        store.add_order(new_order(), now=NOW)
+        store.claim_orders(owner="a", now=NOW, lease=LEASE, limit=1)
+        assert store.claim_orders(owner="b", now=NOW + LEASE - 1, lease=LEASE, limit=1) == []
+        again = store.claim_orders(owner="b", now=NOW + LEASE, lease=LEASE, limit=1)
+        assert [o.attempts for o in again] == [2]
+
+    def test_order_sent_retry_and_failed(self, store: Store) -> None:
+        for result_id in ("r-1", "r-2", "r-3"):
+            store.add_order(new_order(result_id), now=NOW)
+        store.claim_orders(owner="a", now=NOW, lease=LEASE, limit=3)
+        store.order_sent("acme", "r-1", "https://assessio.example/link", now=NOW + 1)
+        store.order_retry("acme", "r-2", "Assessio had a server error", due=NOW + 60, now=NOW + 1)
+        store.order_failed("acme", "r-3", "rejected: bad locale", now=NOW + 1)
+        sent = store.get_order("acme", "r-1")
+        retry = store.get_order("acme", "r-2")
+        failed = store.get_order("acme", "r-3")
+        assert sent is not None
+        assert retry is not None
+        assert failed is not None
+        assert (sent.state, sent.reference, sent.updated_at) == (
+            OrderState.SENT,
+            "https://assessio.example/link",
+            NOW + 1,
+        )
+        assert (retry.state, retry.last_error, retry.next_attempt_at, retry.attempts) == (
+            OrderState.PENDING,
+            "Assessio had a server error",
+            NOW + 60,
+            1,
+        )
+        assert (failed.state, failed.last_error) == (OrderState.FAILED, "rejected: bad locale")
+        assert store.claim_orders(owner="a", now=NOW + 59, lease=LEASE, limit=9) == []
+        due = store.claim_orders(owner="a", now=NOW + 60, lease=LEASE, limit=9)
+        assert [(o.result_id, o.attempts) for o in due] == [("r-2", 2)]
+
+    def test_list_orders_most_recent_first_with_filters(self, store: Store) -> None:
+        store.add_order(new_order("r-1"), now=NOW)
+        store.add_order(new_order("r-2", tenant="globex"), now=NOW + 1)
+        store.add_order(new_order("r-3"), now=NOW + 2)
+        store.order_sent("acme", "r-3", None, now=NOW + 3)
+        assert [o.result_id for o in store.list_orders()] == ["r-3", "r-2", "r-1"]
+        assert [o.result_id for o in store.list_orders(limit=2)] == ["r-3", "r-2"]
+        assert [o.result_id for o in store.list_orders(tenant="acme")] == ["r-3", "r-1"]
+        assert [o.result_id for o in store.list_orders(state=OrderState.PENDING)] == ["r-2", "r-1"]
+        pending_acme = store.list_orders(tenant="acme", state=OrderState.PENDING)
+        assert [o.result_id for o in pending_acme] == ["r-1"]
+        assert store.list_orders(tenant="nobody") == []
+
+    # -- results ---------------------------------------------------------------------------
+
+    def test_first_result_is_new_and_queues_a_delivery_due_now(self, store: Store) -> None:
+        store.add_order(new_order(), now=NOW)
+        recorded = store.record_result("acme", "r-1", payload(), now=NOW + 1)
+        assert (recorded.outcome, recorded.version) == (ResultOutcome.NEW, 1)
+        result = store.get_result("acme", "r-1")
+        assert result is not None
+        assert (result.version, result.payload, result.orphan) == (1, payload(), False)
+        assert result.digest == payload_digest(payload())
+        assert result.received_at == NOW + 1
+        assert result.result.score == 71
+        [delivery] = store.list_deliveries()
+        assert delivery.id == recorded.delivery_id
+        assert (delivery.tenant, delivery.result_id, delivery.version) == ("acme", "r-1", 1)
+        assert (delivery.state, delivery.attempts, delivery.next_attempt_at) == (
+            DeliveryState.PENDING,
+            0,
+            NOW + 1,
+        )
+        assert (delivery.lease_owner, delivery.lease_expires_at, delivery.last_error) == (
+            None,
+            None,
+            None,
+        )
+
+    def test_same_payload_again_is_a_duplicate_even_reformatted(self, store: Store) -> None:
+        store.add_order(new_order(), now=NOW)
+        store.record_result("acme", "r-1", payload(), now=NOW)
+        again = store.record_result("acme", "r-1", payload(), now=NOW + 1)
+        reformatted = (
+            b'{ "subscores": {"Driving Leadership": 73}, "score": 71,\n "resultId": "r-1" }'
+        )
+        spaced = store.record_result("acme", "r-1", reformatted, now=NOW + 2)
+        for recorded in (again, spaced):
+            assert (recorded.outcome, recorded.version, recorded.delivery_id) == (
+                ResultOutcome.DUPLICATE,
+                1,
+                None,
+            )
+        assert len(store.list_results()) == 1
+        assert len(store.list_deliveries()) == 1
+
+    def test_a_new_payload_is_an_update_superseding_pending_deliveries(self, store: Store) -> None:
+        store.add_order(new_order(), now=NOW)
+        first = store.record_result("acme", "r-1", payload(score=71), now=NOW)
+        second = store.record_result("acme", "r-1", payload(score=80), now=NOW + 1)
+        assert (second.outcome, second.version) == (ResultOutcome.UPDATED, 2)
+        assert second.delivery_id not in (None, first.delivery_id)
+        assert first.delivery_id is not None
+        assert second.delivery_id is not None
+        old = self.delivery(store, first.delivery_id)
+        new = self.delivery(store, second.delivery_id)
+        assert old.state is DeliveryState.SUPERSEDED
+        assert (new.state, new.version, new.next_attempt_at) == (DeliveryState.PENDING, 2, NOW + 1)
+        latest = store.get_result("acme", "r-1")
+        assert latest is not None
+        assert latest.version == 2
+        assert latest.result.score == 80
+        v1 = store.get_result("acme", "r-1", 1)
+        assert v1 is not None
+        assert v1.result.score == 71
+        assert store.get_result("acme", "r-1", 3) is None
+
+    def test_replaying_an_older_version_after_a_newer_one_is_a_duplicate(
+        self, store: Store
+    ) -> None:
+        store.add_order(new_order(), now=NOW)
+        store.record_result("acme", "r-1", payload(score=71), now=NOW)
+        store.record_result("acme", "r-1", payload(score=80), now=NOW + 1)
+        replay = store.record_result("acme", "r-1", payload(score=71), now=NOW + 2)
+        assert (replay.outcome, replay.version, replay.delivery_id) == (
+            ResultOutcome.DUPLICATE,
+            1,
+            None,
+        )
+        assert [r.version for r in store.list_results()] == [2, 1]
+        assert [d.state for d in store.list_deliveries()] == [
+            DeliveryState.PENDING,
+            DeliveryState.SUPERSEDED,
+        ]
+
+    def test_in_flight_and_finished_deliveries_are_not_superseded(self, store: Store) -> None:
+        store.add_order(new_order(), now=NOW)
+        first = store.record_result("acme", "r-1", payload(score=71), now=NOW)
+        [claimed] = store.claim_deliveries(owner="a", now=NOW, lease=LEASE, limit=5)
+        assert claimed.id == first.delivery_id
+        second = store.record_result("acme", "r-1", payload(score=80), now=NOW + 1)
+        assert second.delivery_id is not None
+        assert self.delivery(store, claimed.id).state is DeliveryState.IN_FLIGHT
+        assert store.delivery_done(claimed.id, owner="a", now=NOW + 2)
+        third = store.record_result("acme", "r-1", payload(score=90), now=NOW + 3)
+        assert third.outcome is ResultOutcome.UPDATED
+        assert self.delivery(store, claimed.id).state is DeliveryState.DELIVERED
+        assert self.delivery(store, second.delivery_id).state is DeliveryState.SUPERSEDED
+
+    def test_a_result_without_an_order_is_an_orphan(self, store: Store) -> None:
+        store.add_order(new_order("r-1", tenant="globex"), now=NOW)
+        orphan = store.record_result("acme", "r-1", payload(), now=NOW)
+        assert (orphan.outcome, orphan.version, orphan.delivery_id) == (
+            ResultOutcome.ORPHAN,
+            1,
+            None,
+        )
+        stored = store.get_result("acme", "r-1")
+        assert stored is not None
+        assert stored.orphan
+        assert store.list_deliveries() == []
+        repeat = store.record_result("acme", "r-1", payload(), now=NOW + 1)
+        assert (repeat.outcome, repeat.version) == (ResultOutcome.DUPLICATE, 1)
+        changed = store.record_result("acme", "r-1", payload(score=5), now=NOW + 2)
+        assert (changed.outcome, changed.version, changed.delivery_id) == (
+            ResultOutcome.ORPHAN,
+            2,
+            None,
+        )
+        assert store.list_deliveries() == []
+
+    def test_results_are_per_tenant(self, store: Store) -> None:
+        store.add_order(new_order("r-1"), now=NOW)
+        store.add_order(new_order("r-1", tenant="globex"), now=NOW)
+        store.record_result("acme", "r-1", payload(), now=NOW)
+        other = store.record_result("globex", "r-1", payload(), now=NOW)
+        assert (other.outcome, other.version) == (ResultOutcome.NEW, 1)
+        assert store.get_result("initech", "r-1") is None
+
+    def test_list_results_most_recent_first_with_filters(self, store: Store) -> None:
+        store.add_order(new_order("r-1"), now=NOW)
+        store.record_result("acme", "r-1", payload("r-1"), now=NOW + 1)
+        store.record_result("acme", "r-9", payload("r-9"), now=NOW + 2)
+        store.record_result("globex", "r-8", payload("r-8"), now=NOW + 3)
+        store.record_result("acme", "r-1", payload("r-1", 60), now=NOW + 4)
+
+        def ids(results: Sequence[ResultRecord]) -> list[tuple[str, int]]:
+            return [(r.result_id, r.version) for r in results]
+
+        assert ids(store.list_results()) == [("r-1", 2), ("r-8", 1), ("r-9", 1), ("r-1", 1)]
+        assert ids(store.list_results(limit=1)) == [("r-1", 2)]
+        assert ids(store.list_results(orphans=True)) == [("r-8", 1), ("r-9", 1)]
+        assert ids(store.list_results(orphans=False)) == [("r-1", 2), ("r-1", 1)]
+        assert ids(store.list_results(tenant="acme", orphans=True)) == [("r-9", 1)]
+        assert ids(store.list_results(tenant="globex")) == [("r-8", 1)]
+
+    # -- deliveries ------------------------------------------------------------------------
+
+    def test_claim_deliveries_leases_due_ones_oldest_first(self, store: Store) -> None:
+        late = self.queued(store, "r-1", now=NOW + 3)
+        early = self.queued(store, "r-2", now=NOW + 1)
+        future = self.queued(store, "r-3", now=NOW + 100)
+        claimed = store.claim_deliveries(owner="a", now=NOW + 10, lease=LEASE, limit=10)
+        assert [d.id for d in claimed] == [early, late]
+        for delivery in claimed:
+            assert delivery.state is DeliveryState.IN_FLIGHT
+            assert (delivery.lease_owner, delivery.lease_expires_at) == ("a", NOW + 10 + LEASE)
+            assert delivery.attempts == 1
+            assert delivery.updated_at == NOW + 10
+        assert self.delivery(store, early) == claimed[0]
+        assert self.delivery(store, future).state is DeliveryState.PENDING
+        assert store.claim_deliveries(owner="b", now=NOW + 11, lease=LEASE, limit=10) == []
+
+    def test_claim_deliveries_honours_limit(self, store: Store) -> None:
+        ids = [self.queued(store, f"r-{n}", now=NOW + n) for n in range(5)]
+        first = store.claim_deliveries(owner="a", now=NOW + 10, lease=LEASE, limit=2)
+        second = store.claim_deliveries(owner="b", now=NOW + 10, lease=LEASE, limit=2)
+        third = store.claim_deliveries(owner="c", now=NOW + 10, lease=LEASE, limit=2)
+        assert [[d.id for d in batch] for batch in (first, second, third)] == [
+            ids[0:2],
+            ids[2:4],
+            ids[4:5],
+        ]
+        assert store.claim_deliveries(owner="a", now=NOW + 10, lease=LEASE, limit=0) == []
+
+    def test_an_expired_delivery_lease_moves_to_another_owner(self, store: Store) -> None:
+        delivery_id = self.queued(store, "r-1")
+        store.claim_deliveries(owner="a", now=NOW, lease=LEASE, limit=1)
+        assert store.claim_deliveries(owner="b", now=NOW + LEASE - 1, lease=LEASE, limit=1) == []
+        [again] = store.claim_deliveries(owner="b", now=NOW + LEASE, lease=LEASE, limit=1)
+        assert (again.id, again.attempts, again.lease_owner) == (delivery_id, 2, "b")
+        assert not store.delivery_done(delivery_id, owner="a", now=NOW + LEASE + 1)
+        assert not store.delivery_retry(
+            delivery_id, owner="a", error="late", due=NOW + 99, now=NOW + LEASE + 1
+        )
+        assert not store.delivery_dead(delivery_id, owner="a", error="late", now=NOW + LEASE + 1)
+        assert self.delivery(store, delivery_id) == again
+        assert store.delivery_done(delivery_id, owner="b", now=NOW + LEASE + 2)
+        done = self.delivery(store, delivery_id)
+        assert (done.state, done.updated_at, done.attempts) == (
+            DeliveryState.DELIVERED,
+            NOW + LEASE + 2,
+            2,
+        )
+        assert store.claim_deliveries(owner="c", now=NOW + 10_000, lease=LEASE, limit=5) == []
+        assert not store.delivery_done(delivery_id, owner="b", now=NOW + LEASE + 3)
+
+    def test_finishing_an_unclaimed_or_unknown_delivery_is_false(self, store: Store) -> None:
+        delivery_id = self.queued(store, "r-1")
+        assert not store.delivery_done(delivery_id, owner="a", now=NOW)
+        assert not store.delivery_done(delivery_id + 1000, owner="a", now=NOW)
+        assert self.delivery(store, delivery_id).state is DeliveryState.PENDING
+
+    def test_delivery_retry_reschedules_with_the_error(self, store: Store) -> None:
+        delivery_id = self.queued(store, "r-1")
+        store.claim_deliveries(owner="a", now=NOW, lease=LEASE, limit=1)
+        assert store.delivery_retry(
+            delivery_id, owner="a", error="ATS answered 503", due=NOW + 60, now=NOW + 1
+        )
+        retried = self.delivery(store, delivery_id)
+        assert (retried.state, retried.next_attempt_at, retried.last_error) == (
+            DeliveryState.PENDING,
+            NOW + 60,
+            "ATS answered 503",
+        )
+        assert (retried.lease_owner, retried.lease_expires_at, retried.attempts) == (None, None, 1)
+        assert store.claim_deliveries(owner="a", now=NOW + 59, lease=LEASE, limit=1) == []
+        [again] = store.claim_deliveries(owner="b", now=NOW + 60, lease=LEASE, limit=1)
+        assert (again.id, again.attempts) == (delivery_id, 2)
+
+    def test_delivery_dead_letters_and_requeue_brings_it_back(self, store: Store) -> None:
+        dead_id = self.queued(store, "r-1")
+        other_dead = self.queued(store, "r-2")
+        delivered = self.queued(store, "r-3")
+        store.claim_deliveries(owner="a", now=NOW, lease=LEASE, limit=3)
+        assert store.delivery_dead(dead_id, owner="a", error="ATS said 404", now=NOW + 1)
+        assert store.delivery_dead(other_dead, owner="a", error="ATS said 400", now=NOW + 1)
+        assert store.delivery_done(delivered, owner="a", now=NOW + 1)
+        dead = self.delivery(store, dead_id)
+        assert (dead.state, dead.last_error, dead.lease_owner) == (
+            DeliveryState.DEAD,
+            "ATS said 404",
+            None,
+        )
+        assert store.claim_deliveries(owner="a", now=NOW + 10_000, lease=LEASE, limit=5) == []
+        assert store.requeue_deliveries(ids=[dead_id, delivered], now=NOW + 100) == 1
+        requeued = self.delivery(store, dead_id)
+        assert (requeued.state, requeued.attempts, requeued.next_attempt_at) == (
+            DeliveryState.PENDING,
+            0,
+            NOW + 100,
+        )
+        assert self.delivery(store, delivered).state is DeliveryState.DELIVERED
+        assert self.delivery(store, other_dead).state is DeliveryState.DEAD
+        assert store.requeue_deliveries(dead=True, now=NOW + 101) == 1
+        assert self.delivery(store, other_dead).state is DeliveryState.PENDING
+        claimed = store.claim_deliveries(owner="b", now=NOW + 101, lease=LEASE, limit=5)
+        assert sorted(d.id for d in claimed) == sorted([dead_id, other_dead])
+        assert all(d.attempts == 1 for d in claimed)
+
+    def test_requeue_leaves_superseded_deliveries_alone(self, store: Store) -> None:
+        store.add_order(new_order(), now=NOW)
+        old = store.record_result("acme", "r-1", payload(score=1), now=NOW)
+        store.record_result("acme", "r-1", payload(score=2), now=NOW)
+        assert old.delivery_id is not None
+        assert store.requeue_deliveries(ids=[old.delivery_id], dead=True, now=NOW + 1) == 0
+        assert self.delivery(store, old.delivery_id).state is DeliveryState.SUPERSEDED
+        assert store.requeue_deliveries(now=NOW + 1) == 0
+
+    def test_release_gives_back_one_owners_leases(self, store: Store) -> None:
+        mine = self.queued(store, "r-1")
+        theirs = self.queued(store, "r-2", now=NOW + 1)
+        store.claim_deliveries(owner="a", now=NOW + 2, lease=LEASE, limit=1)
+        store.claim_deliveries(owner="b", now=NOW + 2, lease=LEASE, limit=1)
+        store.claim_orders(owner="a", now=NOW + 2, lease=LEASE, limit=1)
+        store.claim_orders(owner="b", now=NOW + 2, lease=LEASE, limit=1)
+        assert store.release("a", now=NOW + 3) == 1
+        released = self.delivery(store, mine)
+        assert (released.state, released.lease_owner, released.next_attempt_at) == (
+            DeliveryState.PENDING,
+            None,
+            NOW + 3,
+        )
+        assert self.delivery(store, theirs).lease_owner == "b"
+        orders = store.claim_orders(owner="c", now=NOW + 3, lease=LEASE, limit=5)
+        assert [o.result_id for o in orders] == ["r-1"]
+        again = store.claim_deliveries(owner="c", now=NOW + 3, lease=LEASE, limit=5)
+        assert [d.id for d in again] == [mine]
+        assert store.release("nobody", now=NOW + 4) == 0
+
+    def test_release_everyone(self, store: Store) -> None:
+        for n in range(3):
+            self.queued(store, f"r-{n}")
+        store.claim_deliveries(owner="a", now=NOW, lease=LEASE, limit=2)
+        store.claim_deliveries(owner="b", now=NOW, lease=LEASE, limit=2)
+        store.claim_orders(owner="a", now=NOW, lease=LEASE, limit=5)
+        assert store.release(None, now=NOW + 1) == 3
+        assert all(d.state is DeliveryState.PENDING for d in store.list_deliveries())
+        assert len(store.claim_orders(owner="c", now=NOW + 1, lease=LEASE, limit=5)) == 3
+        assert store.release(None, now=NOW + 2) == 0
+
+    def test_list_deliveries_most_recent_first_with_filters(self, store: Store) -> None:
+        first = self.queued(store, "r-1", now=NOW)
+        store.add_order(new_order("r-2", tenant="globex"), now=NOW)
+        other = store.record_result("globex", "r-2", payload("r-2"), now=NOW + 1).delivery_id
+        last = self.queued(store, "r-3", now=NOW + 2)
+        store.claim_deliveries(owner="a", now=NOW + 2, lease=LEASE, limit=1)
+        assert [d.id for d in store.list_deliveries()] == [last, other, first]
+        assert [d.id for d in store.list_deliveries(limit=2)] == [last, other]
+        assert [d.id for d in store.list_deliveries(tenant="acme")] == [last, first]
+        pending = store.list_deliveries(state=DeliveryState.PENDING)
+        assert [d.id for d in pending] == [last, other]
+        flying = store.list_deliveries(tenant="acme", state=DeliveryState.IN_FLIGHT)
+        assert [d.id for d in flying] == [first]
+
+    def test_next_due(self, store: Store) -> None:
+        assert store.next_due() is None
+        store.add_order(new_order("r-1"), now=NOW + 50)
+        assert store.next_due() == NOW + 50
+        store.record_result("acme", "r-1", payload(), now=NOW + 20)
+        assert store.next_due() == NOW + 20
+        [delivery] = store.claim_deliveries(owner="a", now=NOW + 20, lease=LEASE, limit=1)
+        assert store.next_due() == NOW + 20 + LEASE  # lease expiry of the in-flight delivery
+        store.claim_orders(owner="a", now=NOW + 50, lease=LEASE, limit=1)
+        store.order_sent("acme", "r-1", None, now=NOW + 51)
+        assert store.next_due() == NOW + 20 + LEASE
+        store.delivery_retry(delivery.id, owner="a", error="x", due=NOW + 300, now=NOW + 21)
+        assert store.next_due() == NOW + 300
+        store.claim_deliveries(owner="a", now=NOW + 300, lease=LEASE, limit=1)
+        store.delivery_done(delivery.id, owner="a", now=NOW + 301)
+        assert store.next_due() is None
+
+    # -- cursors ---------------------------------------------------------------------------
+
+    def test_cursors(self, store: Store) -> None:
+        assert store.get_cursor("acme", "poll") is None
+        store.set_cursor("acme", "poll", "page-1", now=NOW)
+        store.set_cursor("acme", "poll", "page-2", now=NOW + 1)
+        store.set_cursor("globex", "poll", "other", now=NOW)
+        store.set_cursor("acme", "other", "x", now=NOW)
+        assert store.get_cursor("acme", "poll") == "page-2"
+        assert store.get_cursor("globex", "poll") == "other"
+        assert store.get_cursor("acme", "other") == "x"
+        assert store.get_cursor("initech", "poll") is None
+
+    # -- concurrency -----------------------------------------------------------------------
+
+    def test_concurrent_claimers_claim_each_delivery_exactly_once(
+        self, store_factory: StoreFactory
+    ) -> None:
+        setup = store_factory()
+        try:
+            expected = {self.queued(setup, f"r-{n}", now=NOW + n % 7) for n in range(200)}
+        finally:
+            setup.close()
+        shared = store_factory()
+        start = threading.Barrier(4)
+        claims: dict[str, list[int]] = {}
+        failures: list[BaseException] = []
+
+        def claimer(owner: str) -> None:
+            mine: list[int] = []
+            claims[owner] = mine
+            try:
+                start.wait(timeout=10)
+                while batch := shared.claim_deliveries(
+                    owner=owner, now=NOW + 10, lease=LEASE, limit=7
+                ):
+                    mine.extend(d.id for d in batch)
+                    for delivery in batch:
+                        assert shared.delivery_done(delivery.id, owner=owner, now=NOW + 11)
+            except BaseException as exc:  # reported to the test thread below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=claimer, args=(f"w{n}",)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        try:
+            assert not failures, failures
+            everything = [i for owned in claims.values() for i in owned]
+            assert sorted(everything) == sorted(expected)
+            assert len(set(everything)) == len(everything) == 200
+            states = {d.state for d in shared.list_deliveries(limit=1000)}
+            assert states == {DeliveryState.DELIVERED}
+        finally:
+            shared.close()
+
+    def test_a_closed_store_refuses_work(self, store_factory: StoreFactory) -> None:
+        closed = store_factory()
+        closed.close()
+        with pytest.raises(StoreError):
+            closed.add_order(new_order(), now=NOW)
