@@ -15,13 +15,21 @@ class BackgroundServer:
     """Serve `app` on `host:port` (port 0 picks a free one) until `stop()`; usable as a context."""
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        threads: int = 8,
+        max_request_body_size: int = 1_073_741_824,
     ) -> None:
         server: Any = create_server(
             app,
             host=host,
             port=port,
             threads=threads,
+            # waitress buffers a whole body before calling the app: refuse big ones up front.
+            max_request_body_size=max_request_body_size,
             ident="assessio-connect",
             clear_untrusted_proxy_headers=True,
             # Keep waitress quiet about benign client disconnects during tests and benchmarks.
