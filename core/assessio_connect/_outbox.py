@@ -1,0 +1,426 @@
+"""The delivery worker: drains the outbox of result push-backs to the ATS, with backoff.
+
+A delivery is claimed with a lease, pushed, then marked done, rescheduled or dead-lettered.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import attrs
+
+from .errors import APIError, AssessioError, PermanentError, RetryableError, TransportError
+from .store import DeliveryRecord
+
+__all__ = [
+    "DEFAULT_BACKOFF",
+    "ERROR_LIMIT",
+    "Backoff",
+    "DeliveryWorker",
+    "OutboxStore",
+    "PushFn",
+]
+
+ERROR_LIMIT = 500
+"""Longest error text stored or logged, in characters."""
+MIN_WAIT = 0.05
+"""Shortest idle wait, so a due time already past (or another thread's work) cannot spin."""
+STORE_ERROR_WAIT = 1.0
+"""Pause after the store failed before a thread tries again."""
+
+PushFn = Callable[[DeliveryRecord], None]
+WaitFn = Callable[[threading.Condition, float], None]
+
+
+def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0 or math.isinf(value):
+        raise ValueError(f"Backoff.{attribute.name} must be a positive number, got {value!r}")
+
+
+@attrs.frozen
+class Backoff:
+    """Exponential backoff with full jitter, bounded by a horizon."""
+
+    first_delay: float = attrs.field(default=1.0, validator=_positive)
+    max_delay: float = attrs.field(default=3600.0, validator=_positive)
+    horizon: float = attrs.field(default=129_600.0, validator=_positive)
+    """Give up (dead-letter) when the next try would fall after `created_at + horizon` (36 h)."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_delay < self.first_delay:
+            raise ValueError(
+                f"Backoff.max_delay ({self.max_delay}) must not be below "
+                f"first_delay ({self.first_delay})"
+            )
+
+    def base(self, attempts: int) -> float:
+        """The un-jittered delay after `attempts` tries: doubles from `first_delay`, capped."""
+        try:
+            raw = self.first_delay * 2.0 ** (max(attempts, 1) - 1)
+        except OverflowError:
+            return self.max_delay
+        return min(self.max_delay, raw)
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Seconds to wait after `attempts` tries (>= 1): uniform in [base/2, base], never 0."""
+        base = self.base(attempts)
+        return rng.uniform(base / 2, base)
+
+    def next_attempt(
+        self,
+        delivery_created_at: float,
+        attempts: int,
+        now: float,
+        rng: random.Random,
+        retry_after: float | None,
+    ) -> float | None:
+        """When to try again (honouring a server's `retry_after`), or None to give up."""
+        wait = self.delay(attempts, rng)
+        if retry_after is not None and retry_after > wait:
+            wait = retry_after
+        due = now + wait
+        if due > delivery_created_at + self.horizon:
+            return None
+        return due
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+class OutboxStore(Protocol):
+    """The part of `Store` the worker uses (every `Store` is one)."""
+
+    def claim_deliveries(
+        self, *, owner: str, now: float, lease: float, limit: int
+    ) -> Sequence[DeliveryRecord]: ...
+
+    def delivery_done(self, delivery_id: int, *, owner: str, now: float) -> bool: ...
+
+    def delivery_retry(
+        self, delivery_id: int, *, owner: str, error: str, due: float, now: float
+    ) -> bool: ...
+
+    def delivery_dead(self, delivery_id: int, *, owner: str, error: str, now: float) -> bool: ...
+
+    def release(self, owner: str | None, *, now: float) -> int: ...
+
+    def next_due(self) -> float | None: ...
+
+
+def _bounded(text: str) -> str:
+    if len(text) > ERROR_LIMIT:
+        return text[: ERROR_LIMIT - 1] + "…"
+    return text
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's own message (our errors are written to be read), else `Type: message`."""
+    message = str(exc)
+    if isinstance(exc, AssessioError) and message:
+        return _bounded(message)
+    return _bounded(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+
+
+def _where(exc: BaseException) -> str | None:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return None
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno} in {last.name}"
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    value = getattr(exc, "retry_after", None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _human(seconds: float) -> str:
+    for unit, size in (("days", 86_400.0), ("h", 3_600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            return f"{round(seconds / size, 1):g} {unit}"
+    return f"{round(seconds, 1):g} s"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _real_wait(condition: threading.Condition, timeout: float) -> None:
+    condition.wait(timeout)
+
+
+def _no_log(event: str, /, **fields: object) -> None:
+    return None
+
+
+class DeliveryWorker:
+    """Threads that claim due deliveries, push them with `push`, and record the outcome.
+
+    A result is never lost: anything but a `PermanentError` (or running past the backoff
+    horizon) is retried, including bugs in the connector.
+    """
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        push: PushFn,
+        *,
+        owner: str,
+        threads: int = 4,
+        lease: float = 60.0,
+        batch: int = 16,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        idle_wait: float = 1.0,
+        on_delivered: Callable[[DeliveryRecord], None] | None = None,
+        on_failed: Callable[[DeliveryRecord, str, bool], None] | None = None,
+        log: Callable[..., None] | None = None,
+        wait: WaitFn | None = None,
+    ) -> None:
+        if threads < 1 or batch < 1:
+            raise ValueError(f"threads ({threads}) and batch ({batch}) must be at least 1")
+        if not lease > 0 or not idle_wait > 0:
+            raise ValueError(f"lease ({lease}) and idle_wait ({idle_wait}) must be positive")
+        self._store = store
+        self._push = push
+        self._owner = owner
+        self._thread_count = threads
+        self._lease = lease
+        self._batch = batch
+        self._backoff = backoff
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter needs no cryptographic randomness
+        self._rng_lock = threading.Lock()
+        self._idle_wait = idle_wait
+        self._on_delivered = on_delivered
+        self._on_failed = on_failed
+        self._log: Callable[..., None] = log or _no_log
+        self._wait: WaitFn = wait or _real_wait
+        self._cond = threading.Condition()
+        self._generation = 0
+        """Bumped by `notify`; a thread that saw it change since its last claim does not wait."""
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+        self._stats_lock = threading.Lock()
+        self._stats = {"delivered": 0, "retried": 0, "dead": 0, "errors": 0}
+
+    def __repr__(self) -> str:
+        return f"DeliveryWorker(owner={self._owner!r}, threads={self._thread_count})"
+
+    # Control
+
+    def start(self) -> None:
+        """Start the worker threads."""
+        if self._threads:
+            raise RuntimeError("this DeliveryWorker was already started; create a new one")
+        for index in range(self._thread_count):
+            thread = threading.Thread(
+                target=self._run, name=f"assessio-deliveries-{index}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def notify(self) -> None:
+        """New work was committed: wake idle threads now."""
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming, let pushes in progress finish (up to `timeout`), give back the leases
+        of work not done, and join the threads."""
+        self._log("deliveries.stopping", owner=self._owner)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = sum(thread.is_alive() for thread in self._threads)
+        if stuck:
+            self._log(
+                "deliveries.stop_timeout",
+                level="warning",
+                threads=stuck,
+                timeout=timeout,
+            )
+        try:
+            released = self._store.release(self._owner, now=self._clock())
+        except Exception as exc:  # leases then expire on their own; stopping must go on
+            self._count("errors")
+            self._log("deliveries.release_failed", level="error", error=_describe(exc))
+            return
+        if released:
+            self._log("deliveries.released", owner=self._owner, deliveries=released)
+
+    @property
+    def stats(self) -> Mapping[str, int]:
+        """Counts so far: delivered, retried, dead, errors."""
+        with self._stats_lock:
+            return dict(self._stats)
+
+    # Work
+
+    def run_once(self, now: float | None = None) -> int:
+        """Claim one batch and process it here; returns how many deliveries were claimed.
+
+        With `now`, the whole batch uses it as the time; otherwise the clock is read at each
+        step. Raises `StoreError` when the store fails (the rest of the batch waits for its
+        lease to expire)."""
+        claim_now = self._clock() if now is None else now
+        claimed = self._store.claim_deliveries(
+            owner=self._owner, now=claim_now, lease=self._lease, limit=self._batch
+        )
+        for delivery in claimed:
+            if self._stopping:
+                break
+            self._process(delivery, claim_now + self._lease, now)
+        return len(claimed)
+
+    def _now(self, fixed: float | None) -> float:
+        return self._clock() if fixed is None else fixed
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            self._stats[name] += 1
+
+    def _fields(self, delivery: DeliveryRecord) -> dict[str, object]:
+        return {
+            "tenant": delivery.tenant,
+            "result_id": delivery.result_id,
+            "version": delivery.version,
+            "delivery_id": delivery.id,
+            "attempts": delivery.attempts,
+        }
+
+    def _process(self, delivery: DeliveryRecord, lease_end: float, fixed: float | None) -> None:
+        deadline = delivery.lease_expires_at if delivery.lease_expires_at is not None else lease_end
+        if self._now(fixed) >= deadline:
+            # Another worker may claim it now; pushing too could deliver it twice.
+            self._log("delivery.lease_expired", level="warning", **self._fields(delivery))
+            return
+        try:
+            self._push(delivery)
+        except PermanentError as exc:
+            self._dead(delivery, _describe(exc), fixed)
+        except (RetryableError, TransportError, APIError) as exc:
+            self._retry(delivery, _describe(exc), _retry_after(exc), fixed)
+        except Exception as exc:
+            # A connector bug: keep the result and retry, but make it visible.
+            self._count("errors")
+            self._log(
+                "delivery.connector_bug",
+                level="error",
+                error=_describe(exc),
+                where=_where(exc),
+                **self._fields(delivery),
+            )
+            self._retry(delivery, _describe(exc), None, fixed)
+        else:
+            if not self._store.delivery_done(delivery.id, owner=self._owner, now=self._now(fixed)):
+                self._lease_lost(delivery, "delivered")
+                return
+            self._count("delivered")
+            self._log("delivery.delivered", **self._fields(delivery))
+            self._callback(self._on_delivered, delivery)
+
+    def _retry(
+        self, delivery: DeliveryRecord, error: str, retry_after: float | None, fixed: float | None
+    ) -> None:
+        now = self._now(fixed)
+        with self._rng_lock:
+            due = self._backoff.next_attempt(
+                delivery.created_at, delivery.attempts, now, self._rng, retry_after
+            )
+        if due is None:
+            reason = (
+                f"gave up after {_plural(delivery.attempts, 'attempt')} over "
+                f"{_human(self._backoff.horizon)}: {error}"
+            )
+            self._dead(delivery, _bounded(reason), fixed)
+            return
+        if not self._store.delivery_retry(
+            delivery.id, owner=self._owner, error=error, due=due, now=now
+        ):
+            self._lease_lost(delivery, "rescheduled")
+            return
+        self._count("retried")
+        self._log(
+            "delivery.retry",
+            level="warning",
+            error=error,
+            retry_in=round(due - now, 3),
+            **self._fields(delivery),
+        )
+        self._callback(self._on_failed, delivery, error, False)
+
+    def _dead(self, delivery: DeliveryRecord, error: str, fixed: float | None) -> None:
+        if not self._store.delivery_dead(
+            delivery.id, owner=self._owner, error=error, now=self._now(fixed)
+        ):
+            self._lease_lost(delivery, "dead-lettered")
+            return
+        self._count("dead")
+        self._log("delivery.dead", level="error", error=error, **self._fields(delivery))
+        self._callback(self._on_failed, delivery, error, True)
+
+    def _lease_lost(self, delivery: DeliveryRecord, outcome: str) -> None:
+        self._count("errors")
+        self._log(
+            "delivery.lease_lost",
+            level="warning",
+            message=f"could not record it as {outcome}: another worker holds it now",
+            **self._fields(delivery),
+        )
+
+    def _callback(self, callback: Callable[..., None] | None, *args: object) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception as exc:  # the outcome is recorded; a hook must not undo or stop it
+            self._count("errors")
+            self._log("delivery.callback_error", level="error", error=_describe(exc))
+
+    # Threads
+
+    def _sleep(self, generation: int, timeout: float) -> None:
+        with self._cond:
+            if self._stopping or self._generation != generation:
+                return
+            self._wait(self._cond, timeout)
+
+    def _idle_timeout(self) -> float:
+        due = self._store.next_due()
+        if due is None:
+            return self._idle_wait
+        return min(self._idle_wait, max(due - self._clock(), MIN_WAIT))
+
+    def _run(self) -> None:
+        while not self._stopping:
+            with self._cond:
+                generation = self._generation
+            try:
+                if self.run_once():
+                    continue
+                timeout = self._idle_timeout()
+            except Exception as exc:  # a store outage (or bug) must not end the thread
+                self._count("errors")
+                self._log(
+                    "deliveries.store_error",
+                    level="error",
+                    error=_describe(exc),
+                    retry_in=STORE_ERROR_WAIT,
+                )
+                self._sleep(generation, STORE_ERROR_WAIT)
+                continue
+            self._sleep(generation, timeout)
