@@ -52,6 +52,10 @@ def _to_dict(value: Mapping[str, str]) -> dict[str, str]:
     return dict(value)
 
 
+def _to_invitations(value: Iterable[Invitation]) -> tuple[Invitation, ...]:
+    return tuple(value)
+
+
 def recruitment_id(tenant: str, job_id: str) -> str:
     """A stable Assessio recruitment id for one ATS job of one tenant (a name-based UUID)."""
     return str(uuid.uuid5(RECRUITMENT_NAMESPACE, f"{tenant}\x00{job_id}"))
@@ -118,7 +122,7 @@ class OrderDraft:
 class PollPage:
     """What one `poll` call found, and where the next one starts."""
 
-    invitations: tuple[Invitation, ...] = attrs.field(converter=tuple)
+    invitations: tuple[Invitation, ...] = attrs.field(converter=_to_invitations)
     cursor: str | None
     more: bool = False
     """True when the ATS has more right away: the poller calls again without waiting."""

@@ -116,10 +116,19 @@ def _excerpt(body: bytes) -> str:
 
 
 class APIError(AssessioError):
-    """Assessio answered with an error status; carries the status and a body excerpt."""
+    """An error status; carries the status, a body excerpt and any `Retry-After` in seconds."""
 
-    def __init__(self, status: int, body: bytes = b"", *, method: str = "", url: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        body: bytes = b"",
+        *,
+        method: str = "",
+        url: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         self.status = status
+        self.retry_after = retry_after
         self.body_excerpt = _excerpt(body)
         self.method = method
         self.url = url
@@ -152,18 +161,6 @@ class RateLimitedError(APIError):
     """429: too many requests; `retry_after` is the server's hint in seconds, if any."""
 
     _summary = "Assessio is rate limiting this client"
-
-    def __init__(
-        self,
-        status: int,
-        body: bytes = b"",
-        *,
-        method: str = "",
-        url: str = "",
-        retry_after: float | None = None,
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(status, body, method=method, url=url)
 
 
 class ServerError(APIError):
@@ -226,10 +223,10 @@ def error_for_status(
     retry_after: float | None = None,
 ) -> APIError:
     """Map an HTTP error status to the matching `APIError` subclass."""
-    if status == 429:
-        return RateLimitedError(status, body, method=method, url=url, retry_after=retry_after)
     cls: type[APIError]
-    if status in (401, 403):
+    if status == 429:
+        cls = RateLimitedError
+    elif status in (401, 403):
         cls = AuthenticationError
     elif status in (400, 422):
         cls = ValidationError
@@ -239,4 +236,4 @@ def error_for_status(
         cls = ServerError
     else:
         cls = UnexpectedResponseError
-    return cls(status, body, method=method, url=url)
+    return cls(status, body, method=method, url=url, retry_after=retry_after)
