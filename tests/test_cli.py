@@ -54,11 +54,11 @@ ORDER_FLAGS = [
 
 def test_config_lists_lenses_human_and_json(sandbox: Sandbox) -> None:
     runner = CliRunner()
-    human = runner.invoke(cli, ["config"], env=_env(sandbox))
+    human = runner.invoke(cli, ["lenses"], env=_env(sandbox))
     assert human.exit_code == 0, human.output
     assert "General Performance" in human.output
     assert LENS in human.output
-    machine = runner.invoke(cli, ["config", "--json"], env=_env(sandbox))
+    machine = runner.invoke(cli, ["lenses", "--json"], env=_env(sandbox))
     assert machine.exit_code == 0
     data = json.loads(machine.output)
     assert {"id": LENS, "name": "General Performance"} in data["availableLenses"]
@@ -99,7 +99,7 @@ def test_order_from_file_prints_the_reference_as_json(sandbox: Sandbox, tmp_path
 
 def test_wrong_provider_key_and_tampered_secret_fail_in_one_line(sandbox: Sandbox) -> None:
     runner = CliRunner()
-    wrong_key = runner.invoke(cli, ["config"], env=_env(sandbox, ASSESSIO_PROVIDER_KEY="nope"))
+    wrong_key = runner.invoke(cli, ["lenses"], env=_env(sandbox, ASSESSIO_PROVIDER_KEY="nope"))
     assert wrong_key.exit_code == 1
     assert wrong_key.output.startswith("error: Assessio rejected the credentials")
     assert len(wrong_key.output.strip().splitlines()) == 1
@@ -162,11 +162,11 @@ def test_sign_prints_the_contract_example_and_verify_checks_it() -> None:
 def test_usage_errors_exit_2_and_version_prints() -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["sign"]).exit_code == 2
-    assert runner.invoke(cli, ["config"], env={"ASSESSIO_PROVIDER_KEY": ""}).exit_code == 2
+    assert runner.invoke(cli, ["lenses"], env={"ASSESSIO_PROVIDER_KEY": ""}).exit_code == 2
     version = runner.invoke(cli, ["--version"])
     assert version.exit_code == 0
     assert "assessio-connect, version" in version.output
-    for command in ["sign", "verify", "config", "order", "sandbox", "demo"]:
+    for command in ["sign", "verify", "lenses", "order", "sandbox", "demo"]:
         assert runner.invoke(cli, [command, "--help"]).exit_code == 0
 
 

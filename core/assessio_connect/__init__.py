@@ -6,24 +6,45 @@ from . import codec, signing
 from ._version import __version__
 from .client import AssessioClient, ClientSettings
 from .codec import converter, dumps, loads, structure, unstructure
+from .config import DaemonConfig, Secret, TenantConfig, load_config
+from .connector import (
+    AssessmentChoice,
+    AtsCandidate,
+    AtsJob,
+    Connector,
+    ConnectorContext,
+    Invitation,
+    OrderDraft,
+    PollPage,
+    Pushback,
+)
+from .daemon import Daemon
 from .errors import (
     APIError,
     AssessioError,
     AuthenticationError,
+    ConfigError,
     ConflictError,
+    ConnectorError,
     MalformedSignatureError,
     MissingSignatureError,
     PayloadError,
+    PermanentError,
+    PluginError,
     RateLimitedError,
+    RetryableError,
     ServerError,
     SignatureError,
     SignatureMismatchError,
+    StoreError,
+    StoreUnavailableError,
     TimestampOutOfToleranceError,
     TransportError,
     UnexpectedResponseError,
     ValidationError,
     WebhookAuthenticationError,
 )
+from .hookspecs import hookimpl, hookspec
 from .models import (
     AssessioConfig,
     AssessmentLink,
@@ -33,7 +54,10 @@ from .models import (
     Recruitment,
     Result,
 )
+from .plugins import Plugins, load_plugins
+from .receiver import ResultReceiver
 from .signing import sign, verify
+from .store import Store
 from .transport import RetryPolicy, Transport
 from .webhook import WebhookAuth, parse_result
 
@@ -42,23 +66,46 @@ __all__ = [
     "AssessioClient",
     "AssessioConfig",
     "AssessioError",
+    "AssessmentChoice",
     "AssessmentLink",
     "AssessmentOrder",
+    "AtsCandidate",
+    "AtsJob",
     "AuthenticationError",
     "CandidateDetails",
     "ClientSettings",
+    "ConfigError",
     "ConflictError",
+    "Connector",
+    "ConnectorContext",
+    "ConnectorError",
+    "Daemon",
+    "DaemonConfig",
+    "Invitation",
     "Lens",
     "MalformedSignatureError",
     "MissingSignatureError",
+    "OrderDraft",
     "PayloadError",
+    "PermanentError",
+    "PluginError",
+    "Plugins",
+    "PollPage",
+    "Pushback",
     "RateLimitedError",
     "Recruitment",
     "Result",
+    "ResultReceiver",
     "RetryPolicy",
+    "RetryableError",
+    "Secret",
     "ServerError",
     "SignatureError",
     "SignatureMismatchError",
+    "Store",
+    "StoreError",
+    "StoreUnavailableError",
+    "TenantConfig",
     "TimestampOutOfToleranceError",
     "Transport",
     "TransportError",
@@ -70,6 +117,10 @@ __all__ = [
     "codec",
     "converter",
     "dumps",
+    "hookimpl",
+    "hookspec",
+    "load_config",
+    "load_plugins",
     "loads",
     "parse_result",
     "sign",

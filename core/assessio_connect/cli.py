@@ -18,6 +18,7 @@ from ._version import __version__
 from .client import ENVIRONMENTS, AssessioClient, ClientSettings
 from .errors import AssessioError
 from .models import AssessioConfig, AssessmentOrder, CandidateDetails, Recruitment
+from .plugins import Plugins, load_plugins
 from .signing import DEFAULT_TOLERANCE, sign, verify
 
 __all__ = ["cli", "main"]
@@ -35,7 +36,25 @@ class _Failure(click.ClickException):
 
 
 class _Group(click.Group):
-    """Turns every `AssessioError` into a one-line message and exit code 1, never a traceback."""
+    """Loads plugins (and the commands they add) on first use; turns every `AssessioError` into
+    a one-line message and exit code 1, never a traceback."""
+
+    plugins: Plugins | None = None
+
+    def load_plugins(self) -> Plugins:
+        """Load plugins once and let them add their commands."""
+        if self.plugins is None:
+            self.plugins = load_plugins()
+            self.plugins.register_commands(self)
+        return self.plugins
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self.load_plugins()
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -46,8 +65,24 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="assessio-connect")
-def cli() -> None:
+@click.option(
+    "--strict-plugins",
+    is_flag=True,
+    envvar="ASSESSIO_CONNECT_STRICT_PLUGINS",
+    help="Fail when any installed plugin cannot be loaded.",
+)
+@click.pass_context
+def cli(ctx: click.Context, strict_plugins: bool) -> None:
     """Connect Applicant Tracking Systems to Assessio's Recruitment API."""
+    group = ctx.command
+    assert isinstance(group, _Group)
+    plugins = group.load_plugins()
+    ctx.obj = plugins
+    if strict_plugins and plugins.failures:
+        lines = [
+            f"{f.name} ({f.distribution or 'no distribution'}): {f.error}" for f in plugins.failures
+        ]
+        raise _Failure("plugins failed to load (--strict-plugins):\n  " + "\n  ".join(lines))
 
 
 def _read_body(body_file: IO[bytes]) -> bytes:
@@ -145,9 +180,9 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-@cli.command("config")
+@cli.command("lenses")
 @_api_options
-def config_command(as_json: bool, **api: Any) -> None:
+def lenses_command(as_json: bool, **api: Any) -> None:
     """List the lenses and locales the organisation may order."""
     config = _client(**api).get_config()
     if as_json:

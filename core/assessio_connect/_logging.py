@@ -1,0 +1,90 @@
+"""One structured log line per event, as JSON or `key=value` text, with secrets scrubbed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TextIO
+
+__all__ = ["EventLog", "LogFormat", "Scrubber"]
+
+LogFormat = Literal["json", "text"]
+REDACTED = "[redacted]"
+
+
+class Scrubber:
+    """Replaces every known secret value in a string (belt and braces: none should get there)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+def _text_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if not text or any(c in text for c in ' ="\n'):
+        return json.dumps(text)
+    return text
+
+
+class EventLog:
+    """Writes `event` lines such as `ts=… level=info event=result.received tenant=acme`."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        format: LogFormat = "text",
+        secrets: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._stream = stream
+        self._format = format
+        self._scrub = Scrubber(secrets)
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def __call__(self, event: str, /, level: str = "info", **fields: Any) -> None:
+        """Log one event; `fields` must be plain values (no secrets, no payloads)."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock()))
+        record: dict[str, Any] = {"ts": stamp, "level": level, "event": event}
+        record.update((k, v) for k, v in fields.items() if v is not None)
+        if self._format == "json":
+            line = json.dumps(record, default=str, ensure_ascii=False)
+        else:
+            line = " ".join(f"{key}={_text_value(value)}" for key, value in record.items())
+        line = self._scrub(line)
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+    def handler(self) -> logging.Handler:
+        """A `logging` handler that sends library log records (waitress, urllib3) through here."""
+        return _EventLogHandler(self)
+
+
+class _EventLogHandler(logging.Handler):
+    def __init__(self, log: EventLog) -> None:
+        super().__init__(logging.INFO)
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed library log call must not break the daemon
+            message = str(record.msg)
+        self._log(
+            "library.log",
+            level=record.levelname.lower(),
+            logger=record.name,
+            message=message,
+        )

@@ -1,0 +1,162 @@
+"""Background loops of the daemon: the order sender and one poller per pull-style tenant."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from .errors import AssessioError, StoreError
+
+if TYPE_CHECKING:
+    from ._tenant import TenantRuntime
+    from .store import Store
+
+__all__ = ["OrderSender", "Poller"]
+
+POLL_CURSOR = "poll"
+
+
+class _Wakeable:
+    """A thread that sleeps until woken, a deadline, or stop; wake-ups are never lost."""
+
+    def __init__(self, name: str) -> None:
+        self._cond = threading.Condition()
+        self._woken = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def notify(self) -> None:
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _sleep(self, seconds: float) -> None:
+        with self._cond:
+            if not self._woken and not self._stopping and seconds > 0:
+                self._cond.wait(seconds)
+            self._woken = False
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class OrderSender(_Wakeable):
+    """Sends recorded orders to Assessio: new ones at once, failed ones on their backoff."""
+
+    def __init__(
+        self,
+        store: Store,
+        tenants: Mapping[str, TenantRuntime],
+        *,
+        owner: str,
+        clock: Callable[[], float],
+        log: Callable[..., None],
+        lease: float = 60.0,
+        idle_wait: float = 5.0,
+    ) -> None:
+        super().__init__("assessio-orders")
+        self._store = store
+        self._tenants = tenants
+        self._owner = owner
+        self._clock = clock
+        self._log = log
+        self._lease = lease
+        self._idle_wait = idle_wait
+
+    def run_once(self) -> int:
+        """Claim and send one batch of due orders; returns how many were sent or rescheduled."""
+        now = self._clock()
+        claimed = self._store.claim_orders(owner=self._owner, now=now, lease=self._lease, limit=16)
+        for record in claimed:
+            if self.stopping:
+                break
+            tenant = self._tenants.get(record.tenant)
+            if tenant is None:
+                self._store.order_failed(
+                    record.tenant, record.result_id, "tenant is no longer configured", now=now
+                )
+                continue
+            try:
+                tenant.send(record)
+            except (AssessioError, StoreError) as exc:
+                self._log("order.error", level="error", tenant=record.tenant, error=str(exc))
+        return len(claimed)
+
+    def _run(self) -> None:
+        while not self.stopping:
+            try:
+                if self.run_once():
+                    continue
+                due = self._store.next_due()
+            except Exception as exc:  # the loop must survive a store outage
+                self._log("orders.loop_error", level="error", error=f"{type(exc).__name__}: {exc}")
+                self._sleep(1.0)
+                continue
+            wait = self._idle_wait if due is None else due - self._clock()
+            self._sleep(min(max(wait, 0.01), self._idle_wait))
+
+
+class Poller(_Wakeable):
+    """Polls one pull-style tenant's ATS from its persisted cursor and invites what it finds."""
+
+    def __init__(
+        self,
+        tenant: TenantRuntime,
+        store: Store,
+        *,
+        clock: Callable[[], float],
+        log: Callable[..., None],
+        interval: float,
+        error_wait: float = 5.0,
+    ) -> None:
+        super().__init__(f"assessio-poll:{tenant.tenant}")
+        self._tenant = tenant
+        self._store = store
+        self._clock = clock
+        self._log = log
+        self._interval = interval
+        self._error_wait = error_wait
+
+    def poll_once(self) -> bool:
+        """Read one page, invite each invitation, then save the cursor; True if more is waiting."""
+        name = self._tenant.tenant
+        cursor = self._store.get_cursor(name, POLL_CURSOR)
+        page = self._tenant.connector.poll(cursor)
+        for invitation in page.invitations:
+            self._tenant.invite(invitation)
+        if page.cursor is not None and page.cursor != cursor:
+            self._store.set_cursor(name, POLL_CURSOR, page.cursor, now=self._clock())
+        if page.invitations:
+            self._log("poll.page", tenant=name, invitations=len(page.invitations), more=page.more)
+        return page.more
+
+    def _run(self) -> None:
+        while not self.stopping:
+            try:
+                more = self.poll_once()
+            except Exception as exc:  # an ATS outage or a connector bug must not end polling
+                self._log(
+                    "poll.error",
+                    level="warning",
+                    tenant=self._tenant.tenant,
+                    error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+                self._sleep(self._error_wait)
+                continue
+            if not more:
+                self._sleep(self._interval)

@@ -1,0 +1,48 @@
+"""The daemon's one WSGI app: connector routes under `/connectors/{tenant}/`, the rest to the
+result receiver (`/results/…`, `/healthz`, `/readyz`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .connector import WSGIApplication
+
+__all__ = ["CONNECTOR_PREFIX", "DaemonApp"]
+
+CONNECTOR_PREFIX = "/connectors/"
+
+
+def _not_found(start_response: Callable[..., Any]) -> Iterable[bytes]:
+    body = json.dumps({"error": "no such route"}).encode()
+    start_response(
+        "404 Not Found",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+class DaemonApp:
+    """Dispatches by path prefix; mountable anywhere (it routes on PATH_INFO)."""
+
+    def __init__(
+        self, receiver: WSGIApplication, connector_apps: Mapping[str, WSGIApplication]
+    ) -> None:
+        self._receiver = receiver
+        self._connector_apps = dict(connector_apps)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "") or "/"
+        if not path.startswith(CONNECTOR_PREFIX):
+            return self._receiver(environ, start_response)
+        tenant, slash, rest = path[len(CONNECTOR_PREFIX) :].partition("/")
+        app = self._connector_apps.get(tenant)
+        if app is None:
+            return _not_found(start_response)
+        inner = dict(environ)
+        inner["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + CONNECTOR_PREFIX + tenant
+        inner["PATH_INFO"] = slash + rest
+        return app(inner, start_response)

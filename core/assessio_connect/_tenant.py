@@ -1,0 +1,222 @@
+"""One tenant at run time: its Assessio client, webhook auth and connector, and its orders.
+
+`TenantRuntime` is the `ConnectorContext` a connector instance receives. Orders are recorded
+before they are sent; the order sender sends them, so a crash between the two only delays one.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    ConfigError,
+    ConflictError,
+    RateLimitedError,
+    RetryableError,
+    ServerError,
+    TransportError,
+)
+from .models import AssessioConfig, AssessmentOrder
+from .store import NewOrder, OrderRecord, OrderState, ResultRecord, Store
+from .transport import NO_RETRIES
+
+if TYPE_CHECKING:
+    from ._outbox import Backoff
+    from .config import TenantConfig
+    from .connector import Connector, Invitation
+    from .plugins import Plugins
+    from .transport import Transport
+    from .webhook import WebhookAuth
+
+__all__ = ["TenantRuntime"]
+
+CONFIG_CACHE_SECONDS = 600.0
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+class TenantRuntime:
+    """A configured tenant inside the daemon; also the context its connector works through."""
+
+    def __init__(
+        self,
+        config: TenantConfig,
+        *,
+        connector_cls: type[Connector],
+        store: Store,
+        plugins: Plugins,
+        transport: Transport,
+        base_url: str,
+        clock: Callable[[], float],
+        log: Callable[..., None],
+        wake_orders: Callable[[], None],
+        backoff: Backoff,
+    ) -> None:
+        self.tenant = config.name
+        self.config = config
+        self.transport = transport
+        self.client = config.client(transport)
+        self.client.retry = NO_RETRIES  # the order sender retries with its own backoff
+        self.auth: WebhookAuth = config.webhook.auth()
+        self._store = store
+        self._plugins = plugins
+        self._base_url = base_url.rstrip("/")
+        self._clock = clock
+        self._log = log
+        self._wake_orders = wake_orders
+        self._backoff = backoff
+        self._rng = random.Random()  # noqa: S311 - jitter needs no cryptographic randomness
+        self._config_lock = threading.Lock()
+        self._config_cache: tuple[float, AssessioConfig] | None = None
+        self.connector: Connector = connector_cls(config.ats, self)
+
+    def __repr__(self) -> str:
+        return f"TenantRuntime({self.tenant!r}, ats={self.config.ats_kind!r})"
+
+    # ConnectorContext
+
+    def now(self) -> float:
+        return self._clock()
+
+    def log(self, event: str, **fields: Any) -> None:
+        self._log(event, tenant=self.tenant, **fields)
+
+    def result_update_url(self, result_id: str) -> str:
+        """Where Assessio posts this order's result: routed and correlated by the path."""
+        return f"{self._base_url}/results/{self.tenant}/{result_id}"
+
+    def find_order(self, application_id: str) -> OrderRecord | None:
+        return self._store.find_order(self.tenant, application_id)
+
+    def latest_result(self, result_id: str) -> ResultRecord | None:
+        return self._store.get_result(self.tenant, result_id)
+
+    def assessio_config(self) -> AssessioConfig:
+        """The organisation's lenses and locales, cached for ten minutes."""
+        with self._config_lock:
+            cached = self._config_cache
+            if cached is not None and self._clock() - cached[0] < CONFIG_CACHE_SECONDS:
+                return cached[1]
+            fetched = self.client.get_config()
+            self._config_cache = (self._clock(), fetched)
+            return fetched
+
+    def invite(self, invitation: Invitation) -> OrderRecord:
+        """Record the order for `invitation` (once per application) and wake the order sender.
+
+        Raises `RetryableError` when Assessio cannot be asked for its lenses, and `ConfigError`
+        when no lens or locale fits: the ATS should try again later, or the operator must act.
+        """
+        known = self._store.find_order(self.tenant, invitation.application_id)
+        if known is not None:
+            return known
+        order = self._build_order(invitation)
+        record, created = self._store.add_order(
+            NewOrder(
+                tenant=self.tenant,
+                application_id=invitation.application_id,
+                job_id=invitation.job.id,
+                candidate_id=invitation.candidate.id,
+                order=order,
+                metadata=invitation.metadata,
+            ),
+            now=self._clock(),
+        )
+        if created:
+            self.log(
+                "order.recorded",
+                application_id=invitation.application_id,
+                result_id=record.result_id,
+                lens_id=order.lens_id,
+            )
+            self._wake_orders()
+        return record
+
+    def _build_order(self, invitation: Invitation) -> AssessmentOrder:
+        choice = self.config.assessment.choose(invitation)
+        override = self._plugins.hook.assessio_choose_assessment(
+            tenant=self.tenant, invitation=invitation, choice=choice
+        )
+        draft = self.connector.map_order(invitation, override or choice)
+        try:
+            config = self.assessio_config()
+        except (TransportError, ServerError, RateLimitedError) as exc:
+            raise RetryableError(f"cannot read the lenses from Assessio: {exc}") from None
+        lens = config.find_lens(draft.lens)
+        if lens is None:
+            names = ", ".join(sorted(item.name for item in config.available_lenses))
+            raise ConfigError(
+                [f"lens {draft.lens!r} is not available to tenant {self.tenant} (has: {names})"],
+                source=f"tenant {self.tenant}",
+            )
+        if draft.locale not in config.available_locales:
+            raise ConfigError(
+                [f"locale {draft.locale!r} is not available to tenant {self.tenant}"],
+                source=f"tenant {self.tenant}",
+            )
+        result_id = str(uuid.uuid4())
+        return AssessmentOrder(
+            recruitment=draft.recruitment,
+            result_update_url=self.result_update_url(result_id),
+            result_id=result_id,
+            lens_id=lens.id,
+            locale=draft.locale,
+            candidate_details=draft.candidate,
+            additional_recruitment_collaborators_emails=draft.collaborators,
+        )
+
+    def send(self, record: OrderRecord) -> OrderState:
+        """Send a claimed order to Assessio and record the outcome; returns the new state."""
+        now = self._clock()
+        try:
+            if self.config.order_endpoint == "link":
+                reference: str | None = self.client.create_order_link(
+                    record.order
+                ).assessment_package_link
+            else:
+                reference = self.client.create_order(record.order) or None
+        except ConflictError:
+            # The candidate is already in the recruitment: a resend after a crash.
+            self._store.order_sent(self.tenant, record.result_id, None, now=now)
+            self.log("order.sent", result_id=record.result_id, already_ordered=True)
+            return OrderState.SENT
+        except (TransportError, ServerError, RateLimitedError, AuthenticationError) as exc:
+            # Credentials can be fixed by the operator; keep trying with backoff meanwhile.
+            retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+            due = self._backoff.next_attempt(
+                record.created_at, record.attempts, now, self._rng, retry_after
+            )
+            if due is None:
+                self._store.order_failed(self.tenant, record.result_id, _error_text(exc), now=now)
+                self.log("order.failed", level="error", result_id=record.result_id, error=str(exc))
+                return OrderState.FAILED
+            self._store.order_retry(
+                self.tenant, record.result_id, _error_text(exc), due=due, now=now
+            )
+            self.log(
+                "order.retry",
+                level="warning",
+                result_id=record.result_id,
+                attempts=record.attempts,
+                error=str(exc),
+                retry_in=round(due - now, 3),
+            )
+            return OrderState.PENDING
+        except APIError as exc:
+            self._store.order_failed(self.tenant, record.result_id, _error_text(exc), now=now)
+            self.log("order.failed", level="error", result_id=record.result_id, error=str(exc))
+            return OrderState.FAILED
+        self._store.order_sent(self.tenant, record.result_id, reference, now=now)
+        self.log("order.sent", result_id=record.result_id, application_id=record.application_id)
+        sent = self._store.get_order(self.tenant, record.result_id)
+        if sent is not None:
+            self._plugins.hook.assessio_order_sent(tenant=self.tenant, order=sent)
+        return OrderState.SENT

@@ -1,0 +1,178 @@
+"""A two-tenant world on 127.0.0.1 for daemon tests: the Assessio emulator, two reference ATSs
+(one pushing events, one polled), secrets in files, and a TOML configuration for the daemon."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from assessio_connect._cli_runtime import load_daemon_config
+from assessio_connect.config import DaemonConfig
+from assessio_connect.plugins import Plugins, load_plugins
+from assessio_connect.reference import ReferenceAts
+from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
+
+__all__ = ["SECRETS", "Harness", "free_port", "harness", "wait_until"]
+
+T = TypeVar("T")
+
+SECRETS = {
+    "acme_provider_key": "pk-acme-5f1c9a",
+    "acme_integrator_secret": "acme-integrator-secret-8d2e",
+    "acme_result_key": "acme-result-key-77aa01",
+    "acme_ats_token": "acme-ats-token-c0ffee",
+    "acme_ats_webhook": "acme-ats-webhook-secret-9b9b",
+    "globex_provider_key": "pk-globex-2b7d41",
+    "globex_integrator_secret": "globex-integrator-secret-4e4e",
+    "globex_result_key": "globex-result-key-31f0",
+    "globex_result_signing": "globex-result-signing-6a6a",
+    "globex_ats_token": "globex-ats-token-beef42",
+}
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago (for a daemon that must come back on the same one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until(
+    condition: Callable[[], T | None], timeout: float = 10.0, what: str = "the condition"
+) -> T:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+@attrs.define
+class Harness:
+    """Everything a daemon test needs; `config_text()` renders the daemon's TOML."""
+
+    tmp: Path
+    sandbox: Sandbox
+    acme_ats: ReferenceAts
+    globex_ats: ReferenceAts
+    plugins: Plugins
+
+    def wait_for_orders(self, count: int, timeout: float = 10.0) -> list[ReceivedOrder]:
+        """Every order the emulator accepted, once there are `count` of them."""
+
+        def enough() -> list[ReceivedOrder] | None:
+            orders = self.sandbox.orders()
+            return orders if len(orders) >= count else None
+
+        return wait_until(enough, timeout, what=f"{count} orders at the emulator")
+
+    def secret_file(self, name: str) -> str:
+        path = self.tmp / "secrets" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(SECRETS[name] + "\n")
+        return path.name
+
+    def config_text(self, *, port: int = 0, workers: int = 2, poll_interval: float = 0.05) -> str:
+        s = self.secret_file
+        return f"""
+[server]
+listen = "127.0.0.1:{port}"
+{f'public_url = "http://127.0.0.1:{port}"' if port else ""}
+
+[store]
+url = "sqlite:///state.db"
+
+[delivery]
+workers = {workers}
+first_delay = 0.02
+max_delay = 0.2
+lease = 5
+
+[tenants.acme]
+base_url = "{self.sandbox.url}"
+provider_key = {{ file = "secrets/{s("acme_provider_key")}" }}
+integrator_secret = {{ file = "secrets/{s("acme_integrator_secret")}" }}
+
+[tenants.acme.webhook]
+api_keys = [{{ file = "secrets/{s("acme_result_key")}" }}]
+
+[tenants.acme.assessment]
+lens = "General Performance"
+locale = "en-GB"
+
+[tenants.acme.ats]
+kind = "reference"
+base_url = "{self.acme_ats.url}"
+api_token = {{ file = "secrets/{s("acme_ats_token")}" }}
+webhook_secret = {{ file = "secrets/{s("acme_ats_webhook")}" }}
+
+[tenants.globex]
+base_url = "{self.sandbox.url}"
+provider_key = {{ file = "secrets/{s("globex_provider_key")}" }}
+integrator_secret = {{ file = "secrets/{s("globex_integrator_secret")}" }}
+order_endpoint = "link"
+
+[tenants.globex.webhook]
+api_keys = [{{ file = "secrets/{s("globex_result_key")}" }}]
+signing_secrets = [{{ file = "secrets/{s("globex_result_signing")}" }}]
+
+[tenants.globex.assessment]
+lens = "General Performance"
+locale = "sv-SE"
+
+[tenants.globex.ats]
+kind = "reference"
+base_url = "{self.globex_ats.url}"
+api_token = {{ file = "secrets/{s("globex_ats_token")}" }}
+poll = true
+poll_interval = {poll_interval}
+page_size = 2
+"""
+
+    def write_config(self, **options: Any) -> Path:
+        path = self.tmp / "assessio-connect.toml"
+        path.write_text(self.config_text(**options))
+        return path
+
+    def load(self, **options: Any) -> DaemonConfig:
+        return load_daemon_config(self.plugins, self.write_config(**options))
+
+
+@contextmanager
+def harness(tmp: Path, **sandbox_options: Any) -> Iterator[Harness]:
+    """Start the emulator (two organisations) and both reference ATSs; stop them afterwards."""
+    organisations = [
+        Organisation(
+            provider_key=SECRETS["acme_provider_key"],
+            integrator_secret=SECRETS["acme_integrator_secret"],
+            result_api_key=SECRETS["acme_result_key"],
+        ),
+        Organisation(
+            provider_key=SECRETS["globex_provider_key"],
+            integrator_secret=SECRETS["globex_integrator_secret"],
+            result_api_key=SECRETS["globex_result_key"],
+            result_signing_secret=SECRETS["globex_result_signing"],
+        ),
+    ]
+    sandbox_options.setdefault(
+        "delivery", DeliverySchedule(first_retry=0.05, max_interval=0.2, horizon=60.0)
+    )
+    with (
+        Sandbox(organisations, **sandbox_options) as sandbox,
+        ReferenceAts(
+            api_token=SECRETS["acme_ats_token"], webhook_secret=SECRETS["acme_ats_webhook"]
+        ) as acme_ats,
+        ReferenceAts(api_token=SECRETS["globex_ats_token"]) as globex_ats,
+    ):
+        yield Harness(tmp, sandbox, acme_ats, globex_ats, load_plugins(entry_points=False))

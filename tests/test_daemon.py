@@ -1,0 +1,177 @@
+"""The daemon end to end over HTTP on 127.0.0.1: two tenants, the emulator as Assessio, the
+reference ATS pushing events to one tenant and polled by the other."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import urllib3
+
+from assessio_connect._logging import EventLog
+from assessio_connect.daemon import Daemon
+from assessio_connect.store import DeliveryState, OrderState, payload_digest
+from daemon_harness import SECRETS, Harness, harness, wait_until
+
+JOB = {"id": "job-7", "title": "Backend Engineer", "department": "Engineering"}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[Harness]:
+    with harness(tmp_path) as built:
+        yield built
+
+
+def candidate(n: int, tenant: str) -> dict[str, str]:
+    return {"id": f"cand-{n}", "email": f"candidate{n}@{tenant}.example", "name": f"Cand {n}"}
+
+
+def start_daemon(world: Harness, log: EventLog | None = None) -> Daemon:
+    config = world.load()
+    return Daemon(config, world.plugins, log=log or EventLog(io.StringIO())).start()
+
+
+def invite_everyone(world: Harness, daemon: Daemon, count: int) -> None:
+    for n in range(count):
+        body = world.acme_ats.add_invitation(
+            f"acme-app-{n}", job=JOB, candidate=candidate(n, "acme")
+        )
+        status = world.acme_ats.push_event(f"{daemon.url}/connectors/acme/events", body)
+        assert status == 202
+        world.globex_ats.add_invitation(
+            f"globex-app-{n}", job=JOB, candidate=candidate(n, "globex")
+        )
+
+
+def test_full_loop_for_two_tenants_each_sees_only_its_own(world: Harness) -> None:
+    log_stream = io.StringIO()
+    daemon = start_daemon(world, EventLog(log_stream))
+    try:
+        invite_everyone(world, daemon, 3)
+        orders = world.wait_for_orders(6)
+        by_key = {SECRETS["acme_provider_key"]: "acme", SECRETS["globex_provider_key"]: "globex"}
+        for order in orders:
+            tenant = by_key[order.provider_key]
+            assert order.order.result_update_url.startswith(f"{daemon.url}/results/{tenant}/")
+            assert order.order.candidate_details.email.endswith(f"@{tenant}.example")
+            assert order.endpoint == ("order" if tenant == "acme" else "link")
+        expected: dict[str, int] = {}
+        for order in orders:
+            result = world.sandbox.complete(order.order.result_id, provider_key=order.provider_key)
+            assert result.score is not None
+            expected[order.order.result_id] = result.score
+        world.acme_ats.wait_for_writes(3, timeout=10)
+        world.globex_ats.wait_for_writes(3, timeout=10)
+        for ats, tenant in ((world.acme_ats, "acme"), (world.globex_ats, "globex")):
+            assert sorted(ats.results) == [f"{tenant}-app-{n}" for n in range(3)]
+            for body in ats.results.values():
+                assert body["score"] == expected[body["result_id"]]
+        store = daemon.store
+        assert {o.state for o in store.list_orders()} == {OrderState.SENT}
+        assert len(store.list_orders(tenant="acme")) == 3
+        globex_links = [o.reference for o in store.list_orders(tenant="globex")]
+        assert all(link and link.startswith("http") for link in globex_links)
+        wait_until(
+            lambda: len(store.list_deliveries(state=DeliveryState.DELIVERED)) == 6,
+            what="six deliveries marked delivered",
+        )
+    finally:
+        daemon.stop()
+    lines = log_stream.getvalue().splitlines()
+    assert any("event=delivery.delivered" in line for line in lines)
+    for secret in SECRETS.values():
+        assert secret not in log_stream.getvalue()
+
+
+def test_duplicates_out_of_order_and_a_failing_ats_lose_nothing(world: Harness) -> None:
+    world.sandbox.faults.duplicate_deliveries(True)
+    world.acme_ats.fail_next(6, status=503, retry_after=None)
+    world.globex_ats.fail_next(4, status=503)
+    daemon = start_daemon(world)
+    try:
+        invite_everyone(world, daemon, 4)
+        orders = world.wait_for_orders(8)
+        final: dict[str, int] = {}
+        for order in reversed(orders):
+            world.sandbox.complete(order.order.result_id, provider_key=order.provider_key)
+        for order in orders[::2]:  # a second version for half of them, out of order
+            update = world.sandbox.complete(
+                order.order.result_id, score=99, provider_key=order.provider_key
+            )
+            assert update.score == 99
+        for order in orders:
+            latest = world.sandbox.orders()
+            done = next(o for o in latest if o.order.result_id == order.order.result_id)
+            final[order.order.result_id] = done.results[-1].score or 0
+
+        def all_final() -> bool:
+            written = {**world.acme_ats.results, **world.globex_ats.results}
+            return len(written) == 8 and all(
+                body["score"] == final[body["result_id"]] for body in written.values()
+            )
+
+        wait_until(all_final, timeout=15, what="every latest version in the ATSs")
+        wait_until(
+            lambda: (
+                not daemon.store.list_deliveries(state=DeliveryState.PENDING)
+                and not daemon.store.list_deliveries(state=DeliveryState.IN_FLIGHT)
+            ),
+            what="the outbox to drain",
+        )
+        # Every distinct payload the receiver acknowledged is one stored version; the
+        # duplicates the emulator added were absorbed.
+        acknowledged = {
+            (a.result_id, payload_digest(a.payload))
+            for a in world.sandbox.deliveries()
+            if a.outcome == "delivered"
+        }
+        stored = {(r.result_id, r.digest) for r in daemon.store.list_results(limit=1000)}
+        assert stored == acknowledged
+        assert 8 <= len(stored) <= 12
+        assert not daemon.store.list_deliveries(state=DeliveryState.DEAD)
+        duplicates = [a for a in world.sandbox.deliveries() if a.duplicate]
+        assert duplicates, "the emulator should have sent duplicates"
+    finally:
+        daemon.stop()
+
+
+def test_permanent_ats_error_is_dead_lettered_with_its_reason(world: Harness) -> None:
+    world.acme_ats.fail_always(422)
+    daemon = start_daemon(world)
+    try:
+        invite_everyone(world, daemon, 1)
+        orders = world.wait_for_orders(2)
+        for order in orders:
+            world.sandbox.complete(order.order.result_id, provider_key=order.provider_key)
+        dead = wait_until(lambda: daemon.store.list_deliveries(state=DeliveryState.DEAD))
+        assert len(dead) == 1
+        assert dead[0].tenant == "acme"
+        assert dead[0].last_error
+        assert "422" in dead[0].last_error
+        world.globex_ats.wait_for_writes(1)
+        world.acme_ats.heal()
+        daemon.store.requeue_deliveries(dead=True, now=time.time())
+        daemon.worker.notify()
+        world.acme_ats.wait_for_writes(lambda writes: any(w.status == 200 for w in writes))
+    finally:
+        daemon.stop()
+
+
+def test_health_endpoints_and_unknown_routes(world: Harness) -> None:
+    daemon = start_daemon(world)
+    http = urllib3.PoolManager()
+    try:
+        assert http.request("GET", f"{daemon.url}/healthz").status == 200
+        assert http.request("GET", f"{daemon.url}/readyz").status == 200
+        missing = http.request("GET", f"{daemon.url}/connectors/nobody/events")
+        assert missing.status == 404
+        assert json.loads(missing.data)["error"]
+        # globex is pull-style only: it has no connector routes
+        assert http.request("POST", f"{daemon.url}/connectors/globex/events").status == 404
+    finally:
+        daemon.stop()
+        http.clear()
