@@ -34,6 +34,7 @@ EXPECTED = {
     "hookimpl",
     "hookspec",
     "load_config",
+    "load_daemon_config",
     "load_plugins",
     "APIError",
     "AssessioClient",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import codec, signing
+from ._cli_runtime import load_daemon_config
 from ._version import __version__
 from .client import AssessioClient, ClientSettings
 from .codec import converter, dumps, loads, structure, unstructure
@@ -120,6 +121,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "load_config",
+    "load_daemon_config",
     "load_plugins",
     "loads",
     "parse_result",
