@@ -217,6 +217,10 @@ class StoreContract:
             1,
         )
         assert (failed.state, failed.last_error) == (OrderState.FAILED, "rejected: bad locale")
+        store.order_sent("acme", "r-1", None, now=NOW + 2)  # a resend answered 409
+        resent = store.get_order("acme", "r-1")
+        assert resent is not None
+        assert resent.reference == "https://assessio.example/link"
         assert store.claim_orders(owner="a", now=NOW + 59, lease=LEASE, limit=9) == []
         due = store.claim_orders(owner="a", now=NOW + 60, lease=LEASE, limit=9)
         assert [(o.result_id, o.attempts) for o in due] == [("r-2", 2)]

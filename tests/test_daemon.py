@@ -12,9 +12,18 @@ from pathlib import Path
 import pytest
 import urllib3
 
+from assessio_connect import hookimpl, load_plugins
 from assessio_connect._logging import EventLog
 from assessio_connect.daemon import Daemon
-from assessio_connect.store import DeliveryState, OrderState, payload_digest
+from assessio_connect.store import (
+    DeliveryRecord,
+    DeliveryState,
+    OrderRecord,
+    OrderState,
+    RecordedResult,
+    ResultRecord,
+    payload_digest,
+)
 from daemon_harness import SECRETS, Harness, harness, wait_until
 
 JOB = {"id": "job-7", "title": "Backend Engineer", "department": "Engineering"}
@@ -175,3 +184,99 @@ def test_health_endpoints_and_unknown_routes(world: Harness) -> None:
     finally:
         daemon.stop()
         http.clear()
+
+
+class Observer:
+    """A plugin that records every lifecycle notification, as a metrics or audit plugin would."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    @hookimpl
+    def assessio_order_sent(self, tenant: str, order: OrderRecord) -> None:
+        self.events.append(("order_sent", tenant))
+
+    @hookimpl
+    def assessio_result_received(
+        self, tenant: str, result: ResultRecord, recorded: RecordedResult
+    ) -> None:
+        self.events.append((f"result_received:{recorded.outcome.value}", tenant))
+
+    @hookimpl
+    def assessio_result_delivered(
+        self, tenant: str, delivery: DeliveryRecord, order: OrderRecord
+    ) -> None:
+        self.events.append(("result_delivered", tenant))
+
+    @hookimpl
+    def assessio_delivery_failed(
+        self, tenant: str, delivery: DeliveryRecord, error: str, dead: bool
+    ) -> None:
+        self.events.append((f"delivery_failed:{'dead' if dead else 'retry'}", tenant))
+
+
+def test_lifecycle_hooks_reach_observer_plugins(world: Harness) -> None:
+    observer = Observer()
+    plugins = load_plugins(entry_points=False, extra=[("observer", observer)])
+    world.acme_ats.fail_next(1, status=503)
+    daemon = Daemon(world.load(), plugins).start()
+    try:
+        invite_everyone(world, daemon, 1)
+        for order in world.wait_for_orders(2):
+            world.sandbox.complete(order.order.result_id, provider_key=order.provider_key)
+        wait_until(
+            lambda: (
+                observer.events.count(("result_delivered", "acme")) == 1
+                and observer.events.count(("result_delivered", "globex")) == 1
+            ),
+            what="both deliveries observed",
+        )
+    finally:
+        daemon.stop()
+    for tenant in ("acme", "globex"):
+        assert ("order_sent", tenant) in observer.events
+        assert ("result_received:new", tenant) in observer.events
+    assert ("delivery_failed:retry", "acme") in observer.events
+
+
+def test_orders_recorded_before_a_crash_are_sent_on_restart_and_409_counts_as_sent(
+    world: Harness,
+) -> None:
+    daemon = start_daemon(world)
+    try:
+        invite_everyone(world, daemon, 1)
+        world.wait_for_orders(2)
+        wait_until(
+            lambda: (
+                all(o.state is OrderState.SENT for o in daemon.store.list_orders())
+                and len(daemon.store.list_orders()) == 2
+            ),
+            what="both orders sent",
+        )
+        linked = daemon.store.list_orders(tenant="globex")[0]
+    finally:
+        daemon.stop()
+    # As if the daemon had crashed after sending but before recording it: pending again.
+    config = world.load()
+    store = world.plugins.open_store(config.store_url)
+    store.migrate()
+    for order in store.list_orders():
+        now = time.time()
+        store.order_retry(order.tenant, order.result_id, "crashed", due=now, now=now)
+    assert {o.state for o in store.list_orders()} == {OrderState.PENDING}
+    store.close()
+
+    # Assessio answers the resent link order with 409 (the candidate is in the recruitment).
+    world.sandbox.faults.api_errors(409, path="/recruitment/v1/assessment-link-order")
+    restarted = Daemon(config, world.plugins).start()
+    try:
+        wait_until(
+            lambda: all(o.state is OrderState.SENT for o in restarted.store.list_orders()),
+            what="the pending orders resent",
+        )
+        assert len(world.sandbox.orders()) == 2  # the resends were not new orders
+        again = restarted.store.list_orders(tenant="globex")[0]
+        assert again.reference == linked.reference  # the 409 kept the assessment link
+        assert [r.status for r in world.sandbox.requests() if r.status == 409] == [409]
+    finally:
+        restarted.stop()

@@ -485,7 +485,8 @@ class SQLiteStore:
             "mark an order sent",
             tenant,
             result_id,
-            "state = ?, reference = ?, last_error = NULL, updated_at = ?",
+            # A 409 on a resend carries no reference: keep the one a first send may have saved.
+            "state = ?, reference = COALESCE(?, reference), last_error = NULL, updated_at = ?",
             (OrderState.SENT.value, reference, now),
         )
 

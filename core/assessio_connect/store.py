@@ -200,7 +200,7 @@ class Store(Protocol):
         whose sender died is retried once that passes."""
 
     def order_sent(self, tenant: str, result_id: str, reference: str | None, *, now: float) -> None:
-        """Mark an order accepted by Assessio."""
+        """Mark an order accepted by Assessio; a None `reference` keeps any stored one."""
 
     def order_retry(
         self, tenant: str, result_id: str, error: str, *, due: float, now: float
