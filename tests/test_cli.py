@@ -170,8 +170,17 @@ def test_usage_errors_exit_2_and_version_prints() -> None:
         assert runner.invoke(cli, [command, "--help"]).exit_code == 0
 
 
-def test_demo_runs_the_round_trip() -> None:
-    result = CliRunner().invoke(cli, ["demo", "--candidates", "3"])
+def test_demo_runs_the_whole_loop_with_the_reference_ats() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--candidates", "3", "--ats", "reference"])
     assert result.exit_code == 0, result.output
-    assert "3/3 results stored" in result.output
-    assert "duplicates absorbed" in result.output
+    assert "written back 3/3" in result.output
+    table = result.output.split("SECONDS")[-1].strip().splitlines()
+    assert len(table) == 3
+    assert all("PUT /api/applications/" in line for line in table)
+    assert any("Sales" in line for line in table)  # the department rule picked the lens
+
+
+def test_demo_names_an_unknown_ats() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--ats", "nosuchats"])
+    assert result.exit_code == 1
+    assert "no demo for nosuchats; available: reference" in result.output

@@ -14,12 +14,14 @@ if TYPE_CHECKING:
     import click
 
     from .connector import Connector
+    from .demo import DemoAts
     from .store import Store
 
 __all__ = [
     "assessio_open_store",
     "assessio_register_commands",
     "assessio_register_connectors",
+    "assessio_register_demos",
     "assessio_resolve_secret",
 ]
 
@@ -46,6 +48,14 @@ def assessio_register_connectors(register: Callable[[type[Connector]], None]) ->
     from .reference import ReferenceConnector
 
     register(ReferenceConnector)
+
+
+@hookimpl
+def assessio_register_demos(register: Callable[[str, Callable[[], DemoAts]], None]) -> None:
+    """The reference ATS, shown when no other connector offers a demo."""
+    from .reference import ReferenceDemo
+
+    register("reference", ReferenceDemo)
 
 
 @hookimpl

@@ -397,10 +397,38 @@ def sandbox_command(
 
 
 @cli.command("demo")
-@click.option("--candidates", type=click.IntRange(1, 200), default=5, show_default=True)
-def demo_command(candidates: int) -> None:
-    """Run the whole round trip on this machine: emulator, orders, signed results."""
-    from ._demo import run_demo
+@click.option(
+    "--candidates",
+    type=click.IntRange(1, 50),
+    default=3,
+    show_default=True,
+    help="Candidates per ATS.",
+)
+@click.option(
+    "--ats",
+    "kinds",
+    multiple=True,
+    help="Connector kinds to show (default: every installed one with a demo).",
+)
+@click.option("--keep-running", is_flag=True, help="Keep everything running to explore.")
+@click.pass_context
+def demo_command(
+    ctx: click.Context, candidates: int, kinds: tuple[str, ...], keep_running: bool
+) -> None:
+    """Run the whole loop on this machine: emulator, fake ATSs, the daemon, write-backs."""
+    from ._cli_runtime import load_daemon_config
+    from .demo import run_demo
 
-    if not run_demo(candidates, click.echo):
-        raise _Failure("not every result arrived in time")
+    plugins = ctx.find_object(Plugins)
+    assert plugins is not None
+    try:
+        run_demo(
+            plugins,
+            candidates=candidates,
+            kinds=kinds,
+            keep_running=keep_running,
+            echo=click.echo,
+            load=lambda path: load_daemon_config(plugins, path),
+        )
+    except (TimeoutError, ValueError) as exc:
+        raise _Failure(str(exc)) from None

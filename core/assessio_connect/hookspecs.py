@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import click
 
     from .connector import AssessmentChoice, Connector, Invitation
+    from .demo import DemoAts
     from .store import DeliveryRecord, OrderRecord, RecordedResult, ResultRecord, Store
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
@@ -39,6 +40,12 @@ def assessio_register_connectors(register: Callable[[type[Connector]], None]) ->
 @hookspec
 def assessio_register_commands(cli: click.Group) -> None:
     """Add commands (or groups) to the `assessio-connect` command line."""
+
+
+@hookspec
+def assessio_register_demos(register: Callable[[str, Callable[[], DemoAts]], None]) -> None:
+    """Call `register(kind, factory)` to let `assessio-connect demo` run a connector against its
+    fake ATS; `factory()` returns a fresh `assessio_connect.demo.DemoAts`."""
 
 
 # Providers (firstresult: the first non-None answer wins)

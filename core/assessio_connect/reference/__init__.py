@@ -74,6 +74,7 @@ from ._connector import (
     parse_invitation,
     sign,
 )
+from ._demo import ReferenceDemo
 from ._fake import AtsWrite, ReferenceAts, WritePredicate
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "ReferenceAts",
     "ReferenceConfig",
     "ReferenceConnector",
+    "ReferenceDemo",
     "WritePredicate",
     "parse_invitation",
     "sign",

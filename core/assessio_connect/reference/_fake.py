@@ -11,6 +11,7 @@ import hmac
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -47,6 +48,8 @@ class AtsWrite:
     status: int
     changed: bool = False
     """Whether it replaced the stored result (a repeat of the same version does not)."""
+    at: float = attrs.field(factory=time.time)
+    """When the fake received it (seconds since the epoch)."""
 
 
 WritePredicate = Callable[[list[AtsWrite]], bool]
