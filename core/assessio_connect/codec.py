@@ -21,16 +21,13 @@ from cattrs.cols import (
 )
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ._strict import InvalidValue, json_type, register_strict_primitives
 from .errors import PayloadError
 from .models import EmailRule, ScoreRule, email_problem, score_problem
 
 __all__ = ["converter", "dumps", "loads", "parse_json", "structure", "to_camel", "unstructure"]
 
 T = TypeVar("T")
-
-
-class _Invalid(ValueError):
-    """A value failed a check; its message is shown as-is in the problem list."""
 
 
 def to_camel(name: str) -> str:
@@ -48,73 +45,37 @@ def _has_marker(marker: type) -> Any:
 
 def _structure_str(value: Any, _: Any) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"expected a string, got {_json_type(value)}")
+        raise InvalidValue(f"expected a string, got {json_type(value)}")
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise _Invalid("string holds an unpaired surrogate (\\ud800-\\udfff)") from None
-    return value
-
-
-def _structure_int(value: Any, _: Any) -> int:
-    if type(value) is not int:
-        raise _Invalid(f"expected an integer, got {_json_type(value)}")
-    return value
-
-
-def _structure_float(value: Any, _: Any) -> float:
-    if type(value) not in (int, float):
-        raise _Invalid(f"expected a number, got {_json_type(value)}")
-    return float(value)
-
-
-def _structure_bool(value: Any, _: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"expected true or false, got {_json_type(value)}")
+            raise InvalidValue("string holds an unpaired surrogate (\\ud800-\\udfff)") from None
     return value
 
 
 def _structure_email(value: Any, _: Any) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"expected an email address (string), got {_json_type(value)}")
+        raise InvalidValue(f"expected an email address (string), got {json_type(value)}")
     problem = email_problem(value)
     if problem:
-        raise _Invalid(problem)
+        raise InvalidValue(problem)
     return str(value)
 
 
 def _structure_score(value: Any, _: Any) -> int:
     if type(value) is not int:
-        raise _Invalid(f"expected an integer score, got {_json_type(value)}")
+        raise InvalidValue(f"expected an integer score, got {json_type(value)}")
     problem = score_problem(value)
     if problem:
-        raise _Invalid(problem)
+        raise InvalidValue(problem)
     return int(value)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
+    register_strict_primitives(conv, json_type)
     conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook_func(_has_marker(EmailRule), _structure_email)
     conv.register_structure_hook_func(_has_marker(ScoreRule), _structure_score)
 
@@ -138,7 +99,7 @@ def _make_converter() -> cattrs.Converter:
 
         def structure_array(value: Any, type_: Any) -> Any:
             if not isinstance(value, list):
-                raise _Invalid(f"expected an array, got {_json_type(value)}")
+                raise InvalidValue(f"expected an array, got {json_type(value)}")
             return elements(value, type_)
 
         return structure_array
@@ -154,7 +115,7 @@ converter = _make_converter()
 
 
 def _format_exception(exc: BaseException, type_: Any) -> str:
-    if isinstance(exc, _Invalid):
+    if isinstance(exc, InvalidValue):
         return str(exc)
     if isinstance(exc, KeyError):
         return "required field missing"
@@ -186,7 +147,7 @@ def structure(data: Any, cls: type[T], *, what: str | None = None) -> T:
     """Build a `cls` from JSON-like data, or raise `PayloadError` listing every problem."""
     name = what or cls.__name__
     if not isinstance(data, dict) and attrs.has(cls):
-        raise PayloadError([f"expected a JSON object, got {_json_type(data)} @ $"], what=name)
+        raise PayloadError([f"expected a JSON object, got {json_type(data)} @ $"], what=name)
     try:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:

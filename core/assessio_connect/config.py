@@ -80,6 +80,7 @@ from cattrs.cols import (
 from cattrs.errors import ForbiddenExtraKeysError, StructureHandlerNotFoundError
 from cattrs.gen import make_dict_structure_fn, override
 
+from ._strict import InvalidValue, register_strict_primitives, strict_str
 from .client import ENVIRONMENTS, AssessioClient, ClientSettings, Environment
 from .connector import AssessmentChoice, AtsJob, Invitation
 from .errors import ConfigError
@@ -535,10 +536,6 @@ class _TenantTable:
     order_endpoint: str = "order"
 
 
-class _Invalid(ValueError):
-    """A value failed a check; its message is shown as is."""
-
-
 _Email = Annotated[str, "email address"]
 
 
@@ -558,35 +555,14 @@ def _toml_type(value: object) -> str:
     return "a date or time" if value is not None else "nothing"
 
 
-def _structure_str(value: Any, _: Any) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"expected a string, got {_toml_type(value)}")
-    return value
-
-
-def _structure_int(value: Any, _: Any) -> int:
-    if type(value) is not int:
-        raise _Invalid(f"expected an integer, got {_toml_type(value)}")
-    return value
-
-
-def _structure_float(value: Any, _: Any) -> float:
-    if type(value) not in (int, float):
-        raise _Invalid(f"expected a number, got {_toml_type(value)}")
-    return float(value)
-
-
-def _structure_bool(value: Any, _: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"expected true or false, got {_toml_type(value)}")
-    return value
+_structure_str = strict_str(_toml_type)
 
 
 def _structure_duration(value: Any, _: Any) -> float:
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise _Invalid(str(exc)) from None
+        raise InvalidValue(str(exc)) from None
 
 
 def _duration_or_none(value: Any) -> float | None:
@@ -599,7 +575,7 @@ def _duration_or_none(value: Any) -> float | None:
 def _tables_only(inner: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
     def structure_table(value: Any, type_: Any) -> T:
         if not isinstance(value, dict):
-            raise _Invalid(f"expected a table, got {_toml_type(value)}")
+            raise InvalidValue(f"expected a table, got {_toml_type(value)}")
         return inner(value, type_)
 
     return structure_table
@@ -615,7 +591,7 @@ def _at_least(minimum: int, unit: str = "") -> Callable[[int], str | None]:
 def _listen_problem(value: str) -> str | None:
     try:
         _listen(value)
-    except _Invalid as exc:
+    except InvalidValue as exc:
         return str(exc)
     return None
 
@@ -644,7 +620,7 @@ def _structure_email(value: Any, _: Any) -> str:
     text = _structure_str(value, str)
     problem = email_problem(text)
     if problem:
-        raise _Invalid(problem)
+        raise InvalidValue(problem)
     return text
 
 
@@ -652,10 +628,7 @@ def _make_converter(structure_secret: Callable[[Any, Any], Secret]) -> cattrs.Co
     """Strict about TOML types, rejecting unknown keys; field checks run while structuring,
     so a bad value is reported next to its siblings' problems."""
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(bool, _structure_bool)
+    register_strict_primitives(conv, _toml_type)
     conv.register_structure_hook(Secret, structure_secret)
     conv.register_structure_hook_func(lambda tp: tp is _Email, _structure_email)
 
@@ -668,7 +641,7 @@ def _make_converter(structure_secret: Callable[[Any, Any], Secret]) -> cattrs.Co
 
         def structure_array(value: Any, type_: Any) -> Any:
             if not isinstance(value, list):
-                raise _Invalid(f"expected an array, got {_toml_type(value)}")
+                raise InvalidValue(f"expected an array, got {_toml_type(value)}")
             return elements(value, type_)
 
         return structure_array
@@ -681,7 +654,7 @@ def _make_converter(structure_secret: Callable[[Any, Any], Secret]) -> cattrs.Co
             result = conv.structure(value, tp)
             problem = check(result)
             if problem:
-                raise _Invalid(problem)
+                raise InvalidValue(problem)
             return result
 
         return structure_checked
@@ -739,7 +712,7 @@ def _make_converter(structure_secret: Callable[[Any, Any], Secret]) -> cattrs.Co
 
 
 def _format_exception(exc: BaseException, type_: Any) -> str:
-    if isinstance(exc, _Invalid):
+    if isinstance(exc, InvalidValue):
         return str(exc)
     if isinstance(exc, ForbiddenExtraKeysError):
         names = ", ".join(repr(name) for name in sorted(exc.extra_fields))
@@ -772,24 +745,26 @@ def _listen(value: str) -> tuple[str, int]:
     if value.startswith("["):
         host, closed, rest = value[1:].partition("]")
         if not closed or not rest.startswith(":"):
-            raise _Invalid(f"{value!r} is not host:port; an IPv6 listen looks like [::1]:8080")
+            raise InvalidValue(f"{value!r} is not host:port; an IPv6 listen looks like [::1]:8080")
         port_text = rest[1:]
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise _Invalid(f"{host!r} is not an IPv6 address") from None
+            raise InvalidValue(f"{host!r} is not an IPv6 address") from None
     else:
         host, colon, port_text = value.rpartition(":")
         if not colon:
-            raise _Invalid(f"{value!r} is not host:port, e.g. 127.0.0.1:8080")
+            raise InvalidValue(f"{value!r} is not host:port, e.g. 127.0.0.1:8080")
         if ":" in host:
-            raise _Invalid("put an IPv6 address in brackets, e.g. [::1]:8080")
+            raise InvalidValue("put an IPv6 address in brackets, e.g. [::1]:8080")
         if not host:
-            raise _Invalid("give a host, e.g. 127.0.0.1:8080 (or 0.0.0.0:8080 for every interface)")
+            raise InvalidValue(
+                "give a host, e.g. 127.0.0.1:8080 (or 0.0.0.0:8080 for every interface)"
+            )
         if not _HOST_NAME.fullmatch(host):
-            raise _Invalid(f"{host!r} is not a host name or address")
+            raise InvalidValue(f"{host!r} is not a host name or address")
     if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
-        raise _Invalid(f"the port must be a number from 0 to 65535, not {port_text!r}")
+        raise InvalidValue(f"the port must be a number from 0 to 65535, not {port_text!r}")
     return host, int(port_text)
 
 
@@ -873,21 +848,21 @@ class _Loader:
 
     def _structure_secret(self, value: Any, _: Any) -> Secret:
         if isinstance(value, str):
-            raise _Invalid(_NOT_A_REFERENCE)
+            raise InvalidValue(_NOT_A_REFERENCE)
         if not isinstance(value, dict):
-            raise _Invalid(
+            raise InvalidValue(
                 'expected a secret reference such as {env = "NAME"} or {file = "path"}, '
                 f"got {_toml_type(value)}"
             )
         if len(value) != 1:
             keys = ", ".join(sorted(value)) or "none"
-            raise _Invalid(
+            raise InvalidValue(
                 'a secret reference has exactly one key, such as {env = "NAME"}; '
                 f"found {len(value)} ({keys})"
             )
         ((scheme, reference),) = value.items()
         if not isinstance(reference, str) or not reference:
-            raise _Invalid(f"the {scheme} reference must be a non-empty string")
+            raise InvalidValue(f"the {scheme} reference must be a non-empty string")
         return self._resolve(scheme, reference)
 
     def _resolve(self, scheme: str, reference: str) -> Secret:
@@ -898,26 +873,26 @@ class _Loader:
         try:
             value = self.resolve_secret(scheme, lookup)
         except ConfigError as exc:
-            raise _Invalid("; ".join(exc.problems)) from None
+            raise InvalidValue("; ".join(exc.problems)) from None
         except KeyError:
             if scheme == "env":
-                raise _Invalid(f"environment variable {reference} is not set") from None
-            raise _Invalid(f"secret {label} was not found") from None
+                raise InvalidValue(f"environment variable {reference} is not set") from None
+            raise InvalidValue(f"secret {label} was not found") from None
         except OSError as exc:
             where = f"file {lookup}" if scheme == "file" else label
-            raise _Invalid(f"cannot read secret {where}: {exc.strerror or exc}") from None
+            raise InvalidValue(f"cannot read secret {where}: {exc.strerror or exc}") from None
         except Exception as exc:  # a resolver plugin's own error must not show a traceback
-            raise _Invalid(f"cannot resolve secret {label} ({type(exc).__name__})") from None
+            raise InvalidValue(f"cannot resolve secret {label} ({type(exc).__name__})") from None
         if value is None and scheme == "env":
-            raise _Invalid(f"environment variable {reference} is not set")
+            raise InvalidValue(f"environment variable {reference} is not set")
         if value is None:
-            raise _Invalid(
+            raise InvalidValue(
                 f"unknown secret scheme {scheme!r} (use env or file, or install a plugin for it)"
             )
         if not isinstance(value, str):
-            raise _Invalid(f"the resolver for {scheme!r} did not return text")
+            raise InvalidValue(f"the resolver for {scheme!r} did not return text")
         if not value:
-            raise _Invalid(f"secret {label} is empty")
+            raise InvalidValue(f"secret {label} is empty")
         self.resolved.append(value)
         return Secret(label, value)
 

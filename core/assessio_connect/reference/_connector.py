@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import attrs
 
 from assessio_connect import codec
+from assessio_connect._strict import json_type
 from assessio_connect._wsgi import RequestBodyError, header, read_body
 from assessio_connect.config import Secret
 from assessio_connect.connector import (
@@ -130,22 +131,6 @@ class ReferenceConfig:
 # Reading invitations
 
 
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 class _Reader:
     """Collects every problem of one JSON object, each with its path."""
 
@@ -163,7 +148,7 @@ class _Reader:
                 self.problem("required field missing", where)
             return None
         if not isinstance(value, str):
-            self.problem(f"expected a string, got {_json_type(value)}", where)
+            self.problem(f"expected a string, got {json_type(value)}", where)
             return None
         try:
             value.encode("utf-8")
@@ -189,7 +174,7 @@ class _Reader:
             self.problem("required field missing", where)
             return None
         if not isinstance(value, dict):
-            self.problem(f"expected an object, got {_json_type(value)}", where)
+            self.problem(f"expected an object, got {json_type(value)}", where)
             return None
         return value
 
@@ -204,7 +189,7 @@ def _job(reader: _Reader, data: dict[str, Any]) -> AtsJob | None:
     team = data.get("hiring_team")
     emails: list[str] = []
     if team is not None and not isinstance(team, list):
-        reader.problem(f"expected an array, got {_json_type(team)}", f"{path}.hiring_team")
+        reader.problem(f"expected an array, got {json_type(team)}", f"{path}.hiring_team")
     elif team:
         for index, item in enumerate(team):
             email = reader.email(item, f"{path}.hiring_team[{index}]")
@@ -240,7 +225,7 @@ def parse_invitation(data: object) -> Invitation:
     """An `Invitation` from an event body (or a polled item), or `PayloadError` with every
     problem as `message @ $.path`. Unknown fields are ignored."""
     if not isinstance(data, dict):
-        raise PayloadError([f"expected a JSON object, got {_json_type(data)} @ $"], what=_WHAT)
+        raise PayloadError([f"expected a JSON object, got {json_type(data)} @ $"], what=_WHAT)
     reader = _Reader()
     reader.text(data, "event_id", "$", required=True)
     application_id = reader.text(data, "application_id", "$", required=True)
