@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from .errors import AssessioError, StoreError
+from .store import PollLocks
 
 if TYPE_CHECKING:
     from ._tenant import TenantRuntime
@@ -119,6 +121,7 @@ class Poller(_Wakeable):
         tenant: TenantRuntime,
         store: Store,
         *,
+        owner: str,
         clock: Callable[[], float],
         log: Callable[..., None],
         interval: float,
@@ -127,6 +130,8 @@ class Poller(_Wakeable):
         super().__init__(f"assessio-poll:{tenant.tenant}")
         self._tenant = tenant
         self._store = store
+        self._owner = owner
+        self._locks: PollLocks | None = store if isinstance(store, PollLocks) else None
         self._clock = clock
         self._log = log
         self._interval = interval
@@ -148,6 +153,9 @@ class Poller(_Wakeable):
     def _run(self) -> None:
         while not self.stopping:
             try:
+                if self._locks and not self._locks.try_poll_lock(self._tenant.tenant, self._owner):
+                    self._sleep(self._interval)  # another replica polls this tenant
+                    continue
                 more = self.poll_once()
             except Exception as exc:  # an ATS outage or a connector bug must not end polling
                 self._log(
@@ -160,3 +168,6 @@ class Poller(_Wakeable):
                 continue
             if not more:
                 self._sleep(self._interval)
+        if self._locks:
+            with contextlib.suppress(Exception):  # the lock dies with its session anyway
+                self._locks.release_poll_lock(self._tenant.tenant, self._owner)

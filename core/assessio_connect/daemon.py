@@ -31,7 +31,13 @@ from .connector import Pushback, WSGIApplication
 from .errors import ConfigError, PermanentError
 from .plugins import Plugins
 from .receiver import ResultReceiver
-from .store import DeliveryRecord, RecordedResult, ResultOutcome, ResultRecord
+from .store import (
+    DeliveryRecord,
+    RecordedResult,
+    ResultOutcome,
+    ResultRecord,
+    WorkNotifications,
+)
 from .transport import Transport
 
 __all__ = ["Daemon"]
@@ -135,6 +141,7 @@ class Daemon:
             Poller(
                 tenant,
                 self.store,
+                owner=self.owner,
                 clock=clock,
                 log=log,
                 interval=float(getattr(tenant.config.ats, "poll_interval", 0) or 0)
@@ -166,6 +173,8 @@ class Daemon:
             released = self.store.release(None, now=self._clock())
             if released:
                 self.log("deliveries.recovered", count=released)
+        if isinstance(self.store, WorkNotifications):  # a shared store wakes every replica
+            self.store.subscribe(deliveries=self.worker.notify, orders=self.orders.notify)
         self.server.start()
         self.worker.start()
         self.orders.start()

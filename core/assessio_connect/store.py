@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -27,10 +27,12 @@ __all__ = [
     "NewOrder",
     "OrderRecord",
     "OrderState",
+    "PollLocks",
     "RecordedResult",
     "ResultOutcome",
     "ResultRecord",
     "Store",
+    "WorkNotifications",
     "payload_digest",
 ]
 
@@ -283,3 +285,25 @@ class Store(Protocol):
 
     def set_cursor(self, tenant: str, name: str, value: str, *, now: float) -> None:
         """Save a poller's position."""
+
+
+@runtime_checkable
+class WorkNotifications(Protocol):
+    """Optional: a store shared by several processes tells each one about new work at once
+    (e.g. PostgreSQL's LISTEN/NOTIFY), so idle workers need not poll."""
+
+    def subscribe(self, *, deliveries: Callable[[], None], orders: Callable[[], None]) -> None:
+        """Call `deliveries()` when a delivery becomes due and `orders()` when an order is
+        recorded, from any process using the store, until `close()`."""
+
+
+@runtime_checkable
+class PollLocks(Protocol):
+    """Optional: a store shared by several replicas lets only one of them poll a tenant's ATS
+    at a time; a replica that dies loses its locks."""
+
+    def try_poll_lock(self, tenant: str, owner: str) -> bool:
+        """Take (or keep) the poll lock of `tenant` for `owner`; False if another holds it."""
+
+    def release_poll_lock(self, tenant: str, owner: str) -> None:
+        """Give the lock back."""
