@@ -38,6 +38,9 @@ class DaemonApp:
         path: str = environ.get("PATH_INFO", "") or "/"
         if not path.startswith(CONNECTOR_PREFIX):
             return self._receiver(environ, start_response)
+        raw = str(environ.get("REQUEST_URI") or environ.get("RAW_URI") or "")
+        if "%2f" in raw.partition("?")[0].lower():
+            return _not_found(start_response)  # an encoded slash would change the routing
         tenant, slash, rest = path[len(CONNECTOR_PREFIX) :].partition("/")
         app = self._connector_apps.get(tenant)
         if app is None:

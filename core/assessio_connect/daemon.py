@@ -76,7 +76,8 @@ class Daemon:
             config.server.host,
             config.server.port,
             threads=config.server.threads,
-            max_request_body_size=config.server.max_body_bytes,
+            # waitress refuses a body of this size or more itself (413), before buffering it.
+            max_request_body_size=config.server.max_body_bytes + 1,
         )
         base_url = config.server.public_url or self.server.url
         delivery = config.delivery
