@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import attrs
 import click
 
-from ._logging import EventLog
-from ._loops import OrderSender
+from ._logging import EventLog, Scrubber
 from ._outbox import Backoff
 from ._tenant import TenantRuntime
-from .config import DaemonConfig, load_config, store_url_from_file
+from .config import DaemonConfig, TenantConfig, load_config, store_url_from_file
 from .connector import AtsCandidate, AtsJob, Invitation
 from .errors import AssessioError, ConfigError
+from .models import AssessioConfig, email_problem
 from .plugins import Plugins
 from .store import DeliveryRecord, DeliveryState, OrderRecord, OrderState, ResultRecord, Store
 from .transport import Transport
@@ -34,6 +35,19 @@ CONFIG_OPTION = click.option(
     envvar="ASSESSIO_CONNECT_CONFIG",
     help="The daemon's TOML configuration  [env: ASSESSIO_CONNECT_CONFIG]",
 )
+
+
+class _Failed(click.ClickException):
+    """An expected failure of a command: one `error: …` line on stderr, exit code 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def _plugins(ctx: click.Context) -> Plugins:
@@ -87,8 +101,14 @@ def _stamp(value: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
 
 
+def _short(text: str | None, width: int = 80) -> str:
+    """One line of at most `width` characters for a table cell (`--json` has it whole)."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[str(cell) for cell in row] for row in rows]
+    cells = [[" ".join(str(cell).split()) for cell in row] for row in rows]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
     click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in cells:
@@ -183,29 +203,105 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
             distribution=failure.distribution,
             error=failure.error,
         )
-    daemon = Daemon(config, plugins, log=log)
-    ctx.exit(daemon.run())
+    # Warnings of libraries (waitress, urllib3) become log lines of the same format.
+    handler = log.handler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        try:
+            daemon = Daemon(config, plugins, log=log)
+        except OSError as exc:
+            raise _Failed(
+                f"cannot listen on {config.server.listen}: {exc.strerror or exc} "
+                f"(change [server] listen in {config.source}, or stop what uses the port)"
+            ) from None
+        code = daemon.run()
+    finally:
+        root.removeHandler(handler)
+    ctx.exit(code)
 
 
-def _tenant_runtimes(
-    plugins: Plugins, config: DaemonConfig, store: Store, transport: Transport
-) -> Iterator[TenantRuntime]:
-    for tenant in config.tenants.values():
-        connector_cls = plugins.connector(tenant.ats_kind)
-        if connector_cls is None:
-            raise ConfigError([f"no connector of kind {tenant.ats_kind!r}"], source=tenant.name)
-        yield TenantRuntime(
-            tenant,
-            connector_cls=connector_cls,
-            store=store,
-            plugins=plugins,
-            transport=transport,
-            base_url=config.server.base_url,
-            clock=time.time,
-            log=lambda *_a, **_k: None,
-            wake_orders=lambda: None,
-            backoff=Backoff(),
+def _runtime(
+    plugins: Plugins,
+    config: DaemonConfig,
+    tenant: TenantConfig,
+    store: Store,
+    transport: Transport,
+    *,
+    base_url: str,
+) -> TenantRuntime:
+    """A tenant as the daemon runs it, for commands that act for it outside the daemon."""
+    connector_cls = plugins.connector(tenant.ats_kind)
+    if connector_cls is None:
+        raise ConfigError(
+            [f"no connector of kind {tenant.ats_kind!r} @ $.tenants.{tenant.name}.ats.kind"],
+            source=config.source,
         )
+    delivery = config.delivery
+    return TenantRuntime(
+        tenant,
+        connector_cls=connector_cls,
+        store=store,
+        plugins=plugins,
+        transport=transport,
+        base_url=base_url,
+        clock=time.time,
+        log=_quiet,
+        wake_orders=_nothing,
+        backoff=Backoff(
+            first_delay=delivery.first_delay, max_delay=delivery.max_delay, horizon=delivery.horizon
+        ),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """An error for a person: our own errors say enough; anything else names its type."""
+    return str(exc) if isinstance(exc, AssessioError) else f"{type(exc).__name__}: {exc}"
+
+
+def _assessment_problems(tenant: TenantConfig, assessio: AssessioConfig) -> list[str]:
+    """Lenses and locales the tenant's rules name that the organisation cannot order."""
+    path = f"$.tenants.{tenant.name}.assessment"
+    rules = tenant.assessment
+    named = [(rules.lens, rules.locale, path)]
+    named += [(r.lens, r.locale, f"{path}.rules[{i}]") for i, r in enumerate(rules.rules)]
+    problems: list[str] = []
+    for lens, locale, where in named:
+        if lens is not None and assessio.find_lens(lens) is None:
+            problems.append(f"lens {lens!r} is not available @ {where}.lens")
+        if locale is not None and locale not in assessio.available_locales:
+            problems.append(f"locale {locale!r} is not available @ {where}.locale")
+    return problems
+
+
+def _check_tenant(runtime: TenantRuntime, echo: Callable[[str], None]) -> Iterator[str]:
+    """Print one line per check of a tenant; yields the name of each check that failed."""
+    name = runtime.tenant
+    tenant = runtime.config
+    try:
+        assessio = runtime.assessio_config()
+    except AssessioError as exc:
+        echo(f"{name}: assessio FAILED: {exc}")
+        yield f"{name} assessio"
+    else:
+        # Only the GET of the lenses is made: it proves the integrator-secret only if it is signed.
+        proven = "provider-key"
+        if tenant.sign_get and tenant.integrator_secret is not None:
+            proven += " and integrator-secret"
+        echo(
+            f"{name}: assessio ok ({proven} accepted; "
+            f"{_plural(len(assessio.available_lenses), 'lens', 'lenses')}, "
+            f"{_plural(len(assessio.available_locales), 'locale')})"
+        )
+        problems = _assessment_problems(tenant, assessio)
+        if problems:
+            echo(f"{name}: assessment FAILED: " + "; ".join(problems))
+            yield f"{name} assessment"
+    try:
+        echo(f"{name}: ats ok ({runtime.connector.check()})")
+    except Exception as exc:  # a connector's bug is a failed check, not a traceback
+        echo(f"{name}: ats FAILED: {_describe(exc)}")
+        yield f"{name} ats"
 
 
 @click.command("check")
@@ -213,36 +309,50 @@ def _tenant_runtimes(
 @click.option("--tenant", help="Check only this tenant.")
 @click.pass_context
 def check_command(ctx: click.Context, config_path: Path | None, tenant: str | None) -> None:
-    """Validate the configuration, then test each tenant's Assessio credentials and ATS."""
+    """Validate the configuration, then test the store and each tenant's Assessio credentials,
+    lenses and locales, and ATS; exit code 1 names every check that failed."""
     plugins = _plugins(ctx)
     config = load_daemon_config(plugins, _require_config(config_path), only_tenant=tenant)
-    click.echo(f"configuration: ok ({len(config.tenants)} tenant(s))")
+    scrub = Scrubber(config.secret_values())
+
+    def echo(line: str) -> None:
+        click.echo(scrub(line))
+
+    echo(f"configuration: ok ({_plural(len(config.tenants), 'tenant')})")
+    failed: list[str] = []
     store = plugins.open_store(config.store_url)
-    failed = 0
+    transport = Transport(connect_timeout=5.0, read_timeout=15.0)
     try:
-        store.ping()
-        click.echo(f"store: ok ({store.url})")
-        transport = Transport(connect_timeout=5.0, read_timeout=15.0)
-        for runtime in _tenant_runtimes(plugins, config, store, transport):
-            name = runtime.tenant
+        try:
+            store.ping()
+            echo(f"store: ok ({store.url})")
+        except AssessioError as exc:
+            echo(f"store: FAILED: {exc}")
+            failed.append("store")
+        for tenant_config in config.tenants.values():
+            name = tenant_config.name
             try:
-                assessio = runtime.assessio_config()
-                click.echo(
-                    f"{name}: assessio ok ({len(assessio.available_lenses)} lenses, "
-                    f"{len(assessio.available_locales)} locales)"
+                runtime = _runtime(
+                    plugins,
+                    config,
+                    tenant_config,
+                    store,
+                    transport,
+                    base_url=config.server.base_url,
                 )
-            except AssessioError as exc:
-                failed += 1
-                click.echo(f"{name}: assessio FAILED: {exc}")
+            except Exception as exc:  # a connector that cannot start fails its check
+                echo(f"{name}: FAILED: cannot set up the tenant: {_describe(exc)}")
+                failed.append(name)
+                continue
             try:
-                click.echo(f"{name}: ats ok ({runtime.connector.check()})")
-            except AssessioError as exc:
-                failed += 1
-                click.echo(f"{name}: ats FAILED: {exc}")
+                failed.extend(_check_tenant(runtime, echo))
+            finally:
+                runtime.connector.close()
     finally:
         store.close()
+        transport.close()
     if failed:
-        raise click.ClickException(f"{failed} check(s) failed")
+        raise _Failed(scrub(f"{_plural(len(failed), 'check')} failed: {', '.join(failed)}"))
 
 
 @click.group("config")
@@ -256,7 +366,8 @@ def config_group() -> None:
 def config_show(ctx: click.Context, config_path: Path | None) -> None:
     """Print the validated configuration as JSON, every secret redacted."""
     config = load_daemon_config(_plugins(ctx), _require_config(config_path))
-    _echo_json(config.redacted())
+    scrub = Scrubber(config.secret_values())  # belt and braces: redacted() holds no value
+    click.echo(scrub(json.dumps(config.redacted(), indent=2, default=str)))
 
 
 @click.command("plugins")
@@ -322,7 +433,7 @@ def orders_list(
                 o.state.value,
                 o.attempts,
                 _stamp(o.updated_at),
-                o.last_error or "",
+                _short(o.last_error),
             ]
             for o in found
         ],
@@ -451,7 +562,7 @@ def deliveries_list(
                 d.state.value,
                 d.attempts,
                 _stamp(d.next_attempt_at) if d.state is DeliveryState.PENDING else "-",
-                d.last_error or "",
+                _short(d.last_error),
             ]
             for d in found
         ],
@@ -471,7 +582,9 @@ def deliveries_retry(
     ids: tuple[int, ...],
     dead: bool,
 ) -> None:
-    """Make deliveries due again now (a running daemon picks them up)."""
+    """Make deliveries due again now, attempts reset (a running daemon picks them up).
+
+    Exit code 1 when one of the given IDs is unknown, delivered or superseded."""
     if not ids and not dead:
         raise click.UsageError("give delivery IDs or --dead")
     store = _open_store(_plugins(ctx), config_path, store_url)
@@ -479,30 +592,148 @@ def deliveries_retry(
         count = store.requeue_deliveries(ids=ids, dead=dead, now=time.time())
     finally:
         store.close()
-    click.echo(f"{count} deliveries queued for retry")
+    click.echo(
+        f"{_plural(count, 'delivery', 'deliveries')} queued for retry; "
+        "a running daemon sends them within seconds, or the next one to start"
+    )
+    wanted = len(set(ids))
+    if not dead and count < wanted:
+        raise _Failed(
+            f"{_plural(wanted - count, 'delivery', 'deliveries')} of {wanted} could not be "
+            "queued: unknown ID, or already delivered or superseded (see `deliveries list`)"
+        )
 
 
 INVITE_COLUMNS = ("application_id", "job_id", "job_title", "candidate_id", "email")
 OPTIONAL_COLUMNS = ("name", "job_description", "department", "lens", "locale")
+_Row = dict[str | None, Any]
+"""A CSV row as `csv.DictReader` gives it: surplus cells are a list under None."""
+_UNSPECIFIED_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - compared with, never bound
 
 
-def _invitation(row: dict[str, str]) -> Invitation:
-    return Invitation(
-        application_id=row["application_id"].strip(),
+def _public_base_url(config: DaemonConfig) -> str:
+    """Where Assessio sends results for orders made outside the daemon: the daemon's address."""
+    server = config.server
+    if server.public_url:
+        return server.public_url
+    if server.port == 0 or server.host in _UNSPECIFIED_HOSTS:
+        raise _Failed(
+            f"invite needs the daemon's address for each order's resultUpdateUrl, but listen = "
+            f"{server.listen!r} is not one Assessio can reach: set [server] public_url in "
+            f"{config.source}"
+        )
+    return server.base_url
+
+
+def _read_rows(csv_file: IO[str]) -> list[tuple[int, _Row]]:
+    """The CSV's rows with the line each ends on; header names are matched case-insensitively."""
+    reader = csv.DictReader(csv_file)
+    try:
+        header = reader.fieldnames or []
+        reader.fieldnames = [name.strip().lower() for name in header]
+        missing = [column for column in INVITE_COLUMNS if column not in reader.fieldnames]
+        if missing:
+            raise _Failed(
+                f"the CSV's header has no column {', '.join(missing)} (it needs "
+                f"{', '.join(INVITE_COLUMNS)}; optional: {', '.join(OPTIONAL_COLUMNS)})"
+            )
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise _Failed(f"the CSV cannot be read at line {reader.line_num}: {exc}") from None
+    except UnicodeDecodeError:
+        raise _Failed("the CSV is not UTF-8 text") from None
+
+
+def _cell(row: _Row, column: str) -> str:
+    value = row.get(column)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _invitation(row: _Row) -> tuple[Invitation | None, list[str]]:
+    """The row's invitation, or every problem of the row (each naming its column)."""
+    problems = [f"{column} is empty" for column in INVITE_COLUMNS if not _cell(row, column)]
+    email = _cell(row, "email")
+    if email:
+        problem = email_problem(email)
+        if problem:
+            problems.append(f"email: {problem}")
+    if row.get(None):  # DictReader keeps surplus cells under None
+        problems.append("more cells than the header has columns")
+    if problems:
+        return None, problems
+    invitation = Invitation(
+        application_id=_cell(row, "application_id"),
         job=AtsJob(
-            id=row["job_id"].strip(),
-            title=row["job_title"].strip(),
-            description=(row.get("job_description") or "").strip(),
-            department=(row.get("department") or "").strip() or None,
+            id=_cell(row, "job_id"),
+            title=_cell(row, "job_title"),
+            description=_cell(row, "job_description"),
+            department=_cell(row, "department") or None,
         ),
-        candidate=AtsCandidate(
-            id=row["candidate_id"].strip(),
-            email=row["email"].strip(),
-            name=(row.get("name") or "").strip(),
-        ),
-        lens=(row.get("lens") or "").strip() or None,
-        locale=(row.get("locale") or "").strip() or None,
+        candidate=AtsCandidate(id=_cell(row, "candidate_id"), email=email, name=_cell(row, "name")),
+        lens=_cell(row, "lens") or None,
+        locale=_cell(row, "locale") or None,
     )
+    return invitation, []
+
+
+def _row_error(exc: Exception) -> str:
+    if isinstance(exc, ConfigError):
+        return "; ".join(exc.problems)
+    return _describe(exc)
+
+
+@attrs.define
+class _Invites:
+    """What `invite` did, row by row; the states are the orders' states at the end."""
+
+    invited: int = 0
+    skipped: int = 0
+    resent: int = 0
+    states: dict[str, OrderState] = attrs.field(factory=dict)
+    problems: list[str] = attrs.field(factory=list)
+    stalled: bool = False
+    """Assessio did not take an order: the rest are only recorded, for the daemon to send."""
+
+
+def _send(runtime: TenantRuntime, record: OrderRecord, done: _Invites) -> None:
+    state = runtime.send(record)
+    done.states[record.application_id] = state
+    if state is OrderState.PENDING:
+        done.stalled = True
+
+
+def _invite_rows(
+    runtime: TenantRuntime, rows: Sequence[tuple[int, Invitation]], done: _Invites
+) -> None:
+    waiting: list[OrderRecord] = []
+    with click.progressbar(
+        rows, label=f"Inviting {_plural(len(rows), 'candidate')}", file=sys.stderr
+    ) as progress:
+        for line, invitation in progress:
+            try:
+                known = runtime.find_order(invitation.application_id)
+                if known is not None:
+                    done.skipped += 1
+                    done.states[known.application_id] = known.state
+                    if known.state is OrderState.PENDING:
+                        waiting.append(known)
+                    continue
+                record = runtime.invite(invitation)
+                done.invited += 1
+                done.states[record.application_id] = record.state
+                if not done.stalled and record.state is OrderState.PENDING:
+                    _send(runtime, record, done)
+            except (AssessioError, ValueError, TypeError) as exc:
+                done.problems.append(f"line {line}: {_row_error(exc)}")
+    # Orders an earlier run left waiting: the operator asked again, so send them now.
+    for record in waiting:
+        if done.stalled:
+            break
+        try:
+            _send(runtime, record, done)
+            done.resent += done.states[record.application_id] is OrderState.SENT
+        except AssessioError as exc:
+            done.problems.append(f"application {record.application_id}: {exc}")
 
 
 @click.command("invite")
@@ -519,53 +750,84 @@ def _invitation(row: dict[str, str]) -> Invitation:
 def invite_command(
     ctx: click.Context, config_path: Path | None, tenant: str, csv_file: IO[str]
 ) -> None:
-    """Invite existing candidates in bulk; rerunning skips rows already ordered."""
+    """Invite existing candidates in bulk; rerunning skips rows already ordered and sends the
+    orders an earlier run left waiting.
+
+    Exit code 1 when a row cannot be invited or Assessio rejects an order. Orders Assessio
+    did not take (an outage) are kept and sent by a running daemon or the next run.
+    """
     plugins = _plugins(ctx)
     config = load_daemon_config(plugins, _require_config(config_path), only_tenant=tenant)
-    reader = csv.DictReader(csv_file)
-    missing = [c for c in INVITE_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise click.ClickException(f"the CSV has no column {', '.join(missing)}")
-    rows = list(reader)
+    base_url = _public_base_url(config)
+    scrub = Scrubber(config.secret_values())
+    done = _Invites()
+    valid: list[tuple[int, Invitation]] = []
+    for line, row in _read_rows(csv_file):
+        if not any(_cell(row, column) for column in row if column is not None):
+            continue  # a blank line
+        invitation, problems = _invitation(row)
+        if invitation is None:
+            done.problems.append(f"line {line}: " + "; ".join(problems))
+        else:
+            valid.append((line, invitation))
     store = plugins.open_store(config.store_url)
-    store.migrate()
     transport = Transport()
+    runtime: TenantRuntime | None = None
     try:
-        runtime = next(_tenant_runtimes(plugins, config, store, transport))
-        sender = OrderSender(
-            store, {tenant: runtime}, owner=f"invite:{tenant}", clock=time.time, log=_quiet
+        store.migrate()
+        runtime = _runtime(
+            plugins, config, config.tenants[tenant], store, transport, base_url=base_url
         )
-        invited = skipped = 0
-        problems: list[str] = []
-        with click.progressbar(rows, label=f"Inviting {len(rows)} candidates") as progress:
-            for line, row in enumerate(progress, start=2):
-                try:
-                    invitation = _invitation(row)
-                    if runtime.find_order(invitation.application_id) is not None:
-                        skipped += 1
-                        continue
-                    runtime.invite(invitation)
-                    invited += 1
-                    while sender.run_once():
-                        pass
-                except (AssessioError, ValueError, TypeError, AttributeError) as exc:
-                    problems.append(f"line {line}: {exc}")
-        while sender.run_once():
-            pass
-        pending = store.list_orders(tenant=tenant, state=OrderState.PENDING, limit=1_000_000)
-        failed = store.list_orders(tenant=tenant, state=OrderState.FAILED, limit=1_000_000)
+        if valid:
+            try:
+                runtime.assessio_config()
+            except AssessioError as exc:
+                raise _Failed(
+                    scrub(f"nothing was invited: cannot read the lenses from Assessio: {exc}")
+                ) from None
+        _invite_rows(runtime, valid, done)
+        pending = [a for a, s in done.states.items() if s is OrderState.PENDING]
+        failed = [a for a, s in done.states.items() if s is OrderState.FAILED]
+        reason = ""
+        if pending:
+            waiting = runtime.find_order(pending[0])
+            if waiting is not None and waiting.last_error:
+                reason = f" (Assessio: {waiting.last_error})"
     finally:
+        if runtime is not None:
+            runtime.connector.close()
         store.close()
-    click.echo(f"{invited} invited, {skipped} already ordered (skipped)")
+        transport.close()
+    summary = f"{done.invited} invited, {done.skipped} already ordered (skipped)"
+    if done.resent:
+        summary += f", {_plural(done.resent, 'waiting order')} sent now"
+    click.echo(summary)
     if pending:
-        click.echo(f"{len(pending)} orders are waiting for a retry: a running daemon sends them")
+        click.echo(
+            scrub(
+                f"{_plural(len(pending), 'order')} not sent yet{reason}: they are kept and a "
+                "running daemon sends them, or run this command again"
+            )
+        )
     if failed:
-        click.echo(f"{len(failed)} orders were rejected: see `orders list --state failed`")
-    for problem in problems:
-        click.echo(f"skipped {problem}", err=True)
-    if problems:
-        raise click.ClickException(f"{len(problems)} row(s) could not be invited")
+        click.echo(
+            f"{_plural(len(failed), 'order')} rejected by Assessio: "
+            f"see `orders list --tenant {tenant} --state failed`"
+        )
+    for problem in done.problems:
+        click.echo(scrub(f"skipped {problem}"), err=True)
+    if done.problems or failed:
+        parts = []
+        if done.problems:
+            parts.append(f"{_plural(len(done.problems), 'row')} could not be invited")
+        if failed:
+            parts.append(f"{_plural(len(failed), 'order')} rejected")
+        raise _Failed(", ".join(parts))
 
 
 def _quiet(event: str, /, **fields: Any) -> None:
-    """No log lines from the `invite` command; it prints its own summary."""
+    """No log lines from the commands that act outside the daemon; they print summaries."""
+
+
+def _nothing() -> None:
+    """No order sender to wake: `invite` sends its orders itself."""

@@ -49,7 +49,9 @@ Authentication needs the raw body (a Signature covers it), so 400/413 and 415 ar
 before 401; they depend only on the request itself and reveal nothing about the tenant. An
 unknown tenant runs through the same checks and is authenticated against a throw-away
 credential, so no answer tells whether a tenant exists. Every error body is
-`{"error": "<message>"}` as application/json and never holds a credential.
+`{"error": "<message>"}` as application/json and never holds a credential. (Behind the daemon's
+own server, waitress answers a malformed or over-limit Content-Length itself, with the same
+status and a plain-text body, before anything is buffered.)
 """
 
 from __future__ import annotations
