@@ -71,14 +71,18 @@ class Daemon:
         self._clock = clock
         self._transport = transport or Transport(pool_maxsize=max(10, config.delivery.workers))
         self.store = plugins.open_store(config.store_url)
-        self.server = BackgroundServer(
-            self._dispatch,
-            config.server.host,
-            config.server.port,
-            threads=config.server.threads,
-            # waitress refuses a body of this size or more itself (413), before buffering it.
-            max_request_body_size=config.server.max_body_bytes + 1,
-        )
+        try:
+            self.server = BackgroundServer(
+                self._dispatch,
+                config.server.host,
+                config.server.port,
+                threads=config.server.threads,
+                # waitress refuses a body of this size or more itself (413), before buffering it.
+                max_request_body_size=config.server.max_body_bytes + 1,
+            )
+        except BaseException:
+            self.store.close()
+            raise
         base_url = config.server.public_url or self.server.url
         delivery = config.delivery
         self.backoff = Backoff(
