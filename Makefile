@@ -9,9 +9,12 @@ STAMP := $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# First-party plugins, installed beside the core exactly as a third party's would be.
+PACKAGES := connectors/greenhouse
+
+$(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(addprefix -e ,$(PACKAGES))
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -31,6 +34,7 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/client_and_signing.py
+	$(BIN)/python benchmarks/runtime.py $(RUNTIME_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,48 @@
+"""The Greenhouse connector (`kind = "greenhouse"`) for assessio-connect, and a fake Greenhouse.
+
+Two ways in, either or both per tenant:
+
+- **Web hook mode.** Greenhouse POSTs `candidate_stage_change` to
+  `{daemon}/connectors/{tenant}/webhook`; a move into a configured stage orders an assessment
+  for the candidate in that job. Results go back through the Harvest API: an activity-feed note
+  per result version and, where configured, candidate custom fields.
+- **Assessment Partner mode.** Greenhouse calls `list_tests`, `send_test`, `test_status` and
+  `request_errors` under `{daemon}/connectors/{tenant}/`; a result is announced with a PATCH to
+  the completion `url` Greenhouse gave in `send_test`.
+
+See the package README for the configuration; `assessio_connect_greenhouse.fake` holds
+`FakeGreenhouse` for tests.
+"""
+
+from __future__ import annotations
+
+from ._config import (
+    CustomFieldMap,
+    GreenhouseConfig,
+    OAuthCredentials,
+    PartnerSettings,
+    StageTrigger,
+    WebhookSettings,
+)
+from ._connector import MAX_REQUEST_BYTES, GreenhouseConnector
+from ._demo import GreenhouseDemo
+from ._harvest import HarvestClient, parse_link_header
+from ._webhook import EVENT_ID_HEADER, SIGNATURE_HEADER, parse_stage_change, sign
+
+__all__ = [
+    "EVENT_ID_HEADER",
+    "MAX_REQUEST_BYTES",
+    "SIGNATURE_HEADER",
+    "CustomFieldMap",
+    "GreenhouseConfig",
+    "GreenhouseConnector",
+    "GreenhouseDemo",
+    "HarvestClient",
+    "OAuthCredentials",
+    "PartnerSettings",
+    "StageTrigger",
+    "WebhookSettings",
+    "parse_link_header",
+    "parse_stage_change",
+    "sign",
+]

@@ -1,0 +1,119 @@
+"""The Greenhouse connector in `assessio-connect demo`: the fake Greenhouse moves candidates into
+its "Assessment" stage and receives each result as an activity-feed note and a custom field."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from assessio_connect.sandbox import Organisation
+
+from .fake import FakeGreenhouse
+
+__all__ = ["GreenhouseDemo"]
+
+STAGE = "Assessment"
+
+
+class GreenhouseDemo:
+    """A fake Greenhouse sending signed `candidate_stage_change` web hooks to the daemon."""
+
+    def __init__(self) -> None:
+        self._api_key = secrets.token_urlsafe(16)
+        self._webhook_secret = secrets.token_urlsafe(16)
+        self._organisation = Organisation(
+            provider_key=f"demo-greenhouse-{secrets.token_hex(4)}",
+            integrator_secret=secrets.token_urlsafe(16),
+            result_api_key=secrets.token_urlsafe(16),
+        )
+        self.greenhouse = FakeGreenhouse(api_key=self._api_key)
+        self._author = self.greenhouse.add_user("Demo", "Recruiter", "recruiter@demo.example")
+        self.greenhouse.add_custom_field("Assessio Score", value_type="number")
+        self._jobs = {
+            department: self.greenhouse.add_job(
+                f"{department} role", department=department, notes="<p>Demo job</p>"
+            )
+            for department in ("Engineering", "Sales")
+        }
+        self._tenant = ""
+        self._emails: dict[str, str] = {}
+        self._configured = False
+
+    def start(self) -> None:
+        self.greenhouse.start()
+
+    def stop(self) -> None:
+        self.greenhouse.stop()
+
+    def organisation(self) -> Organisation:
+        return self._organisation
+
+    def tenant_toml(self, tenant: str, sandbox_url: str, secrets_dir: Path) -> str:
+        self._tenant = tenant
+        org = self._organisation
+        values = {
+            "provider-key": org.provider_key,
+            "integrator-secret": org.integrator_secret or "",
+            "result-key": org.result_api_key or "",
+            "harvest-key": self._api_key,
+            "webhook-secret": self._webhook_secret,
+        }
+        for name, value in values.items():
+            (secrets_dir / f"{tenant}-{name}").write_text(value)
+
+        def ref(name: str) -> str:
+            return f'{{ file = "{(secrets_dir / f"{tenant}-{name}").as_posix()}" }}'
+
+        return f"""
+[tenants.{tenant}]
+base_url = "{sandbox_url}"
+provider_key = {ref("provider-key")}
+integrator_secret = {ref("integrator-secret")}
+
+[tenants.{tenant}.webhook]
+api_keys = [{ref("result-key")}]
+
+[tenants.{tenant}.assessment]
+lens = "General Performance"
+locale = "en-GB"
+
+[[tenants.{tenant}.assessment.rules]]
+department = "Sales"
+lens = "Sales"
+
+[tenants.{tenant}.ats]
+kind = "greenhouse"
+harvest_url = "{self.greenhouse.url}"
+api_key = {ref("harvest-key")}
+on_behalf_of = {self._author}
+custom_fields = {{ score = "assessio_score" }}
+
+[tenants.{tenant}.ats.webhook]
+secret_key = {ref("webhook-secret")}
+stages = [{{ name = "{STAGE}" }}]
+"""
+
+    def trigger(self, daemon_url: str, candidates: list[tuple[str, str]]) -> None:
+        if not self._configured:
+            self.greenhouse.configure_webhook(
+                f"{daemon_url}/connectors/{self._tenant}/webhook", self._webhook_secret
+            )
+            self._configured = True
+        for index, (name, email) in enumerate(candidates):
+            first, _, last = name.partition(" ")
+            candidate_id = self.greenhouse.add_candidate(first, last, email)
+            self._emails[str(candidate_id)] = email
+            job = self._jobs["Sales" if index % 2 else "Engineering"]
+            application_id = self.greenhouse.add_application(candidate_id, job)
+            self.greenhouse.move_to_stage(application_id, STAGE)
+
+    def write_backs(self) -> list[tuple[str, str, float]]:
+        return [
+            (
+                self._emails.get(write.target, write.target),
+                f"activity note on candidate {write.target}",
+                write.at,
+            )
+            for write in self.greenhouse.writes
+            if write.kind == "note" and write.status == 201
+        ]

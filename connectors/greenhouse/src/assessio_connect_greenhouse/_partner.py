@@ -1,0 +1,166 @@
+"""Greenhouse's Assessment Partner API as served by the connector: `list_tests`, `send_test`,
+`test_status` and `request_errors`, each behind Basic auth with the tenant's partner key."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+
+from assessio_connect._strict import json_type
+from assessio_connect.errors import PayloadError
+from assessio_connect.models import AssessioConfig, Result, email_problem
+
+from ._config import host_allowed
+
+__all__ = [
+    "TestOrder",
+    "interview_id_for",
+    "parse_send_test",
+    "status_answer",
+    "tests_answer",
+]
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_WHAT = "send_test request"
+
+
+@attrs.frozen
+class TestOrder:
+    """What a `send_test` request asks for."""
+
+    partner_test_id: str
+    first_name: str = attrs.field(repr=False)
+    last_name: str = attrs.field(repr=False)
+    email: str = attrs.field(repr=False)
+    profile_url: str | None
+    completion_url: str
+    application_id: str | None
+    """Greenhouse's application id, read from `greenhouse_profile_url` when it carries one."""
+
+
+def tests_answer(config: AssessioConfig) -> list[dict[str, str]]:
+    """`list_tests`: each of the organisation's lenses as a test."""
+    return [
+        {"partner_test_id": lens.id, "partner_test_name": lens.name}
+        for lens in config.available_lenses
+    ]
+
+
+def interview_id_for(completion_url: str) -> str:
+    """A stable `partner_interview_id` for one test sent by Greenhouse: its take-home test id
+    (the last segment of the completion `url`), else a digest of that url. Greenhouse resending
+    the same test gets the same id, and so the same order."""
+    segment = urlsplit(completion_url).path.rstrip("/").rpartition("/")[2]
+    if _SEGMENT.fullmatch(segment):
+        return f"gh-test-{segment}"
+    return "gh-test-" + hashlib.sha256(completion_url.encode("utf-8")).hexdigest()[:32]
+
+
+def _application_id(profile_url: str | None) -> str | None:
+    if not profile_url:
+        return None
+    try:
+        values = parse_qs(urlsplit(profile_url).query).get("application_id", [])
+    except ValueError:
+        return None
+    value = values[0].strip() if values else ""
+    return value if value.isdigit() else None
+
+
+def _text(
+    data: Mapping[str, Any], key: str, path: str, problems: list[str], *, required: bool
+) -> str | None:
+    value = data.get(key)
+    if value is None or (isinstance(value, str) and not value.strip() and required):
+        if required:
+            problems.append(f"required field missing @ {path}.{key}")
+        return None
+    if not isinstance(value, str):
+        problems.append(f"expected a string, got {json_type(value)} @ {path}.{key}")
+        return None
+    return value.strip()
+
+
+def parse_send_test(data: object, completion_hosts: tuple[str, ...]) -> TestOrder:
+    """A `send_test` body, or `PayloadError` listing each problem as `message @ $.path`."""
+    if not isinstance(data, dict):
+        raise PayloadError([f"expected a JSON object, got {json_type(data)} @ $"], what=_WHAT)
+    problems: list[str] = []
+    raw_test = data.get("partner_test_id")
+    test_id: str | None = None
+    if isinstance(raw_test, (str, int)) and not isinstance(raw_test, bool) and str(raw_test):
+        test_id = str(raw_test)
+    else:
+        problems.append(
+            "required field missing @ $.partner_test_id"
+            if raw_test is None
+            else f"expected a string, got {json_type(raw_test)} @ $.partner_test_id"
+        )
+    url = _text(data, "url", "$", problems, required=True)
+    if url is not None:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError:
+            parts, host = None, ""
+        if parts is None or parts.scheme not in ("http", "https") or not host:
+            problems.append(f"not an http(s) URL: {url!r} @ $.url")
+        elif not host_allowed(host, completion_hosts):
+            problems.append(
+                f"host {host!r} is not allowed for completion (partner.completion_hosts) @ $.url"
+            )
+    candidate = data.get("candidate")
+    first = last = email = profile = None
+    if not isinstance(candidate, dict):
+        problems.append(
+            "required field missing @ $.candidate"
+            if candidate is None
+            else f"expected an object, got {json_type(candidate)} @ $.candidate"
+        )
+    else:
+        first = _text(candidate, "first_name", "$.candidate", problems, required=False)
+        last = _text(candidate, "last_name", "$.candidate", problems, required=False)
+        email = _text(candidate, "email", "$.candidate", problems, required=True)
+        if email is not None and email_problem(email):
+            problems.append(f"{email_problem(email)} @ $.candidate.email")
+        profile = _text(
+            candidate, "greenhouse_profile_url", "$.candidate", problems, required=False
+        )
+    if problems or test_id is None or url is None or email is None:
+        raise PayloadError(problems, what=_WHAT)
+    return TestOrder(
+        partner_test_id=test_id,
+        first_name=first or "",
+        last_name=last or "",
+        email=email,
+        profile_url=profile,
+        completion_url=url,
+        application_id=_application_id(profile),
+    )
+
+
+def status_answer(result: Result | None, version: int | None) -> dict[str, Any]:
+    """`test_status`: "complete" with score, report link and flat metadata once a result is in;
+    "in_progress" (every other key null) before."""
+    if result is None or (result.score is None and not result.assessment_report_url):
+        return {
+            "partner_status": "in_progress",
+            "partner_profile_url": None,
+            "partner_score": None,
+            "metadata": None,
+        }
+    metadata: dict[str, str | int] = dict(sorted(result.subscores.items()))
+    metadata["Assessio result id"] = result.result_id
+    if version is not None and version > 1:
+        metadata["Result version"] = version
+    return {
+        "partner_status": "complete",
+        "partner_profile_url": result.assessment_report_url or result.recruitment_url,
+        "partner_score": result.score,
+        "metadata": metadata,
+    }

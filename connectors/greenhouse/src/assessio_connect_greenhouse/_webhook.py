@@ -1,0 +1,248 @@
+"""Greenhouse web hooks: the `Signature: sha256 <hex>` check, a bounded memory of event ids,
+and reading a `candidate_stage_change` payload."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+import threading
+from collections.abc import Mapping
+from html.parser import HTMLParser
+from typing import Any
+
+import attrs
+
+from assessio_connect._strict import json_type
+from assessio_connect.errors import PayloadError
+from assessio_connect.models import email_problem
+
+__all__ = [
+    "EVENT_ID_HEADER",
+    "SIGNATURE_HEADER",
+    "RecentEvents",
+    "StageChange",
+    "parse_stage_change",
+    "plain_text",
+    "sign",
+    "signature_problem",
+]
+
+SIGNATURE_HEADER = "Signature"
+EVENT_ID_HEADER = "Greenhouse-Event-ID"
+_PREFIX = "sha256 "
+_WHAT = "Greenhouse web hook"
+DESCRIPTION_LIMIT = 2000
+
+
+def sign(body: bytes, secret_key: str) -> str:
+    """The `Signature` header Greenhouse sends: `sha256 <hex HMAC-SHA256 of the raw body>`."""
+    return _PREFIX + hmac.new(secret_key.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def signature_problem(body: bytes, presented: str | None, secret_key: str) -> str | None:
+    """Why `presented` does not sign `body`, or None when it does (constant-time compare)."""
+    if not presented:
+        return f"missing {SIGNATURE_HEADER} header"
+    # WSGI hands headers over as latin-1 strings, so this encoding cannot fail.
+    given = presented.strip().encode("latin-1")
+    algorithm, _, digest = given.partition(b" ")
+    if algorithm.lower() != b"sha256" or not digest.strip():
+        return f"{SIGNATURE_HEADER} must look like 'sha256 <hex HMAC-SHA256 of the body>'"
+    expected = sign(body, secret_key).encode("ascii")[len(_PREFIX) :]
+    if not hmac.compare_digest(digest.strip().lower(), expected):
+        return f"{SIGNATURE_HEADER} does not match the body (check webhook.secret_key)"
+    return None
+
+
+class RecentEvents:
+    """The last `size` event ids handled, oldest forgotten first (thread-safe)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self._size = size
+        self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, event_id: object) -> bool:
+        with self._lock:
+            return event_id in self._ids
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ids)
+
+    def add(self, event_id: str) -> None:
+        with self._lock:
+            self._ids[event_id] = None
+            self._ids.move_to_end(event_id)
+            while len(self._ids) > self._size:
+                self._ids.popitem(last=False)
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(html: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    """Job notes (HTML) as one line of text, at most `limit` characters."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    text = " ".join(" ".join(extractor.parts).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@attrs.frozen
+class StageChange:
+    """What the connector needs from a `candidate_stage_change` payload."""
+
+    application_id: str
+    stage_id: str | None
+    stage_name: str | None
+    candidate_id: str
+    candidate_name: str = attrs.field(repr=False)
+    email: str | None = attrs.field(repr=False)
+    """The candidate's personal address, else the first valid one; None when there is none."""
+    job_id: str | None
+    job_name: str
+    job_description: str
+    department: str | None
+    prospect: bool
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, message: str, path: str) -> None:
+        self.problems.append(f"{message} @ {path}")
+
+    def table(self, data: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
+        value = data.get(key)
+        if value is None:
+            self.problem("required field missing", f"{path}.{key}")
+            return None
+        if not isinstance(value, dict):
+            self.problem(f"expected an object, got {json_type(value)}", f"{path}.{key}")
+            return None
+        return value
+
+    def ident(self, data: Mapping[str, Any], key: str, path: str, *, required: bool) -> str | None:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.problem("required field missing", f"{path}.{key}")
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or str(value) == "":
+            self.problem(f"expected an id, got {json_type(value)}", f"{path}.{key}")
+            return None
+        return str(value)
+
+    def text(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.problem(f"expected a string, got {json_type(value)}", f"{path}.{key}")
+            return None
+        return value
+
+
+def _email(candidate: Mapping[str, Any]) -> str | None:
+    addresses = candidate.get("email_addresses")
+    if not isinstance(addresses, list):
+        return None
+    valid = [
+        item
+        for item in addresses
+        if isinstance(item, dict) and email_problem(item.get("value")) is None
+    ]
+    for item in valid:
+        if item.get("type") == "personal":
+            return str(item["value"])
+    return str(valid[0]["value"]) if valid else None
+
+
+def _job(reader: _Reader, application: Mapping[str, Any]) -> dict[str, Any] | None:
+    path = "$.payload.application"
+    jobs = application.get("jobs")
+    if jobs is not None and not isinstance(jobs, list):
+        reader.problem(f"expected an array, got {json_type(jobs)}", f"{path}.jobs")
+        return None
+    if jobs:
+        if not isinstance(jobs[0], dict):
+            reader.problem(f"expected an object, got {json_type(jobs[0])}", f"{path}.jobs[0]")
+            return None
+        return jobs[0]
+    legacy = application.get("job")  # deprecated, still sent by some events
+    return legacy if isinstance(legacy, dict) else None
+
+
+def _department(job: Mapping[str, Any]) -> str | None:
+    departments = job.get("departments")
+    if isinstance(departments, list):
+        for item in departments:
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+                return str(item["name"])
+    return None
+
+
+def parse_stage_change(data: object) -> StageChange:
+    """The essentials of a `candidate_stage_change` body, or `PayloadError` listing each problem
+    as `message @ $.path`. Unknown fields are ignored."""
+    if not isinstance(data, dict):
+        raise PayloadError([f"expected a JSON object, got {json_type(data)} @ $"], what=_WHAT)
+    reader = _Reader()
+    payload = reader.table(data, "payload", "$")
+    application = reader.table(payload, "application", "$.payload") if payload is not None else None
+    if application is None:
+        raise PayloadError(reader.problems, what=_WHAT)
+    path = "$.payload.application"
+    application_id = reader.ident(application, "id", path, required=True)
+    stage = application.get("current_stage")
+    stage_id = stage_name = None
+    if isinstance(stage, dict):
+        stage_id = reader.ident(stage, "id", f"{path}.current_stage", required=False)
+        stage_name = reader.text(stage, "name", f"{path}.current_stage")
+    elif stage is not None:
+        reader.problem(f"expected an object, got {json_type(stage)}", f"{path}.current_stage")
+    candidate = reader.table(application, "candidate", path)
+    candidate_id = None
+    name = ""
+    email = None
+    if candidate is not None:
+        candidate_id = reader.ident(candidate, "id", f"{path}.candidate", required=True)
+        first = reader.text(candidate, "first_name", f"{path}.candidate") or ""
+        last = reader.text(candidate, "last_name", f"{path}.candidate") or ""
+        name = " ".join(part for part in (first.strip(), last.strip()) if part)
+        email = _email(candidate)
+    job = _job(reader, application)
+    job_id = job_name = notes = None
+    department = None
+    if job is not None:
+        job_id = reader.ident(job, "id", f"{path}.jobs[0]", required=True)
+        job_name = reader.text(job, "name", f"{path}.jobs[0]")
+        notes = reader.text(job, "notes", f"{path}.jobs[0]")
+        department = _department(job)
+    if reader.problems or application_id is None or candidate_id is None:
+        raise PayloadError(reader.problems, what=_WHAT)
+    return StageChange(
+        application_id=application_id,
+        stage_id=stage_id,
+        stage_name=stage_name,
+        candidate_id=candidate_id,
+        candidate_name=name,
+        email=email,
+        job_id=job_id,
+        job_name=(job_name or "").strip() or (f"Greenhouse job {job_id}" if job_id else ""),
+        job_description=plain_text(notes) if notes else "",
+        department=department,
+        prospect=application.get("prospect") is True,
+    )

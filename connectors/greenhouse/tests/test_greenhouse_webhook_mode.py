@@ -1,0 +1,258 @@
+"""Web hook mode end to end through a real daemon over HTTP on 127.0.0.1: a stage change in the
+fake Greenhouse orders an assessment at the emulator, and the result comes back as an
+activity-feed note and candidate custom fields, through rate limits, expired tokens, duplicate
+and forged web hooks, result updates and permanent errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import urllib3
+from assessio_connect_greenhouse import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+from assessio_connect_greenhouse.fake import FakeGreenhouse, WebhookDelivery
+from greenhouse_world import GENERAL, KEYS, SALES, wait_until, world
+
+from assessio_connect.connector import recruitment_id
+from assessio_connect.store import DeliveryState
+
+Check = Callable[[FakeGreenhouse], object]
+
+
+def has_fields(candidate: int) -> Check:
+    def check(greenhouse: FakeGreenhouse) -> object:
+        return greenhouse.custom_field_values(candidate)
+
+    return check
+
+
+def notes_count(candidate: int, count: int) -> Check:
+    def check(greenhouse: FakeGreenhouse) -> object:
+        return len(greenhouse.notes(candidate)) >= count
+
+    return check
+
+
+def test_stage_change_orders_and_the_result_lands_in_the_candidate(tmp_path: Path) -> None:
+    with world(tmp_path) as w, w.daemon() as daemon:
+        ada, ada_app = w.applicant("Ada", "ada@example.com")
+        bo, bo_app = w.applicant("Bo", "bo@example.com", job=w.sales)
+        w.greenhouse.move_to_stage(ada_app, "Application Review")  # not an assessment stage
+        w.greenhouse.move_to_stage(ada_app, "Assessment")
+        w.greenhouse.move_to_stage(bo_app, "Assessment")
+        assert [d.status for d in w.greenhouse.deliveries] == [200, 200, 200, 200]  # + ping
+        orders = {o.order.candidate_details.email: o for o in w.wait_for_orders(2)}
+        assert sorted(orders) == ["ada@example.com", "bo@example.com"]  # personal, not work
+        ada_order = orders["ada@example.com"].order
+        assert ada_order.recruitment.id == recruitment_id("acme", str(w.engineering))
+        assert ada_order.recruitment.title == "Backend Engineer"
+        assert ada_order.recruitment.description == "Builds things & more"
+        assert ada_order.lens_id == GENERAL
+        assert orders["bo@example.com"].order.lens_id == SALES  # the department rule
+        stored = daemon.store.find_order("acme", str(ada_app))
+        assert stored is not None
+        assert stored.candidate_id == str(ada)
+
+        result = w.sandbox.complete(ada_order.result_id, provider_key=KEYS["provider_key"])
+        w.greenhouse.wait_for(has_fields(ada))
+        (note,) = w.greenhouse.notes(ada)
+        assert note["body"].startswith(f"Assessio assessment completed: score {result.score}/100")
+        assert "(General Performance)" in note["body"]
+        assert f"Report: {result.assessment_report_url}" in note["body"]
+        assert note["body"].endswith(f"assessio-result: {ada_order.result_id} v1")
+        assert note["visibility"] == "admin_only"
+        assert note["user"]["id"] == w.author
+        assert w.greenhouse.custom_field_values(ada) == {
+            "assessio_score": result.score,
+            "assessio_report": result.assessment_report_url,
+        }
+        writes = w.greenhouse.writes
+        assert [(x.kind, x.status) for x in writes] == [("note", 201), ("custom_fields", 200)]
+        assert {x.on_behalf_of for x in writes} == {str(w.author)}
+        assert w.greenhouse.notes(bo) == []
+        wait_until(
+            lambda: daemon.store.list_deliveries(state=DeliveryState.DELIVERED),
+            what="the delivery to be marked delivered",
+        )
+    for secret in KEYS.values():
+        assert secret not in w.log.getvalue()
+
+
+def test_a_second_result_version_adds_an_updated_note_and_overwrites_fields(
+    tmp_path: Path,
+) -> None:
+    with world(tmp_path) as w, w.daemon():
+        ada, application = w.applicant("Ada", "ada@example.com")
+        w.greenhouse.move_to_stage(application, "Assessment")
+        (order,) = w.wait_for_orders(1)
+        result_id = order.order.result_id
+        w.sandbox.complete(result_id, score=40, provider_key=KEYS["provider_key"])
+        w.greenhouse.wait_for(has_fields(ada))
+        w.sandbox.complete(result_id, score=93, provider_key=KEYS["provider_key"])
+        w.greenhouse.wait_for(notes_count(ada, 2))
+        w.greenhouse.wait_for(lambda g: g.custom_field_values(ada)["assessio_score"] == 93)
+        first, second = w.greenhouse.notes(ada)
+        assert "score 40/100" in first["body"]
+        assert second["body"].startswith(
+            "Assessio assessment result updated (version 2): score 93/100"
+        )
+        assert second["body"].endswith(f"assessio-result: {result_id} v2")
+
+
+def test_a_forged_signature_is_refused_and_orders_nothing(tmp_path: Path) -> None:
+    with world(tmp_path, retry_factor=100.0) as w, w.daemon() as daemon:
+        _, application = w.applicant("Ada", "ada@example.com")
+        assert (
+            w.greenhouse.configure_webhook(
+                f"{daemon.url}/connectors/acme/webhook", "not-the-secret"
+            )
+            == 401
+        )  # the ping fails: Greenhouse would create the web hook disabled
+        w.greenhouse.move_to_stage(application, "Assessment")
+        assert w.greenhouse.deliveries[-1].status == 401
+        http = urllib3.PoolManager(retries=False)
+        body = b'{"action":"ping","payload":{"web_hook_id":1}}'
+        url = f"{daemon.url}/connectors/acme/webhook"
+        unsigned = http.request("POST", url, body=body)
+        assert unsigned.status == 401
+        assert "missing Signature" in json.loads(unsigned.data)["message"]
+        tampered = http.request(
+            "POST",
+            url,
+            body=body.replace(b"1", b"2"),
+            headers={SIGNATURE_HEADER: sign(body, KEYS["webhook_secret"])},
+        )
+        assert tampered.status == 401
+        signed = http.request(
+            "POST", url, body=body, headers={SIGNATURE_HEADER: sign(body, KEYS["webhook_secret"])}
+        )
+        assert signed.status == 200
+        assert json.loads(signed.data) == {"status": "ok"}
+        assert daemon.store.list_orders() == []
+        assert w.sandbox.orders() == []
+
+
+def test_a_redelivered_event_orders_once(tmp_path: Path) -> None:
+    with world(tmp_path) as w, w.daemon() as daemon:
+        _, application = w.applicant("Ada", "ada@example.com")
+        event_id = w.greenhouse.move_to_stage(application, "Assessment")
+        assert w.greenhouse.redeliver(event_id) == 200
+        assert w.greenhouse.redeliver(event_id) == 200
+        http = urllib3.PoolManager(retries=False)
+        body = json.dumps({"action": "candidate_stage_change"}).encode()  # not even valid
+        again = http.request(
+            "POST",
+            f"{daemon.url}/connectors/acme/webhook",
+            body=body,
+            headers={
+                SIGNATURE_HEADER: sign(body, KEYS["webhook_secret"]),
+                EVENT_ID_HEADER: event_id,
+            },
+        )
+        assert json.loads(again.data) == {"status": "duplicate", "event_id": event_id}
+        w.wait_for_orders(1)
+        assert len(daemon.store.list_orders()) == 1
+        log = w.log.getvalue()
+        assert log.count("event=greenhouse.webhook_duplicate") == 3
+        assert log.count("event=order.recorded") == 1
+    assert len(w.sandbox.orders()) == 1
+
+
+def test_a_rate_limited_harvest_is_retried_after_retry_after(tmp_path: Path) -> None:
+    with world(tmp_path) as w, w.daemon() as daemon:
+        ada, application = w.applicant("Ada", "ada@example.com")
+        w.greenhouse.move_to_stage(application, "Assessment")
+        (order,) = w.wait_for_orders(1)
+        w.greenhouse.fail_next(1, 429, retry_after=1, path="/v1/candidates")
+        w.sandbox.complete(order.order.result_id, provider_key=KEYS["provider_key"])
+        w.greenhouse.wait_for(has_fields(ada))
+        calls = [r for r in w.greenhouse.requests if r.path.startswith("/v1/candidates")]
+        assert calls[0].status == 429
+        assert calls[1].at - calls[0].at >= 1.0  # Retry-After: 1 honoured
+        (delivery,) = wait_until(
+            lambda: daemon.store.list_deliveries(state=DeliveryState.DELIVERED),
+            what="the delivery to be marked delivered",
+        )
+        assert delivery.attempts == 2
+        assert len(w.greenhouse.notes(ada)) == 1
+        (retry,) = [
+            line for line in w.log.getvalue().splitlines() if "event=delivery.retry" in line
+        ]
+        fields = dict(part.split("=", 1) for part in retry.split() if "=" in part)
+        assert float(fields["retry_in"]) >= 1.0  # the outbox scheduled it by Retry-After
+        assert "HTTP 429" in retry
+
+
+def test_an_expired_oauth_token_is_replaced(tmp_path: Path) -> None:
+    with world(tmp_path) as w, w.daemon(auth="oauth"):
+        ada, application = w.applicant("Ada", "ada@example.com")
+        w.greenhouse.move_to_stage(application, "Assessment")
+        (order,) = w.wait_for_orders(1)
+        result_id = order.order.result_id
+        w.sandbox.complete(result_id, score=55, provider_key=KEYS["provider_key"])
+        w.greenhouse.wait_for(has_fields(ada))
+        assert w.greenhouse.tokens_issued == 1
+        w.greenhouse.expire_tokens()
+        w.sandbox.complete(result_id, score=77, provider_key=KEYS["provider_key"])
+        w.greenhouse.wait_for(lambda g: g.custom_field_values(ada)["assessio_score"] == 77)
+        assert w.greenhouse.tokens_issued == 2
+        refused = [r for r in w.greenhouse.requests if r.status == 401]
+        assert len(refused) == 1
+        harvest = [r for r in w.greenhouse.requests if r.path.startswith("/v1")]
+        assert all(r.auth == "bearer" for r in harvest if r.status != 401)
+        assert len(w.greenhouse.notes(ada)) == 2
+
+
+def test_permanent_harvest_errors_are_dead_lettered_with_the_reason(tmp_path: Path) -> None:
+    with world(tmp_path) as w, w.daemon() as daemon:
+        gone, gone_app = w.applicant("Gone", "gone@example.com")
+        bad, bad_app = w.applicant("Bad", "bad@example.com")
+        w.greenhouse.move_to_stage(gone_app, "Assessment")
+        w.greenhouse.move_to_stage(bad_app, "Assessment")
+        orders = {o.order.candidate_details.email: o for o in w.wait_for_orders(2)}
+        w.greenhouse.delete_candidate(gone)
+        w.greenhouse.fail_next(1, 422, path=f"/v1/candidates/{bad}/activity_feed/notes")
+        for order in orders.values():
+            w.sandbox.complete(order.order.result_id, provider_key=KEYS["provider_key"])
+        dead = wait_until(
+            lambda: (
+                found
+                if len(found := daemon.store.list_deliveries(state=DeliveryState.DEAD)) == 2
+                else None
+            ),
+            what="two dead deliveries",
+        )
+        reasons = {d.result_id: d.last_error or "" for d in dead}
+        gone_reason = reasons[orders["gone@example.com"].order.result_id]
+        bad_reason = reasons[orders["bad@example.com"].order.result_id]
+        assert f"activity feed of candidate {gone}" in gone_reason
+        assert "HTTP 404: Resource not found" in gone_reason
+        assert f"add the result note to candidate {bad}" in bad_reason
+        assert "HTTP 422: Validation error; body: injected failure" in bad_reason
+        assert all(d.attempts == 1 for d in dead)
+        assert w.greenhouse.notes(bad) == []
+
+
+def test_hiring_team_collaborators_and_greenhouse_retrying_a_failed_web_hook(
+    tmp_path: Path,
+) -> None:
+    with world(tmp_path) as w:
+        ats = w.webhook_ats(extra="hiring_team_collaborators = true")
+        with w.daemon(ats):
+            _, application = w.applicant("Ada", "ada@example.com")
+            w.greenhouse.fail_next(1, 503, path="/v1/jobs")
+            event_id = w.greenhouse.move_to_stage(application, "Assessment")
+            (order,) = w.wait_for_orders(1)
+
+            def two_attempts(greenhouse: FakeGreenhouse) -> list[WebhookDelivery] | None:
+                found = [d for d in greenhouse.deliveries if d.event_id == event_id]
+                return found if len(found) == 2 else None
+
+            attempts = w.greenhouse.wait_for(two_attempts)
+            assert [(d.attempt, d.status) for d in attempts] == [(1, 503), (2, 200)]
+            assert attempts[1].at - attempts[0].at >= 0.06  # 1 min, compressed
+            assert order.order.additional_recruitment_collaborators_emails == (
+                "hana@acme.example",
+                "robin@acme.example",
+            )
