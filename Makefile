@@ -10,11 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # First-party plugins, installed beside the core exactly as a third party's would be.
-PACKAGES := connectors/greenhouse
+PACKAGES := connectors/greenhouse connectors/workday
 
 $(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' $(addprefix -e ,$(PACKAGES))
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(foreach p,$(PACKAGES),-e '$(p)[test]')
 	touch $(STAMP)
 
 demo: $(STAMP)

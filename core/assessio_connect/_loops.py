@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from .errors import AssessioError, StoreError
+from .errors import AssessioError, RetryableError, StoreError
 from .store import PollLocks
 
 if TYPE_CHECKING:
@@ -158,13 +158,16 @@ class Poller(_Wakeable):
                     continue
                 more = self.poll_once()
             except Exception as exc:  # an ATS outage or a connector bug must not end polling
+                hint = exc.retry_after if isinstance(exc, RetryableError) else None
+                wait = max(self._error_wait, hint or 0.0)
                 self._log(
                     "poll.error",
                     level="warning",
                     tenant=self._tenant.tenant,
                     error=f"{type(exc).__name__}: {exc}"[:500],
+                    retry_in=wait,
                 )
-                self._sleep(self._error_wait)
+                self._sleep(wait)
                 continue
             if not more:
                 self._sleep(self._interval)

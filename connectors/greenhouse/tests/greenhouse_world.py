@@ -11,10 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import assessio_connect_greenhouse.plugin as greenhouse_plugin
 import attrs
-from assessio_connect_greenhouse.fake import FakeGreenhouse
 
+import assessio_connect_greenhouse.plugin as greenhouse_plugin
 from assessio_connect._cli_runtime import load_daemon_config
 from assessio_connect._logging import EventLog
 from assessio_connect.config import DaemonConfig
@@ -31,6 +30,7 @@ from assessio_connect.plugins import Plugins, load_plugins
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
 from assessio_connect.store import OrderRecord, OrderState, ResultRecord
 from assessio_connect.transport import Transport
+from assessio_connect_greenhouse.fake import FakeGreenhouse
 
 __all__ = [
     "GENERAL",

@@ -12,9 +12,21 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import assessio_connect_greenhouse.plugin as greenhouse_plugin
 import pytest
 import urllib3
+from greenhouse_world import GENERAL, KEYS, Context, order_record, world
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import assessio_connect_greenhouse.plugin as greenhouse_plugin
+from assessio_connect._routing import DaemonApp
+from assessio_connect._server import BackgroundServer
+from assessio_connect.config import Secret
+from assessio_connect.connector import Pushback
+from assessio_connect.errors import ConfigError, PayloadError, PermanentError, RetryableError
+from assessio_connect.models import Result
+from assessio_connect.plugins import load_plugins
+from assessio_connect.transport import Transport
 from assessio_connect_greenhouse import (
     SIGNATURE_HEADER,
     CustomFieldMap,
@@ -31,18 +43,6 @@ from assessio_connect_greenhouse import (
 from assessio_connect_greenhouse._webhook import RecentEvents, signature_problem
 from assessio_connect_greenhouse._writeback import custom_field_entries, written_versions
 from assessio_connect_greenhouse.fake import FakeGreenhouse, greenhouse_json
-from greenhouse_world import GENERAL, KEYS, Context, order_record, world
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from assessio_connect._routing import DaemonApp
-from assessio_connect._server import BackgroundServer
-from assessio_connect.config import Secret
-from assessio_connect.connector import Pushback
-from assessio_connect.errors import ConfigError, PayloadError, PermanentError, RetryableError
-from assessio_connect.models import Result
-from assessio_connect.plugins import load_plugins
-from assessio_connect.transport import Transport
 
 SECRET = KEYS["webhook_secret"]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
-from assessio_connect_greenhouse.fake import FakeGreenhouse, TakeHomeTest
 from greenhouse_world import GENERAL, KEYS, SALES, World, world
 
 from assessio_connect.connector import recruitment_id
+from assessio_connect_greenhouse.fake import FakeGreenhouse, TakeHomeTest
 
 IN_PROGRESS = {
     "partner_status": "in_progress",

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import urllib3
-from assessio_connect_greenhouse import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
-from assessio_connect_greenhouse.fake import FakeGreenhouse, WebhookDelivery
 from greenhouse_world import GENERAL, KEYS, SALES, wait_until, world
 
 from assessio_connect.connector import recruitment_id
 from assessio_connect.store import DeliveryState
+from assessio_connect_greenhouse import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+from assessio_connect_greenhouse.fake import FakeGreenhouse, WebhookDelivery
 
 Check = Callable[[FakeGreenhouse], object]
 

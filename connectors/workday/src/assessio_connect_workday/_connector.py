@@ -1,0 +1,417 @@
+"""`WorkdayConnector`: job applications at the assessment step polled from a RaaS report,
+results written back with the Recruiting web service's `Assess_Candidate`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from assessio_connect import codec
+from assessio_connect.connector import (
+    AtsCandidate,
+    AtsJob,
+    Connector,
+    ConnectorContext,
+    Invitation,
+    PollPage,
+    Pushback,
+)
+from assessio_connect.errors import (
+    APIError,
+    ConnectorError,
+    PayloadError,
+    PermanentError,
+    RetryableError,
+    TransportError,
+)
+from assessio_connect.transport import HTTPResponse, parse_retry_after
+
+from ._auth import Auth, make_auth
+from ._config import WorkdayConfig
+from ._http import exchange
+from ._report import (
+    MICROS,
+    Cursor,
+    ReportRow,
+    decode_cursor,
+    encode_cursor,
+    format_moment,
+    next_page,
+    parse_row,
+    row_moment,
+)
+from ._soap import (
+    Assessment,
+    AssessmentTestResult,
+    SoapAnswer,
+    SoapFault,
+    UnreadableXml,
+    assess_candidate_envelope,
+    parse_answer,
+)
+
+__all__ = ["WorkdayConnector"]
+
+EXCERPT = 300
+METADATA_TESTS = "workday_tests"
+METADATA_CANDIDATE = "workday_candidate_id"
+
+
+def _excerpt(body: bytes) -> str:
+    text = " ".join(body[: EXCERPT * 4].decode("utf-8", errors="replace").split())
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+def _row_key(data: object, index: int) -> str:
+    """The paging key of a row that could not be read: its application id, else a digest."""
+    if isinstance(data, dict) and isinstance(data.get("Job_Application_ID"), str):
+        return str(data["Job_Application_ID"])
+    raw = json.dumps(data, sort_keys=True, default=str).encode("utf-8", errors="replace")
+    return "?" + hashlib.sha256(raw).hexdigest()[:16] + f"#{index}"
+
+
+class WorkdayConnector(Connector):
+    """Pull-style connector for Workday Recruiting (see the package docstring)."""
+
+    kind: ClassVar[str] = "workday"
+    Config: ClassVar[type[Any]] = WorkdayConfig
+    config: WorkdayConfig
+
+    def __init__(self, config: WorkdayConfig, context: ConnectorContext) -> None:
+        super().__init__(config, context)
+        self.auth: Auth = make_auth(config, context.transport, clock=context.now, log=context.log)
+        # A test Reference ID the recruiter added -> the lens (id or name) it stands for.
+        self._lens_of_test = {test: lens for lens, test in config.tests.items()}
+
+    # Polling
+
+    def poll(self, cursor: str | None) -> PollPage:
+        """One page of applications that reached the assessment step after the cursor."""
+        config = self.config
+        state = self._cursor(cursor)
+        start = state.request_from(
+            now=int(self.context.now() * MICROS),
+            look_back=int(config.look_back * MICROS),
+            initial_look_back=int(config.initial_look_back * MICROS),
+        )
+        entries = self._report(start)
+        # (application id, moment) -> the row, or why it cannot be read
+        keyed: dict[tuple[str, int], ReportRow | str] = {}
+        for index, data in enumerate(entries):
+            try:
+                row = parse_row(data, index)
+            except PayloadError as exc:
+                moment = row_moment(data)
+                problems = "; ".join(exc.problems)
+                if moment is None:  # cannot be paged past: reported on every poll that sees it
+                    self._skipped(_row_key(data, index), problems)
+                else:
+                    keyed.setdefault((_row_key(data, index), moment), problems)
+                continue
+            keyed[(row.application_id, row.updated)] = row
+        page, after, more = next_page(
+            state,
+            keyed,
+            request_from=start,
+            page_size=config.page_size,
+            look_back=int(config.look_back * MICROS),
+        )
+        invitations: list[Invitation] = []
+        for key in page:
+            found = keyed[key]
+            if isinstance(found, str):
+                self._skipped(key[0], found)
+            elif found.status is not None and found.status == config.status_completed:
+                self._skipped(key[0], "already assessed (status_completed)", level="debug")
+            elif config.status_invited is not None and found.status != config.status_invited:
+                self._skipped(key[0], f"assessment status {found.status!r} is not status_invited")
+            else:
+                invitations.append(self._invitation(found))
+        return PollPage(
+            invitations,
+            cursor=encode_cursor(after) if after.mark is not None else cursor,
+            more=more,
+        )
+
+    def _cursor(self, cursor: str | None) -> Cursor:
+        if cursor is None:
+            return Cursor()
+        try:
+            return decode_cursor(cursor)
+        except ValueError as exc:
+            self.context.log(
+                "workday.cursor_reset",
+                level="warning",
+                error=str(exc),
+                advice="polling starts again initial_look_back seconds ago; orders already "
+                "made are not made twice",
+            )
+            return Cursor()
+
+    def _skipped(self, application_id: str, why: str, *, level: str = "warning") -> None:
+        self.context.log(
+            "workday.row_skipped", level=level, application_id=application_id, reason=why
+        )
+
+    def _invitation(self, row: ReportRow) -> Invitation:
+        lens = next((self._lens_of_test[t] for t in row.tests if t in self._lens_of_test), None)
+        metadata = {METADATA_CANDIDATE: row.candidate_id}
+        if row.tests:
+            metadata[METADATA_TESTS] = ";".join(row.tests)
+        return Invitation(
+            application_id=row.application_id,
+            job=AtsJob(id=row.requisition_id, title=row.title, department=row.organization),
+            candidate=AtsCandidate(id=row.candidate_id, email=row.email, name=row.name),
+            lens=lens,
+            metadata=metadata,
+        )
+
+    def _report(self, start: int) -> list[Any]:
+        query = urlencode({"format": "json", "Updated_From": format_moment(start)})
+        url = f"{self.config.report_url}?{query}"
+        response = self._authorized(
+            lambda headers: self._send("GET", url, headers=headers, action="read the report"),
+            lambda answer: answer.status == 401,
+            soap=False,
+        )
+        status = response.status
+        if status == 401:
+            raise PermanentError(f"could not read the report: {self.auth.refused()} (HTTP 401)")
+        if not 200 <= status <= 299:
+            raise self._http_failure(response, "read the report", url)
+        try:
+            data = codec.parse_json(response.body, what="RaaS report")
+        except PayloadError as exc:
+            raise PermanentError(
+                f"the report at {self.config.report_url} did not answer JSON ({exc}); "
+                "check ats.report and that the report is enabled as a web service"
+            ) from None
+        entries = data.get("Report_Entry") if isinstance(data, dict) else None
+        if entries is None and isinstance(data, dict):
+            return []  # RaaS leaves the key out when no row matches
+        if not isinstance(entries, list):
+            raise PermanentError(
+                f"the report at {self.config.report_url} answered something other than "
+                '{"Report_Entry": [...]}'
+            )
+        return entries
+
+    # Writing results back
+
+    def push_result(self, pushback: Pushback) -> None:
+        """`Assess_Candidate` with the overall status, the test's score and status, and a
+        comment; it sets the state, so sending a version again is harmless."""
+        assessment = self._assessment(pushback)
+        version = self.config.recruiting_version
+
+        def send(headers: dict[str, str]) -> HTTPResponse:
+            envelope = assess_candidate_envelope(
+                assessment, version=version, username_token=self.auth.username_token()
+            )
+            return self._send(
+                "POST",
+                self.config.recruiting_url,
+                body=envelope,
+                headers={
+                    **headers,
+                    "Content-Type": "text/xml; charset=utf-8",
+                    "SOAPAction": '""',
+                },
+                action="write the result back",
+            )
+
+        response = self._authorized(send, _unauthorized, soap=True)
+        answer = self._answer(response)
+        where = f"job application {assessment.application_id}"
+        if response.status == 401 or (answer.fault is not None and answer.fault.is_authentication):
+            raise PermanentError(
+                f"could not write the result to {where}: {self.auth.refused()}"
+                + (f" ({answer.fault.describe()})" if answer.fault else " (HTTP 401)")
+            )
+        if answer.fault is not None:
+            raise self._fault_failure(answer.fault, response, where)
+        if not 200 <= response.status <= 299:
+            raise self._http_failure(response, "write the result back", self.config.recruiting_url)
+        if answer.operation != "Assess_Candidate_Response":
+            raise PermanentError(
+                f"Workday answered Assess_Candidate for {where} with <{answer.operation}> "
+                "instead of Assess_Candidate_Response; check ats.recruiting_version"
+            )
+        self.context.log(
+            "workday.assessed",
+            application_id=assessment.application_id,
+            version=pushback.version,
+            status=assessment.status_id,
+        )
+
+    def _assessment(self, pushback: Pushback) -> Assessment:
+        order, result = pushback.order, pushback.result
+        config = self.config
+        lens_id = order.order.lens_id
+        lens_name = self._lens_name(lens_id)
+        test_id = self._test_for(lens_id, lens_name, order.metadata)
+        score = Decimal(result.score) if result.score is not None else None
+        status = config.status_completed
+        if score is None and config.status_in_progress is not None:
+            status = config.status_in_progress
+        fields = {
+            "lens": lens_name or lens_id,
+            "score": "-" if result.score is None else str(result.score),
+            "report_url": result.assessment_report_url or "-",
+            "recruitment_url": result.recruitment_url or "-",
+            "result_id": order.result_id,
+            "version": str(pushback.version),
+            "application_id": order.application_id,
+        }
+        return Assessment(
+            application_id=order.application_id,
+            status_id=status,
+            comment=config.comment_template.format_map(fields),
+            tests=(
+                AssessmentTestResult(
+                    test_id=test_id,
+                    status_id=config.test_status_id if score is not None else status,
+                    score=score,
+                    comment=result.assessment_report_url,
+                ),
+            ),
+        )
+
+    def _lens_name(self, lens_id: str) -> str | None:
+        if lens_id in self.config.tests and "{lens}" not in self.config.comment_template:
+            return None  # mapped by id, and no comment needs the name: no call to Assessio
+        try:
+            lens = self.context.assessio_config().find_lens(lens_id)
+        except (APIError, TransportError) as exc:
+            if lens_id in self.config.tests:
+                return None
+            raise RetryableError(f"cannot read the lens names from Assessio: {exc}") from None
+        return lens.name if lens is not None else None
+
+    def _test_for(self, lens_id: str, lens_name: str | None, metadata: Mapping[str, str]) -> str:
+        tests = self.config.tests
+        if lens_id in tests:
+            return tests[lens_id]
+        if lens_name is not None:
+            folded = lens_name.casefold()
+            for key, test in tests.items():
+                if key.casefold() == folded:
+                    return test
+        added = [t for t in metadata.get(METADATA_TESTS, "").split(";") if t]
+        if len(added) == 1:
+            return added[0]
+        shown = f"{lens_name!r} ({lens_id})" if lens_name else repr(lens_id)
+        raise PermanentError(
+            f"no Workday assessment test is mapped to lens {shown}: add it to "
+            f"[tenants.{self.context.tenant}.ats.tests] (`assessio-connect workday tests` lists "
+            "the tests to create), then retry the dead delivery"
+        )
+
+    def _answer(self, response: HTTPResponse) -> SoapAnswer:
+        if not response.body.strip() and not 200 <= response.status <= 299:
+            return SoapAnswer(fault=None, operation=None)
+        try:
+            return parse_answer(response.body)
+        except UnreadableXml as exc:
+            if exc.refused:
+                raise PermanentError(
+                    f"refused Workday's answer to Assess_Candidate (HTTP {response.status}): "
+                    f"{exc}; check ats.host/base_url points at Workday"
+                ) from None
+            if response.status == 429 or response.status >= 500:
+                return SoapAnswer(fault=None, operation=None)  # a gateway's page: status decides
+            raise PermanentError(
+                f"could not read Workday's answer to Assess_Candidate (HTTP {response.status}): "
+                f"{exc}"
+            ) from None
+
+    def _fault_failure(
+        self, fault: SoapFault, response: HTTPResponse, where: str
+    ) -> ConnectorError:
+        message = f"Workday refused Assess_Candidate for {where}: {fault.describe()}"
+        if fault.is_client:
+            return PermanentError(message + f" [{fault.code}]")
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self.context.now())
+        return RetryableError(
+            f"Workday failed to process Assess_Candidate for {where}: {fault.describe()} "
+            f"[{fault.code or 'no faultcode'}, HTTP {response.status}]",
+            retry_after=retry_after,
+        )
+
+    # HTTP
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        action: str,
+        body: bytes | None = None,
+    ) -> HTTPResponse:
+        try:
+            return exchange(self.context.transport, method, url, body=body, headers=headers)
+        except TransportError as exc:
+            raise RetryableError(f"could not {action}: {exc}") from None
+
+    def _authorized(
+        self,
+        send: Callable[[dict[str, str]], HTTPResponse],
+        unauthorized: Callable[[HTTPResponse], bool],
+        *,
+        soap: bool,
+    ) -> HTTPResponse:
+        """Send; when Workday refuses the credentials, renew them once and send again."""
+        used = self.auth.http_headers(soap=soap)
+        response = send({**used, "Accept": "application/json" if not soap else "text/xml"})
+        if unauthorized(response) and self.auth.renew(used):
+            self.context.log("workday.unauthorized", level="warning", renewing=self.auth.mode)
+            fresh = self.auth.http_headers(soap=soap)
+            response = send({**fresh, "Accept": "application/json" if not soap else "text/xml"})
+        return response
+
+    def _http_failure(self, response: HTTPResponse, action: str, url: str) -> ConnectorError:
+        status = response.status
+        detail = _excerpt(response.body)
+        message = f"could not {action}: Workday answered HTTP {status} for {url}" + (
+            f": {detail}" if detail else ""
+        )
+        if status in (408, 425, 429) or 500 <= status <= 599:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self.context.now())
+            return RetryableError(message, retry_after=retry_after)
+        if status == 403:
+            return PermanentError(
+                message + " (the account lacks permission: share the report with it and grant "
+                "its security group the Recruiting domains)"
+            )
+        if status == 404:
+            return PermanentError(message + " (check ats.tenant, ats.report and ats.host)")
+        return PermanentError(message)
+
+    # Connection check
+
+    def check(self) -> str:
+        """Authenticate and read the report since `look_back` ago: proves URL, credentials and
+        the report's permissions without changing anything in Workday."""
+        now = int(self.context.now() * MICROS)
+        entries = self._report(now - int(max(self.config.look_back, 60.0) * MICROS))
+        return (
+            f"Workday tenant {self.config.tenant}: report {self.config.report} answered "
+            f"({len(entries)} recent row(s)), auth {self.auth.mode}"
+        )
+
+
+def _unauthorized(response: HTTPResponse) -> bool:
+    if response.status == 401:
+        return True
+    if response.status < 500 or b"uthenticat" not in response.body:
+        return False
+    try:
+        fault = parse_answer(response.body).fault
+    except UnreadableXml:
+        return False
+    return fault is not None and fault.is_authentication

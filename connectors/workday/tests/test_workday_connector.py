@@ -1,0 +1,473 @@
+"""The Workday connector against its fake over real HTTP on 127.0.0.1: the report polled and
+paged from a cursor, the look-back, OAuth and ISU authentication, Assess_Candidate written back
+with its fault mapping, and XML that must be refused rather than expanded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import urllib3
+from workday_world import (
+    CLIENT_SECRET,
+    ISU_PASSWORD,
+    LEADERSHIP,
+    NOW,
+    REFRESH_TOKEN,
+    Clock,
+    Context,
+    make_config,
+    order_record,
+)
+
+from assessio_connect.config import Secret
+from assessio_connect.connector import Pushback
+from assessio_connect.errors import PermanentError, RetryableError, ServerError
+from assessio_connect.models import Result
+from assessio_connect.transport import Transport
+from assessio_connect_workday import WorkdayConnector
+from assessio_connect_workday._soap import SOAP_ENV, WD
+from assessio_connect_workday.fake import FakeWorkday
+
+GP_TEST = "ASSESSIO_GENERAL_PERFORMANCE"
+LEAD_TEST = "ASSESSIO_LEADERSHIP"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> Iterator[FakeWorkday]:
+    with FakeWorkday(
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
+        isu_username="ISU_Assessio@acme",
+        isu_password=ISU_PASSWORD,
+        tests={GP_TEST: "Assessio General Performance", LEAD_TEST: "Assessio Leadership"},
+        clock=clock,
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def context(clock: Clock) -> Iterator[Context]:
+    transport = Transport(connect_timeout=2.0, read_timeout=5.0, clock=clock)
+    yield Context(transport, clock)
+    transport.close()
+
+
+def connector(fake: FakeWorkday, context: Context, **options: Any) -> WorkdayConnector:
+    return WorkdayConnector(make_config(fake, **options), context)
+
+
+def applicant(fake: FakeWorkday, n: int, **options: Any) -> dict[str, Any]:
+    options.setdefault("email", f"candidate{n}@example.com")
+    options.setdefault("first_name", "Ada")
+    options.setdefault("last_name", f"Number{n}")
+    return fake.move_to_assessment(f"JOB_APPLICATION-{n}", **options)
+
+
+def pushback(
+    application_id: str, *, version: int = 1, score: int | None = 71, **order: Any
+) -> Pushback:
+    record = order_record(application_id, **order)
+    result = Result(
+        result_id=record.result_id,
+        score=score,
+        subscores={"Driving Results": 80},
+        recruitment_url="https://assessio.example/r/1",
+        assessment_report_url="https://assessio.example/report/1?a=1&b=<2>",
+    )
+    return Pushback(order=record, result=result, version=version, attempt=1)
+
+
+# -- polling --------------------------------------------------------------------------------
+
+
+def test_poll_reads_the_report_into_invitations(
+    fake: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    applicant(
+        fake,
+        1,
+        candidate_id="CANDIDATE-77",
+        requisition_id="JOB_REQUISITION-9",
+        title="Data Engineer",
+        organization="Data Platform",
+        tests=[GP_TEST],
+    )
+    clock.advance(1)
+    applicant(fake, 2, tests=["SOME_OTHER_VENDOR_TEST"], organization=None)
+    page = connector(fake, context).poll(None)
+    first, second = page.invitations
+    assert first.application_id == "JOB_APPLICATION-1"
+    assert (first.job.id, first.job.title, first.job.department) == (
+        "JOB_REQUISITION-9",
+        "Data Engineer",
+        "Data Platform",
+    )
+    assert (first.candidate.id, first.candidate.email, first.candidate.name) == (
+        "CANDIDATE-77",
+        "candidate1@example.com",
+        "Ada Number1",
+    )
+    assert first.lens == "General Performance"  # the test the recruiter added
+    assert first.metadata == {"workday_tests": GP_TEST, "workday_candidate_id": "CANDIDATE-77"}
+    assert second.lens is None  # no mapped test: the tenant's rules decide
+    assert second.job.department is None
+    assert not page.more
+    # The first request went back initial_look_back (a day) from the connector's clock.
+    assert fake.report_queries[0]["Updated_From"] == "2023-11-13T22:13:21.000000+00:00"
+
+
+def test_poll_pages_and_a_new_connector_resumes_from_the_cursor(
+    fake: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    for n in range(5):
+        applicant(fake, n)
+        clock.advance(1)
+    first_connector = connector(fake, context, page_size=2)
+    first = first_connector.poll(None)
+    second = first_connector.poll(first.cursor)
+    # A restarted daemon: a new connector with the saved cursor.
+    third = connector(fake, context, page_size=2).poll(second.cursor)
+    pages = [[i.application_id for i in p.invitations] for p in (first, second, third)]
+    assert pages == [
+        ["JOB_APPLICATION-0", "JOB_APPLICATION-1"],
+        ["JOB_APPLICATION-2", "JOB_APPLICATION-3"],
+        ["JOB_APPLICATION-4"],
+    ]
+    assert [p.more for p in (first, second, third)] == [True, True, False]
+    idle = first_connector.poll(third.cursor)
+    assert (idle.invitations, idle.cursor, idle.more) == ((), third.cursor, False)
+    # Each later request starts look_back before the newest row taken.
+    starts = [query["Updated_From"] for query in fake.report_queries[1:]]
+    assert starts[-1] == "2023-11-14T22:08:24.000000+00:00"  # NOW + 4 s - 300 s
+
+
+def test_look_back_catches_a_row_committed_late_but_not_one_older_than_it(
+    fake: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    wd = connector(fake, context, look_back=60.0)
+    applicant(fake, 1)
+    page = wd.poll(None)
+    assert [i.application_id for i in page.invitations] == ["JOB_APPLICATION-1"]
+    clock.advance(30)
+    # Committed now, but stamped 20 s before the row already seen: within the look-back.
+    applicant(fake, 2, updated=NOW - 20)
+    # Stamped 90 s before it: older than the look-back, so it is out of reach (the bound).
+    applicant(fake, 3, updated=NOW - 90)
+    late = wd.poll(page.cursor)
+    assert [i.application_id for i in late.invitations] == ["JOB_APPLICATION-2"]
+    again = wd.poll(late.cursor)
+    assert again.invitations == ()
+
+
+def test_rows_by_status_and_unreadable_rows_are_skipped_without_blocking(
+    fake: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    applicant(fake, 1, status="ASSESSIO_INVITED")
+    applicant(fake, 2, status="ASSESSIO_COMPLETED")
+    applicant(fake, 3, email="not-an-email")
+    applicant(fake, 4)  # no status yet
+    wd = connector(fake, context, status_invited="ASSESSIO_INVITED")
+    page = wd.poll(None)
+    assert [i.application_id for i in page.invitations] == ["JOB_APPLICATION-1"]
+    skipped = {e["application_id"]: e["reason"] for e in context.events("workday.row_skipped")}
+    assert "not-an-email" in skipped["JOB_APPLICATION-3"]
+    assert "Candidate_Email" in skipped["JOB_APPLICATION-3"]
+    assert "already assessed" in skipped["JOB_APPLICATION-2"]
+    assert "not status_invited" in skipped["JOB_APPLICATION-4"]
+    # Skipped rows count as taken: the next poll does not report them again.
+    context.logs.clear()
+    assert wd.poll(page.cursor).invitations == ()
+    assert context.events("workday.row_skipped") == []
+
+
+def test_a_bad_cursor_starts_over_with_a_warning(fake: FakeWorkday, context: Context) -> None:
+    applicant(fake, 1)
+    page = connector(fake, context).poll('{"v": 99}')
+    assert [i.application_id for i in page.invitations] == ["JOB_APPLICATION-1"]
+    assert context.events("workday.cursor_reset")
+
+
+def test_rate_limited_report_is_retryable_with_retry_after(
+    fake: FakeWorkday, context: Context
+) -> None:
+    fake.rate_limit(1, retry_after=7)
+    wd = connector(fake, context)
+    with pytest.raises(RetryableError, match="HTTP 429") as caught:
+        wd.poll(None)
+    assert caught.value.retry_after == 7.0
+    assert wd.poll(None).invitations == ()  # the limit was used up
+
+
+def test_wrong_report_path_is_permanent(fake: FakeWorkday, context: Context) -> None:
+    with pytest.raises(PermanentError, match=r"HTTP 404.*check ats.tenant, ats.report"):
+        connector(fake, context, report="Someone/Else").poll(None)
+
+
+# -- authentication -------------------------------------------------------------------------
+
+
+def test_access_token_is_cached_then_renewed_before_it_expires(
+    fake: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    wd = connector(fake, context)
+    wd.poll(None)
+    wd.poll(None)
+    assert fake.tokens_issued == 1
+    clock.advance(fake.token_ttl - 30)  # inside the early-refresh margin
+    wd.poll(None)
+    assert fake.tokens_issued == 2
+    assert not context.events("workday.unauthorized")
+
+
+def test_an_expired_token_is_refreshed_once_after_a_401(
+    fake: FakeWorkday, context: Context
+) -> None:
+    applicant(fake, 1)
+    wd = connector(fake, context)
+    wd.poll(None)
+    fake.expire_tokens()
+    wd.push_result(pushback("JOB_APPLICATION-1"))
+    assert fake.tokens_issued == 2
+    assert [(w.status, w.auth) for w in fake.writes] == [(401, "bearer"), (200, "bearer")]
+    assert len(context.events("workday.unauthorized")) == 1
+
+
+def test_a_revoked_refresh_token_is_permanent_and_says_what_to_do(
+    fake: FakeWorkday, context: Context
+) -> None:
+    fake.revoke_refresh_token()
+    with pytest.raises(PermanentError, match="invalid_grant") as caught:
+        connector(fake, context).poll(None)
+    message = str(caught.value)
+    assert "Manage Refresh Tokens for Integrations" in message
+    assert REFRESH_TOKEN not in message
+    assert CLIENT_SECRET not in message
+
+
+def test_a_wrong_client_secret_is_permanent(fake: FakeWorkday, context: Context) -> None:
+    wrong = Secret("env:WD_CLIENT_SECRET", "not-the-secret")
+    with pytest.raises(PermanentError, match="invalid_client") as caught:
+        connector(fake, context, client_secret=wrong).poll(None)
+    assert "not-the-secret" not in str(caught.value)
+
+
+def test_integration_system_user_reads_and_writes(fake: FakeWorkday, context: Context) -> None:
+    applicant(fake, 1)
+    wd = connector(fake, context, auth="isu")
+    assert [i.application_id for i in wd.poll(None).invitations] == ["JOB_APPLICATION-1"]
+    wd.push_result(pushback("JOB_APPLICATION-1"))
+    assert [(w.status, w.auth) for w in fake.writes] == [(200, "ws-security")]
+    assert fake.tokens_issued == 0
+
+
+def test_a_wrong_isu_password_is_permanent_without_the_password(
+    fake: FakeWorkday, context: Context
+) -> None:
+    applicant(fake, 1)
+    wd = connector(fake, context, auth="isu", password=Secret("env:P", "wrong-password"))
+    with pytest.raises(PermanentError, match="integration system user ISU_Assessio@acme"):
+        wd.poll(None)
+    with pytest.raises(PermanentError, match="invalid username or password") as caught:
+        wd.push_result(pushback("JOB_APPLICATION-1"))
+    assert "wrong-password" not in str(caught.value)
+    assert [w.status for w in fake.writes] == [500]  # not retried: nothing to renew
+
+
+def test_check_proves_auth_and_report(fake: FakeWorkday, context: Context) -> None:
+    applicant(fake, 1)
+    assert "report ISU_Assessio/Assessio_Assessment_Candidates answered (1 recent row(s))" in (
+        connector(fake, context).check()
+    )
+
+
+# -- writing results back -------------------------------------------------------------------
+
+
+def test_push_result_sets_status_score_and_comment(fake: FakeWorkday, context: Context) -> None:
+    applicant(fake, 1)
+    connector(fake, context).push_result(pushback("JOB_APPLICATION-1"))
+    (write,) = fake.writes
+    assert write.accepted
+    assert write.overall_status == "ASSESSIO_COMPLETED"
+    assert write.comment == (
+        "Assessio General Performance: score 71. "
+        "Report: https://assessio.example/report/1?a=1&b=<2>"
+    )
+    (test,) = write.tests
+    assert (test.test_id, test.score, test.status_id) == (
+        GP_TEST,
+        Decimal(71),
+        "ASSESSIO_COMPLETED",
+    )
+    assert test.comment == "https://assessio.example/report/1?a=1&b=<2>"
+    stored = fake.assessment("JOB_APPLICATION-1")
+    assert stored is not None
+    assert stored["status"] == "ASSESSIO_COMPLETED"
+
+
+def test_a_second_version_sets_the_new_score(fake: FakeWorkday, context: Context) -> None:
+    applicant(fake, 1)
+    wd = connector(fake, context)
+    wd.push_result(pushback("JOB_APPLICATION-1", version=1, score=55))
+    wd.push_result(pushback("JOB_APPLICATION-1", version=2, score=83))
+    wd.push_result(pushback("JOB_APPLICATION-1", version=2, score=83))  # a repeat: harmless
+    assert [w.tests[0].score for w in fake.writes] == [Decimal(55), Decimal(83), Decimal(83)]
+    stored = fake.assessment("JOB_APPLICATION-1")
+    assert stored is not None
+    assert stored["tests"][GP_TEST].score == Decimal(83)
+
+
+def test_a_result_without_a_score_is_in_progress(fake: FakeWorkday, context: Context) -> None:
+    applicant(fake, 1)
+    connector(fake, context).push_result(pushback("JOB_APPLICATION-1", score=None))
+    (write,) = fake.writes
+    assert write.overall_status == "ASSESSIO_IN_PROGRESS"
+    assert write.tests[0].score is None
+    assert write.tests[0].status_id == "ASSESSIO_IN_PROGRESS"
+    assert "score -" in (write.comment or "")
+
+
+def test_the_test_is_found_by_lens_id_name_or_the_single_test_added(
+    fake: FakeWorkday, context: Context
+) -> None:
+    applicant(fake, 1)
+    by_id = connector(fake, context, tests={LEADERSHIP.id: LEAD_TEST})
+    by_id.push_result(pushback("JOB_APPLICATION-1", lens_id=LEADERSHIP.id))
+    from_row = connector(fake, context, tests={})
+    from_row.push_result(
+        pushback("JOB_APPLICATION-1", lens_id=LEADERSHIP.id, metadata={"workday_tests": LEAD_TEST})
+    )
+    assert [w.tests[0].test_id for w in fake.writes] == [LEAD_TEST, LEAD_TEST]
+    with pytest.raises(PermanentError, match=r"no Workday assessment test is mapped to lens"):
+        from_row.push_result(pushback("JOB_APPLICATION-1", lens_id=LEADERSHIP.id))
+
+
+def test_lens_names_cannot_be_read_is_retryable(fake: FakeWorkday, context: Context) -> None:
+    applicant(fake, 1)
+    context.config_error = ServerError(503)
+    with pytest.raises(RetryableError, match="lens names"):
+        connector(fake, context).push_result(pushback("JOB_APPLICATION-1"))
+
+
+def test_a_validation_fault_is_permanent_with_workdays_message(
+    fake: FakeWorkday, context: Context
+) -> None:
+    applicant(fake, 1)
+    wd = connector(fake, context, tests={"General Performance": "NOT_A_TEST"})
+    with pytest.raises(PermanentError) as caught:
+        wd.push_result(pushback("JOB_APPLICATION-1"))
+    message = str(caught.value)
+    assert "'NOT_A_TEST' is not a valid ID value for type = 'Recruiting_Assessment_Test_ID'" in (
+        message
+    )
+    assert "[Client.validationError]" in message
+    assert "Assessment_Test_Reference" in message  # the fault's Xpath
+    with pytest.raises(PermanentError, match="'JOB_APPLICATION-404' is not a valid ID"):
+        connector(fake, context).push_result(pushback("JOB_APPLICATION-404"))
+
+
+@pytest.mark.parametrize(("status", "match"), [(500, "injected failure"), (503, "HTTP 503")])
+def test_server_failures_are_retryable(
+    fake: FakeWorkday, context: Context, status: int, match: str
+) -> None:
+    applicant(fake, 1)
+    fake.fail_next(1, status=status)
+    wd = connector(fake, context)
+    with pytest.raises(RetryableError, match=match):
+        wd.push_result(pushback("JOB_APPLICATION-1"))
+    wd.push_result(pushback("JOB_APPLICATION-1"))
+    assert [w.status for w in fake.writes] == [status, 200]
+
+
+def test_rate_limited_write_is_retryable_with_retry_after(
+    fake: FakeWorkday, context: Context
+) -> None:
+    applicant(fake, 1)
+    fake.rate_limit(1, retry_after=3)
+    with pytest.raises(RetryableError, match="HTTP 429") as caught:
+        connector(fake, context).push_result(pushback("JOB_APPLICATION-1"))
+    assert caught.value.retry_after == 3.0
+
+
+def test_unreachable_workday_is_retryable(context: Context) -> None:
+    with FakeWorkday(client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN) as gone:
+        config = make_config(gone)
+    with pytest.raises(RetryableError, match="access token"):
+        WorkdayConnector(config, context).poll(None)
+
+
+# -- XML safety -----------------------------------------------------------------------------
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
+        for i in range(1, 10)
+    )
+    + b"]>\n"
+    + f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body>'.encode()
+    + f'<wd:Assess_Candidate_Response xmlns:wd="{WD}">'.encode()
+    + b"&lol9;</wd:Assess_Candidate_Response>"
+    + b"</e:Body></e:Envelope>"
+)
+EXTERNAL_ENTITY = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE e [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+    + f'<e:Envelope xmlns:e="{SOAP_ENV}"><e:Body><e:Fault><faultcode>e:Client</faultcode>'.encode()
+    + b"<faultstring>&xxe;</faultstring></e:Fault></e:Body></e:Envelope>"
+)
+
+
+@pytest.mark.parametrize("hostile", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["laughs", "xxe"])
+def test_hostile_xml_answers_are_refused_not_expanded(
+    fake: FakeWorkday, context: Context, hostile: bytes
+) -> None:
+    applicant(fake, 1)
+    fake.answer_next_write_with(hostile, status=500)
+    started = time.monotonic()
+    with pytest.raises(PermanentError, match="declares a DTD or entities") as caught:
+        connector(fake, context).push_result(pushback("JOB_APPLICATION-1"))
+    assert time.monotonic() - started < 2.0
+    assert "lollol" not in str(caught.value)
+    assert "root:" not in str(caught.value)
+
+
+def test_the_fake_refuses_hostile_requests_too(fake: FakeWorkday) -> None:
+    applicant(fake, 1)
+    pool = urllib3.PoolManager(retries=False)
+    try:
+        response = pool.request(
+            "POST",
+            f"{fake.url}/ccx/service/acme/Recruiting/v42.2",
+            body=BILLION_LAUGHS,
+            headers={"Content-Type": "text/xml"},
+        )
+    finally:
+        pool.clear()
+    assert response.status == 500
+    assert b"DTD or entities" in response.data
+    assert b"lollol" not in response.data
+    (write,) = fake.writes
+    assert write.fault is not None
+    assert "DTD or entities" in write.fault
+
+
+def test_user_data_is_escaped_not_spliced_into_the_envelope(
+    fake: FakeWorkday, context: Context
+) -> None:
+    fake.move_to_assessment("JOB_APPLICATION-<x>&'\"", email="a@example.com")
+    template = "Result {result_id} for {application_id}: {score}\x00 <b>&amp;</b>"
+    wd = connector(fake, context, comment_template=template)
+    wd.push_result(pushback("JOB_APPLICATION-<x>&'\"", result_id="r-</wd:ID>"))
+    (write,) = fake.writes
+    assert write.accepted
+    assert write.application_id == "JOB_APPLICATION-<x>&'\""
+    assert write.comment == "Result r-</wd:ID> for JOB_APPLICATION-<x>&'\": 71 <b>&amp;</b>"

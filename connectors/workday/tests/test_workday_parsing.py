@@ -1,0 +1,366 @@
+"""The Workday connector's pure parts: its configuration, the report's rows and moments, the
+cursor's paging (exactly once, whatever the timing of late rows), and the SOAP envelope."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assessio_connect.config import Secret, parse_config
+from assessio_connect.errors import ConfigError, PayloadError
+from assessio_connect_workday import WorkdayConfig
+from assessio_connect_workday._report import (
+    MICROS,
+    Cursor,
+    decode_cursor,
+    encode_cursor,
+    format_moment,
+    next_page,
+    parse_moment,
+    parse_row,
+)
+from assessio_connect_workday._soap import (
+    WD,
+    Assessment,
+    AssessmentTestResult,
+    assess_candidate_envelope,
+    parse_answer,
+    parse_xml,
+    xml_text,
+)
+
+SECRET = Secret("env:S", "s3cret-value-123")
+BASE = {
+    "tenant": "acme_impl",
+    "report": "ISU_Assessio/Assessio_Candidates",
+    "status_completed": "ASSESSIO_COMPLETED",
+    "host": "wd2-impl-services1.workday.com",
+    "client_id": "client-1",
+    "client_secret": SECRET,
+    "refresh_token": SECRET,
+}
+
+
+def config(**changes: Any) -> WorkdayConfig:
+    values = {**BASE, **changes}
+    return WorkdayConfig(**{k: v for k, v in values.items() if v is not None})
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def test_config_derives_the_workday_urls() -> None:
+    oauth = config()
+    assert oauth.report_url == (
+        "https://wd2-impl-services1.workday.com/ccx/service/customreport2/acme_impl/"
+        "ISU_Assessio/Assessio_Candidates"
+    )
+    assert oauth.recruiting_url == (
+        "https://wd2-impl-services1.workday.com/ccx/service/acme_impl/Recruiting/v42.2"
+    )
+    token_url = "https://wd2-impl-services1.workday.com/ccx/oauth2/acme_impl/token"
+    assert oauth.oauth_token_url == token_url
+    assert oauth.test_status_id == "ASSESSIO_COMPLETED"
+    assert "s3cret-value-123" not in repr(oauth)
+    isu = config(
+        auth="isu",
+        client_id=None,
+        client_secret=None,
+        refresh_token=None,
+        username="ISU_Assessio",
+        password=SECRET,
+        host=None,
+        base_url="http://127.0.0.1:9/",
+    )
+    assert isu.isu_username == "ISU_Assessio@acme_impl"
+    assert config(auth="isu", username="me@other", password=SECRET).isu_username == "me@other"
+    assert isu.report_url.startswith("http://127.0.0.1:9/ccx/service/customreport2/")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"host": None}, "set host"),
+        ({"base_url": "https://x.example"}, "set host"),
+        ({"host": None, "base_url": "ftp://x.example"}, "http:// or https://"),
+        ({"host": None, "base_url": "https://u:p@x.example"}, "must not contain credentials"),
+        ({"report": "NoOwner"}, 'report must be "Owner/Report_Name"'),
+        ({"tenant": "a b"}, "tenant must be the Workday tenant name"),
+        ({"refresh_token": None}, 'auth = "oauth" needs refresh_token'),
+        ({"auth": "isu"}, 'auth = "isu" needs username, password'),
+        ({"auth": "saml"}, 'auth must be "oauth" or "isu"'),
+        ({"page_size": 0}, "page_size must be from 1 to 1000"),
+        ({"look_back": -1.0}, "look_back must be a number of seconds from 0"),
+        ({"look_back": 90000.0}, "at most 86400 seconds"),
+        ({"poll_interval": 0.0}, "poll_interval must be a positive"),
+        ({"recruiting_version": "42"}, 'recruiting_version must look like "v42.2"'),
+        ({"status_completed": "has space"}, "status_completed must be a Workday Reference ID"),
+        ({"tests": {"General": "bad id"}}, "tests['General'] must be the Reference ID"),
+        ({"comment_template": "{score.__class__}"}, "may only use plain placeholders"),
+        ({"comment_template": "{nope}"}, "found {nope}"),
+        ({"comment_template": "{score"}, "not a valid template"),
+    ],
+)
+def test_config_problems_are_actionable(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        config(**changes)
+    assert "s3cret-value-123" not in str(caught.value)
+
+
+def test_config_is_read_from_the_tenant_ats_table(tmp_path: Path) -> None:
+    text = """
+[tenants.acme]
+base_url = "http://127.0.0.1:9"
+provider_key = { env = "PK" }
+[tenants.acme.webhook]
+api_keys = [{ env = "RK" }]
+[tenants.acme.ats]
+kind = "workday"
+host = "wd5-services1.myworkday.com"
+tenant = "acme"
+report = "ISU_Assessio/Assessio_Candidates"
+client_id = "abc"
+client_secret = { env = "WD_SECRET" }
+refresh_token = { env = "WD_REFRESH" }
+status_completed = "ASSESSIO_COMPLETED"
+look_back = 120
+page_size = 50
+[tenants.acme.ats.tests]
+"General Performance" = "ASSESSIO_GP"
+"3f0c1c64-f3ad-4c4f-b1e0-5f83ddc68237" = "ASSESSIO_LEADERSHIP"
+"""
+    values = {"PK": "pk-1234", "RK": "rk-1234", "WD_SECRET": "wd-secret", "WD_REFRESH": "wd-rt"}
+
+    def parse(source: str) -> Any:
+        return parse_config(
+            source,
+            source="test.toml",
+            base_dir=tmp_path,
+            connector_config=lambda kind: WorkdayConfig if kind == "workday" else None,
+            resolve_secret=lambda scheme, name: values.get(name),
+            known_kinds=["workday"],
+        )
+
+    ats = parse(text).tenants["acme"].ats
+    assert isinstance(ats, WorkdayConfig)
+    assert (ats.look_back, ats.page_size) == (120.0, 50)
+    assert ats.tests == {
+        "General Performance": "ASSESSIO_GP",
+        "3f0c1c64-f3ad-4c4f-b1e0-5f83ddc68237": "ASSESSIO_LEADERSHIP",
+    }
+    assert ats.refresh_token is not None
+    assert ats.refresh_token.reveal() == "wd-rt"
+    with pytest.raises(ConfigError) as caught:
+        parse(text.replace("page_size = 50", "page_size = 0\nlookback = 1"))
+    problems = "\n".join(caught.value.problems)
+    assert "'lookback'" in problems
+    with pytest.raises(ConfigError, match=r"refresh_token.*@ \$\.tenants\.acme\.ats"):
+        parse(text.replace('refresh_token = { env = "WD_REFRESH" }', ""))
+
+
+# -- moments and rows -----------------------------------------------------------------------
+
+moments = st.integers(min_value=0, max_value=253_402_300_799 * MICROS)
+
+
+@given(micros=moments)
+def test_format_and_parse_moment_round_trip(micros: int) -> None:
+    assert parse_moment(format_moment(micros)) == micros
+
+
+@given(
+    when=st.datetimes(
+        min_value=datetime(1971, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.none()
+    ),
+    offset=st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_parse_moment_honours_the_offset(when: datetime, offset: int) -> None:
+    zone = timezone(timedelta(minutes=offset))
+    local = when.replace(tzinfo=zone)
+    text = local.isoformat(timespec="milliseconds")
+    delta = local - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    expected = (delta.days * 86400 + delta.seconds) * MICROS + delta.microseconds
+    assert parse_moment(text) == expected - expected % 1000
+    assert parse_moment(text.replace("+00:00", "Z")) == parse_moment(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-05-01T10:15:30", "2024-05-01", "yesterday", "2024-05-01T10:15:30+24:00"]
+)
+def test_moments_without_a_usable_offset_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=text[:10]):
+        parse_moment(text)
+
+
+ROW = {
+    "Job_Application_ID": "JOB_APPLICATION-1",
+    "Candidate_ID": "C-1",
+    "Candidate_Email": "ada@example.com",
+    "Job_Requisition_ID": {"ID": "JOB_REQUISITION-1", "Descriptor": "R-1 Engineer"},
+    "Job_Requisition_Title": "Engineer",
+    "Updated_Moment": "2024-05-01T10:15:30.123-07:00",
+    "Assessment_Tests": "A_TEST; B_TEST",
+}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def test_a_row_is_read_with_references_and_tests_in_any_form() -> None:
+    row = parse_row(ROW)
+    assert row.requisition_id == "JOB_REQUISITION-1"
+    assert row.tests == ("A_TEST", "B_TEST")
+    assert row.updated == parse_moment("2024-05-01T17:15:30.123Z")
+    listed = parse_row({**ROW, "Assessment_Tests": [{"Assessment_Test_ID": "A"}, "B"]})
+    assert listed.tests == ("A", "B")
+
+
+@settings(max_examples=75, deadline=None)
+@given(
+    key=st.sampled_from([*sorted(ROW), "Assessment_Status_ID", "Candidate_First_Name"]),
+    value=json_values,
+)
+def test_parse_row_raises_only_payload_errors_with_paths(key: str, value: Any) -> None:
+    for data in ({**ROW, key: value}, value):
+        problems = _row_problems(data)
+        if problems is not None:
+            assert problems
+            assert all("@ $.Report_Entry[3]" in problem for problem in problems)
+
+
+def _row_problems(data: Any) -> tuple[str, ...] | None:
+    try:
+        parse_row(data, 3)
+    except PayloadError as exc:
+        return exc.problems
+    return None
+
+
+# -- paging: every row exactly once ---------------------------------------------------------
+
+LOOK_BACK = 60 * MICROS
+START = 1_700_000_000 * MICROS
+
+
+@st.composite
+def timelines(draw: st.DrawFn) -> tuple[list[tuple[str, int, int]], list[int], int]:
+    """Rows (id, moment, visible from) committed up to LOOK_BACK late, and poll times."""
+    count = draw(st.integers(min_value=0, max_value=25))
+    rows = []
+    for n in range(count):
+        moment = START + draw(st.integers(min_value=0, max_value=600)) * MICROS
+        late = draw(st.integers(min_value=0, max_value=LOOK_BACK // MICROS)) * MICROS
+        rows.append((f"app-{n}", moment, moment + late))
+    polls = sorted(
+        draw(
+            st.lists(
+                st.integers(min_value=0, max_value=800).map(lambda s: START + s * MICROS),
+                max_size=12,
+            )
+        )
+    )
+    page_size = draw(st.integers(min_value=1, max_value=5))
+    return rows, polls, page_size
+
+
+@settings(max_examples=100, deadline=None)
+@given(timeline=timelines())
+def test_each_row_is_taken_exactly_once_whatever_the_timing(
+    timeline: tuple[list[tuple[str, int, int]], list[int], int],
+) -> None:
+    rows, polls, page_size = timeline
+    end = max([START + 900 * MICROS, *(visible for _, _, visible in rows)])
+    saved: str | None = None
+    taken: list[str] = []
+    for now in [*polls, end]:
+        for _ in range(len(rows) + 2):  # paging must end: each page takes something new
+            cursor = decode_cursor(saved) if saved is not None else Cursor()  # a restart each page
+            start = cursor.request_from(now=now, look_back=LOOK_BACK, initial_look_back=10**12)
+            answer = [(key, moment) for key, moment, visible in rows if visible <= now]
+            # A report ignores nothing here, but the connector must cope if it did.
+            page, after, more = next_page(
+                cursor, answer, request_from=start, page_size=page_size, look_back=LOOK_BACK
+            )
+            taken.extend(key for key, _ in page)
+            if after.mark is not None:
+                saved = encode_cursor(after)
+            if not more:
+                break
+        else:
+            raise AssertionError("paging never ended")
+    assert sorted(taken) == sorted(key for key, _, _ in rows)
+
+
+def test_next_page_keeps_only_the_window_in_the_cursor() -> None:
+    rows = [(f"a{n}", START + n * MICROS) for n in range(200)]
+    page, after, more = next_page(
+        Cursor(), rows, request_from=0, page_size=200, look_back=10 * MICROS
+    )
+    assert len(page) == 200
+    assert not more
+    assert sorted(after.seen) == sorted(f"a{n}" for n in range(189, 200))
+    assert len(encode_cursor(after)) < 1000
+
+
+def test_a_cursor_that_is_not_ours_is_refused() -> None:
+    for text in ("", "[]", '{"v": 2}', '{"v": 1, "seen": {"a": 5}}', '{"v": 1, "mark": 5}'):
+        with pytest.raises(ValueError, match="cursor"):
+            decode_cursor(text)
+
+
+# -- the SOAP envelope ----------------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(comment=st.text(), application=st.text(min_size=1), score=st.integers(0, 100))
+def test_any_text_survives_the_envelope_as_text(comment: str, application: str, score: int) -> None:
+    envelope = assess_candidate_envelope(
+        Assessment(
+            application_id=application,
+            status_id="DONE",
+            comment=comment,
+            tests=(AssessmentTestResult(test_id="T", status_id="DONE", score=Decimal(score)),),
+        ),
+        version="v42.2",
+        username_token=("user@acme", comment or "pw"),
+    )
+    root = parse_xml(envelope)
+    assert root.findtext(f".//{{{WD}}}Overall_Assessment_Comment", "") == xml_text(comment)
+    assert root.findtext(f".//{{{WD}}}Job_Application_Reference/{{{WD}}}ID") == xml_text(
+        application
+    )
+    assert root.findtext(f".//{{{WD}}}Assessment_Test_Score") == str(score)
+    assert parse_answer(envelope).operation == "Assess_Candidate_Request"
+
+
+def test_a_workday_fault_is_read_with_its_validation_messages() -> None:
+    body = b"""<?xml version="1.0" encoding="UTF-8"?>
+<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"
+    xmlns:wd="urn:com.workday/bsvc"><SOAP-ENV:Body><SOAP-ENV:Fault>
+<faultcode>SOAP-ENV:Client.validationError</faultcode>
+<faultstring>Validation error occurred. Invalid ID value.</faultstring>
+<detail><wd:Validation_Fault><wd:Validation_Error>
+<wd:Message>Invalid ID value. 'X' is not a valid ID value</wd:Message>
+<wd:Xpath>/wd:Assess_Candidate_Request[1]</wd:Xpath>
+</wd:Validation_Error></wd:Validation_Fault></detail>
+</SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"""
+    fault = parse_answer(body).fault
+    assert fault is not None
+    assert fault.code == "Client.validationError"
+    assert fault.is_client
+    assert not fault.is_server
+    assert not fault.is_authentication
+    assert fault.describe() == (
+        "Validation error occurred. Invalid ID value.; Invalid ID value. 'X' is not a valid ID "
+        "value (at /wd:Assess_Candidate_Request[1])"
+    )
