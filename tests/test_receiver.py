@@ -638,7 +638,13 @@ def test_an_unavailable_store_answers_503_with_retry_after(
     assert store.list_results() == []
     assert (
         "store_unavailable",
-        {"tenant": "acme", "result_id": "r-1", "status": 503, "exc_type": error.__name__},
+        {
+            "level": "error",
+            "tenant": "acme",
+            "result_id": "r-1",
+            "status": 503,
+            "exc_type": error.__name__,
+        },
     ) in logs
     store.close()
 
@@ -662,7 +668,8 @@ def test_an_unexpected_error_is_a_generic_500_without_traceback(tmp_path: Path) 
         assert "boom" not in text
         assert ACME_NEW not in text
         assert "Traceback" not in text
-    assert ("receiver_error", {"status": 500, "exc_type": "RuntimeError"}) in logs
+    expected = {"level": "error", "status": 500, "exc_type": "RuntimeError"}
+    assert ("receiver_error", expected) in logs
     store.close()
 
 

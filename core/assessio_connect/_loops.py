@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from .errors import AssessioError, RetryableError, StoreError
+from .errors import AssessioError, ConfigError, RetryableError, StoreError
 from .store import PollLocks
 
 if TYPE_CHECKING:
@@ -143,7 +143,17 @@ class Poller(_Wakeable):
         cursor = self._store.get_cursor(name, POLL_CURSOR)
         page = self._tenant.connector.poll(cursor)
         for invitation in page.invitations:
-            self._tenant.invite(invitation)
+            try:
+                self._tenant.invite(invitation)
+            except ConfigError as exc:
+                # No lens or locale fits: waiting will not help, and the rest must not wait.
+                self._log(
+                    "poll.invitation_refused",
+                    level="error",
+                    tenant=name,
+                    application_id=invitation.application_id,
+                    error=str(exc)[:500],
+                )
         if page.cursor is not None and page.cursor != cursor:
             self._store.set_cursor(name, POLL_CURSOR, page.cursor, now=self._clock())
         if page.invitations:

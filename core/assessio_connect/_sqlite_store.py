@@ -696,7 +696,8 @@ class SQLiteStore:
         with self._write("requeue deliveries") as conn:
             cursor = conn.execute(
                 """UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1,
-                       lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1
+                       lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1,
+                       created_at = ?1
                    WHERE state IN ('pending', 'in_flight', 'dead')
                      AND (id IN (SELECT value FROM json_each(?2)) OR (?3 AND state = 'dead'))""",
                 (now, json.dumps([int(i) for i in ids]), int(dead)),

@@ -187,6 +187,7 @@ class TenantRuntime:
             # The candidate is already in the recruitment: a resend after a crash.
             self._store.order_sent(self.tenant, record.result_id, None, now=now)
             self.log("order.sent", result_id=record.result_id, already_ordered=True)
+            self._announce_sent(record.result_id)
             return OrderState.SENT
         except (TransportError, ServerError, RateLimitedError, AuthenticationError) as exc:
             # Credentials can be fixed by the operator; keep trying with backoff meanwhile.
@@ -216,7 +217,10 @@ class TenantRuntime:
             return OrderState.FAILED
         self._store.order_sent(self.tenant, record.result_id, reference, now=now)
         self.log("order.sent", result_id=record.result_id, application_id=record.application_id)
-        sent = self._store.get_order(self.tenant, record.result_id)
+        self._announce_sent(record.result_id)
+        return OrderState.SENT
+
+    def _announce_sent(self, result_id: str) -> None:
+        sent = self._store.get_order(self.tenant, result_id)
         if sent is not None:
             self._plugins.hook.assessio_order_sent(tenant=self.tenant, order=sent)
-        return OrderState.SENT

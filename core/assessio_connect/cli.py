@@ -313,7 +313,7 @@ def _resolve_lens(client: AssessioClient, lens: str) -> str:
         found = client.get_config().find_lens(lens)
         if found is None:
             raise _Failure(
-                f"no lens named {lens!r}; run 'assessio-connect config' to list them"
+                f"no lens named {lens!r}; run 'assessio-connect lenses' to list them"
             ) from None
         return found.id
     return lens

@@ -85,7 +85,7 @@ def assessio_order_sent(tenant: str, order: OrderRecord) -> None:
 
 @hookspec
 def assessio_result_received(tenant: str, result: ResultRecord, recorded: RecordedResult) -> None:
-    """A result webhook was durably stored (new, updated, duplicate or orphan)."""
+    """A result webhook was durably stored: new, updated or orphan (a duplicate stores nothing)."""
 
 
 @hookspec

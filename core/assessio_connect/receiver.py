@@ -214,7 +214,7 @@ class ResultReceiver:
         try:
             response = self._dispatch(method, environ)
         except Exception as exc:
-            self._emit("receiver_error", status=500, exc_type=type(exc).__name__)
+            self._emit("receiver_error", level="error", status=500, exc_type=type(exc).__name__)
             response = _json(500, {"error": "internal error in the result receiver; retry later"})
         headers = [
             ("Content-Type", _JSON),
@@ -258,7 +258,7 @@ class ResultReceiver:
         try:
             self._store.ping()
         except Exception as exc:
-            self._emit("store_not_ready", status=503, exc_type=type(exc).__name__)
+            self._emit("store_not_ready", level="warning", status=503, exc_type=type(exc).__name__)
             return _json(503, {"status": "unavailable"}, ("Retry-After", str(RETRY_AFTER_SECONDS)))
         return _json(200, {"status": "ok"})
 
@@ -309,7 +309,13 @@ class ResultReceiver:
         try:
             recorded = self._store.record_result(tenant, result_id, body, now=now)
         except StoreError as exc:
-            self._emit("store_unavailable", **context, status=503, exc_type=type(exc).__name__)
+            self._emit(
+                "store_unavailable",
+                level="error",
+                **context,
+                status=503,
+                exc_type=type(exc).__name__,
+            )
             return _json(
                 503,
                 {"error": "the result store is unavailable; retry later"},

@@ -264,7 +264,8 @@ class Store(Protocol):
 
     def requeue_deliveries(self, *, ids: Sequence[int] = (), dead: bool = False, now: float) -> int:
         """Operator retry: make the given deliveries (and every dead one when `dead`) pending and
-        due now, attempts reset. Delivered and superseded deliveries are left alone."""
+        due now, attempts reset and the retry horizon counted from now (`created_at = now`).
+        Delivered and superseded deliveries are left alone."""
 
     def list_deliveries(
         self,
