@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # First-party plugins, installed beside the core exactly as a third party's would be.
-PACKAGES := connectors/greenhouse connectors/workday
+PACKAGES := connectors/greenhouse connectors/workday plugins/postgres
 
 $(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -20,7 +20,7 @@ $(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 demo: $(STAMP)
 	$(BIN)/assessio-connect demo
 
-test: lint typecheck pytest
+test: lint typecheck pytest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,9 +32,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir .site
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/client_and_signing.py
 	$(BIN)/python benchmarks/runtime.py $(RUNTIME_ARGS)
+	$(BIN)/python benchmarks/postgres.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .site
