@@ -230,10 +230,11 @@ class DeliveryWorker:
             thread.start()
 
     def notify(self) -> None:
-        """New work was committed: wake idle threads now."""
+        """New work was committed: wake one idle thread now (each commit wakes one more, so a
+        burst still reaches every thread; waking all for one delivery only costs claims)."""
         with self._cond:
             self._generation += 1
-            self._cond.notify_all()
+            self._cond.notify(1)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming, let pushes in progress finish (up to `timeout`), give back the leases
