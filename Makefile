@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # First-party plugins, installed beside the core exactly as a third party's would be.
-PACKAGES := connectors/greenhouse connectors/workday plugins/postgres
+PACKAGES := connectors/greenhouse connectors/workday plugins/postgres examples/connector
 
 $(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(BIN)/python -m pip install --quiet --upgrade pip
