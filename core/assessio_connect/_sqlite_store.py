@@ -233,6 +233,8 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
+        self._write_lock = threading.Lock()
+        self._write_conn: sqlite3.Connection | None = None
         self._results = GroupCommit(self._run_result_batch)
 
     def __repr__(self) -> str:
@@ -241,14 +243,28 @@ class SQLiteStore:
     # -- connections and errors ----------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, for reads."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and not self._closed:
             return conn
+        conn = self._open()
+        self._local.conn = conn
+        return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        """The one connection every write goes through, under `_write_lock`: SQLite allows
+        one writer at a time anyway, and one connection keeps its page cache warm, where
+        writers on many connections make each other's caches stale."""
+        if self._write_conn is None or self._closed:
+            self._write_conn = self._open()
+        return self._write_conn
+
+    def _open(self) -> sqlite3.Connection:
         with self._lock:
             if self._closed:
                 raise StoreError(f"the SQLite store at {self._path} is closed")
-            # close() may run on another thread, hence check_same_thread=False; only the owning
-            # thread ever executes statements on this connection.
+            # close() may run on another thread, hence check_same_thread=False; a connection
+            # is only ever used by one thread at a time.
             conn = sqlite3.connect(
                 self._path,
                 timeout=self._busy_timeout,
@@ -264,7 +280,6 @@ class SQLiteStore:
                 conn.close()
                 raise
             self._connections.append(conn)
-        self._local.conn = conn
         return conn
 
     @contextlib.contextmanager
@@ -325,8 +340,8 @@ class SQLiteStore:
     @contextlib.contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
         """One `BEGIN IMMEDIATE` transaction, committed (durably) on success."""
-        with self._errors(action):
-            conn = self._connection()
+        with self._errors(action), self._write_lock:
+            conn = self._writer()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
