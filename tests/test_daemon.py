@@ -280,3 +280,22 @@ def test_orders_recorded_before_a_crash_are_sent_on_restart_and_409_counts_as_se
         assert [r.status for r in world.sandbox.requests() if r.status == 409] == [409]
     finally:
         restarted.stop()
+
+
+def test_an_older_version_is_never_pushed_over_a_newer_one(world: Harness) -> None:
+    daemon = start_daemon(world)
+    try:
+        body = world.acme_ats.add_invitation("acme-app-0", job=JOB, candidate=candidate(0, "acme"))
+        world.acme_ats.push_event(f"{daemon.url}/connectors/acme/events", body)
+        [order] = world.wait_for_orders(1)
+        world.sandbox.complete(order.order.result_id, score=10, provider_key=order.provider_key)
+        world.acme_ats.wait_for_writes(1)
+        world.sandbox.complete(order.order.result_id, score=90, provider_key=order.provider_key)
+        world.acme_ats.wait_for_writes(lambda writes: writes[-1].body.get("score") == 90)
+        first = next(d for d in daemon.store.list_deliveries() if d.version == 1)
+        writes = len(world.acme_ats.writes)
+        daemon._push(first)  # as if v1's retry came due after v2 was delivered
+        assert len(world.acme_ats.writes) == writes
+        assert world.acme_ats.results["acme-app-0"]["score"] == 90
+    finally:
+        daemon.stop()

@@ -633,7 +633,7 @@ def test_stop_lets_the_push_in_progress_finish_and_releases_the_rest() -> None:
     for undone in ids[1:]:
         assert rig.row(undone).state is DeliveryState.PENDING
         assert rig.row(undone).lease_owner is None
-    assert rig.store.released == [OWNER]
+    assert rig.store.released == [OWNER, f"{OWNER}/0"]  # the worker and its one thread
     assert rig.log.find("deliveries.released")[0][1]["deliveries"] == 2
 
 

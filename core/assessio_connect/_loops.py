@@ -145,8 +145,11 @@ class Poller(_Wakeable):
         for invitation in page.invitations:
             try:
                 self._tenant.invite(invitation)
-            except ConfigError as exc:
-                # No lens or locale fits: waiting will not help, and the rest must not wait.
+            except (RetryableError, StoreError):
+                raise  # worth another try: the cursor stays, the page is read again
+            except (ConfigError, ValueError, TypeError) as exc:
+                # No lens or locale fits, or the data cannot make an order: waiting will not
+                # help, and the invitations after it must not wait.
                 self._log(
                     "poll.invitation_refused",
                     level="error",

@@ -193,6 +193,7 @@ class DeliveryWorker:
         self._store = store
         self._push = push
         self._owner = owner
+        self._local = threading.local()
         self._thread_count = threads
         self._lease = lease
         self._batch = batch
@@ -224,10 +225,15 @@ class DeliveryWorker:
             raise RuntimeError("this DeliveryWorker was already started; create a new one")
         for index in range(self._thread_count):
             thread = threading.Thread(
-                target=self._run, name=f"assessio-deliveries-{index}", daemon=True
+                target=self._run, args=(index,), name=f"assessio-deliveries-{index}", daemon=True
             )
             self._threads.append(thread)
             thread.start()
+
+    def _claimer(self) -> str:
+        """The owner this thread claims under: its own in a worker thread, else the worker's."""
+        owner: str = getattr(self._local, "owner", self._owner)
+        return owner
 
     def notify(self) -> None:
         """New work was committed: wake one idle thread now (each commit wakes one more, so a
@@ -255,7 +261,8 @@ class DeliveryWorker:
                 timeout=timeout,
             )
         try:
-            released = self._store.release(self._owner, now=self._clock())
+            owners = [self._owner] + [f"{self._owner}/{i}" for i in range(len(self._threads))]
+            released = sum(self._store.release(owner, now=self._clock()) for owner in owners)
         except Exception as exc:  # leases then expire on their own; stopping must go on
             self._count("errors")
             self._log("deliveries.release_failed", level="error", error=_describe(exc))
@@ -279,7 +286,7 @@ class DeliveryWorker:
         lease to expire)."""
         claim_now = self._clock() if now is None else now
         claimed = self._store.claim_deliveries(
-            owner=self._owner, now=claim_now, lease=self._lease, limit=self._batch
+            owner=self._claimer(), now=claim_now, lease=self._lease, limit=self._batch
         )
         for delivery in claimed:
             if self._stopping:
@@ -327,7 +334,9 @@ class DeliveryWorker:
             )
             self._retry(delivery, _describe(exc), None, fixed)
         else:
-            if not self._store.delivery_done(delivery.id, owner=self._owner, now=self._now(fixed)):
+            if not self._store.delivery_done(
+                delivery.id, owner=self._claimer(), now=self._now(fixed)
+            ):
                 self._lease_lost(delivery, "delivered")
                 return
             self._count("delivered")
@@ -350,7 +359,7 @@ class DeliveryWorker:
             self._dead(delivery, _bounded(reason), fixed)
             return
         if not self._store.delivery_retry(
-            delivery.id, owner=self._owner, error=error, due=due, now=now
+            delivery.id, owner=self._claimer(), error=error, due=due, now=now
         ):
             self._lease_lost(delivery, "rescheduled")
             return
@@ -366,7 +375,7 @@ class DeliveryWorker:
 
     def _dead(self, delivery: DeliveryRecord, error: str, fixed: float | None) -> None:
         if not self._store.delivery_dead(
-            delivery.id, owner=self._owner, error=error, now=self._now(fixed)
+            delivery.id, owner=self._claimer(), error=error, now=self._now(fixed)
         ):
             self._lease_lost(delivery, "dead-lettered")
             return
@@ -406,7 +415,10 @@ class DeliveryWorker:
             return self._idle_wait
         return min(self._idle_wait, max(due - self._clock(), MIN_WAIT))
 
-    def _run(self) -> None:
+    def _run(self, index: int) -> None:
+        # Each thread claims under its own owner, so one thread's late finish can never pass
+        # for another thread's claim of the same delivery after a lease expired.
+        self._local.owner = f"{self._owner}/{index}"
         while not self._stopping:
             with self._cond:
                 generation = self._generation

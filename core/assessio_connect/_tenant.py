@@ -222,5 +222,9 @@ class TenantRuntime:
 
     def _announce_sent(self, result_id: str) -> None:
         sent = self._store.get_order(self.tenant, result_id)
-        if sent is not None:
+        if sent is None:
+            return
+        try:
             self._plugins.hook.assessio_order_sent(tenant=self.tenant, order=sent)
+        except Exception as exc:  # an observer's bug must not hold up the other orders
+            self.log("hook.error", level="error", hook="assessio_order_sent", error=repr(exc))

@@ -266,6 +266,18 @@ class Daemon:
         result = self.store.get_result(delivery.tenant, delivery.result_id, delivery.version)
         if order is None or result is None:
             raise PermanentError(f"result {delivery.result_id} v{delivery.version} has no order")
+        latest = self.store.get_result(delivery.tenant, delivery.result_id)
+        if latest is not None and latest.version > delivery.version:
+            # A newer version arrived while this one waited for a retry: never push the older
+            # one over it (its own delivery carries the newer one).
+            self.log(
+                "delivery.superseded",
+                tenant=delivery.tenant,
+                result_id=delivery.result_id,
+                version=delivery.version,
+                newer=latest.version,
+            )
+            return
         tenant.connector.push_result(
             Pushback(
                 order=order,
