@@ -557,6 +557,16 @@ class StoreContract:
         store.delivery_done(delivery.id, owner="a", now=NOW + 301)
         assert store.next_due() is None
 
+    def test_next_due_of_one_kind(self, store: Store) -> None:
+        store.add_order(new_order("r-1"), now=NOW + 50)
+        store.add_order(new_order("r-2"), now=NOW + 70)
+        store.claim_orders(owner="a", now=NOW + 50, lease=LEASE, limit=1)
+        store.order_sent("acme", "r-1", None, now=NOW + 51)
+        store.record_result("acme", "r-1", payload(), now=NOW + 60)
+        assert store.next_due("orders") == NOW + 70
+        assert store.next_due("deliveries") == NOW + 60
+        assert store.next_due() == NOW + 60
+
     # -- cursors ---------------------------------------------------------------------------
 
     def test_cursors(self, store: Store) -> None:

@@ -193,7 +193,8 @@ class FakeStore:
                     count += 1
             return count
 
-    def next_due(self) -> float | None:
+    def next_due(self, kind: str | None = None) -> float | None:
+        assert kind in (None, "deliveries")  # the worker never waits on orders
         with self._lock:
             self._maybe_fail()
             times = [

@@ -104,7 +104,7 @@ class OrderSender(_Wakeable):
             try:
                 if self.run_once():
                     continue
-                due = self._store.next_due()
+                due = self._store.next_due("orders")
             except Exception as exc:  # the loop must survive a store outage
                 self._log("orders.loop_error", level="error", error=f"{type(exc).__name__}: {exc}")
                 self._sleep(1.0)

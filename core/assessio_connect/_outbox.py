@@ -16,7 +16,7 @@ from typing import Protocol
 import attrs
 
 from .errors import APIError, AssessioError, PermanentError, RetryableError, TransportError
-from .store import DeliveryRecord
+from .store import DeliveryRecord, WorkKind
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -110,7 +110,7 @@ class OutboxStore(Protocol):
 
     def release(self, owner: str | None, *, now: float) -> int: ...
 
-    def next_due(self) -> float | None: ...
+    def next_due(self, kind: WorkKind | None = None) -> float | None: ...
 
 
 def _bounded(text: str) -> str:
@@ -410,7 +410,7 @@ class DeliveryWorker:
             self._wait(self._cond, timeout)
 
     def _idle_timeout(self) -> float:
-        due = self._store.next_due()
+        due = self._store.next_due("deliveries")
         if due is None:
             return self._idle_wait
         return min(self._idle_wait, max(due - self._clock(), MIN_WAIT))

@@ -30,6 +30,7 @@ from .store import (
     RecordedResult,
     ResultOutcome,
     ResultRecord,
+    WorkKind,
     payload_digest,
 )
 
@@ -775,16 +776,19 @@ class SQLiteStore:
             ).fetchall()
         return [_delivery_record(row) for row in rows]
 
-    def next_due(self) -> float | None:
-        """The earliest due time (or lease expiry) of any unfinished order or delivery."""
+    def next_due(self, kind: WorkKind | None = None) -> float | None:
+        """The earliest due time (or lease expiry) of unfinished orders and/or deliveries."""
+        order = delivery = None
         with self._read("find the next due time") as conn:
-            order = conn.execute(
-                "SELECT MIN(next_attempt_at) FROM orders WHERE state = 'pending'"
-            ).fetchone()[0]
-            delivery = conn.execute(
-                """SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
-                   WHERE state IN ('pending', 'in_flight')"""
-            ).fetchone()[0]
+            if kind in (None, "orders"):
+                order = conn.execute(
+                    "SELECT MIN(next_attempt_at) FROM orders WHERE state = 'pending'"
+                ).fetchone()[0]
+            if kind in (None, "deliveries"):
+                delivery = conn.execute(
+                    """SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
+                       WHERE state IN ('pending', 'in_flight')"""
+                ).fetchone()[0]
         times = [float(t) for t in (order, delivery) if t is not None]
         return min(times) if times else None
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -32,6 +32,7 @@ __all__ = [
     "ResultOutcome",
     "ResultRecord",
     "Store",
+    "WorkKind",
     "WorkNotifications",
     "payload_digest",
 ]
@@ -73,6 +74,9 @@ class ResultOutcome(str, enum.Enum):
     """A payload already stored for this result (any version): nothing to do."""
     ORPHAN = "orphan"
     """No order has this `resultId`: kept for reconciliation, nothing delivered."""
+
+
+WorkKind = Literal["orders", "deliveries"]
 
 
 def payload_digest(payload: bytes) -> str:
@@ -276,8 +280,9 @@ class Store(Protocol):
     ) -> Sequence[DeliveryRecord]:
         """Most recent first."""
 
-    def next_due(self) -> float | None:
-        """The earliest `next_attempt_at` (or lease expiry) of any unfinished order or delivery."""
+    def next_due(self, kind: WorkKind | None = None) -> float | None:
+        """The earliest `next_attempt_at` (or lease expiry) of any unfinished order or delivery;
+        only orders or only deliveries with `kind`, so one loop does not spin on the other's."""
 
     # Cursors (pull-style connectors)
 

@@ -32,6 +32,7 @@ from assessio_connect.store import (
     RecordedResult,
     ResultOutcome,
     ResultRecord,
+    WorkKind,
     payload_digest,
 )
 
@@ -854,16 +855,18 @@ class PostgresStore:
             ).fetchall()
         return [_delivery_record(row) for row in rows]
 
-    def next_due(self) -> float | None:
-        """The earliest due time (or lease expiry) of any unfinished order or delivery."""
+    def next_due(self, kind: WorkKind | None = None) -> float | None:
+        """The earliest due time (or lease expiry) of unfinished orders and/or deliveries."""
         with self._conn("find the next due time") as conn:
             row = conn.execute(
                 self._q(
                     """SELECT LEAST(
-                        (SELECT MIN(next_attempt_at) FROM {s}.orders WHERE state = 'pending'),
+                        (SELECT MIN(next_attempt_at) FROM {s}.orders
+                         WHERE state = 'pending' AND %(orders)s),
                         (SELECT MIN(next_attempt_at) FROM {s}.deliveries
-                         WHERE state IN ('pending', 'in_flight')))"""
-                )
+                         WHERE state IN ('pending', 'in_flight') AND %(deliveries)s))"""
+                ),
+                {"orders": kind in (None, "orders"), "deliveries": kind in (None, "deliveries")},
             ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
