@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from assessio_connect import hookimpl, load_plugins
+from assessio_connect import ConfigError, hookimpl, load_plugins
 from assessio_connect._logging import EventLog
 from assessio_connect.daemon import Daemon
 from assessio_connect.store import (
@@ -24,7 +25,7 @@ from assessio_connect.store import (
     ResultRecord,
     payload_digest,
 )
-from daemon_harness import SECRETS, Harness, harness, wait_until
+from daemon_harness import SECRETS, Harness, free_port, harness, wait_until
 
 JOB = {"id": "job-7", "title": "Backend Engineer", "department": "Engineering"}
 
@@ -299,3 +300,14 @@ def test_an_older_version_is_never_pushed_over_a_newer_one(world: Harness) -> No
         assert world.acme_ats.results["acme-app-0"]["score"] == 90
     finally:
         daemon.stop()
+
+
+def test_a_daemon_that_fails_to_build_releases_its_port_and_store(world: Harness) -> None:
+    port = free_port()
+    config = world.load(port=port)
+    plugins = load_plugins(entry_points=False)
+    del plugins.connectors["reference"]  # as if the connector's package were gone
+    with pytest.raises(ConfigError, match="no connector of kind 'reference'"):
+        Daemon(config, plugins)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # the half-built daemon closed its listener

@@ -83,78 +83,93 @@ class Daemon:
         except BaseException:
             self.store.close()
             raise
-        base_url = config.server.public_url or self.server.url
-        delivery = config.delivery
-        self.backoff = Backoff(
-            first_delay=delivery.first_delay, max_delay=delivery.max_delay, horizon=delivery.horizon
-        )
-        self.tenants: dict[str, TenantRuntime] = {}
-        self.orders = OrderSender(
-            self.store, self.tenants, owner=self.owner, clock=clock, log=log, lease=delivery.lease
-        )
-        problems: list[str] = []
-        for name, tenant_config in config.tenants.items():
-            connector_cls = plugins.connector(tenant_config.ats_kind)
-            if connector_cls is None:
-                problems.append(
-                    f"no connector of kind {tenant_config.ats_kind!r} @ $.tenants.{name}"
-                )
-                continue
-            self.tenants[name] = TenantRuntime(
-                tenant_config,
-                connector_cls=connector_cls,
-                store=self.store,
-                plugins=plugins,
-                transport=self._transport,
-                base_url=base_url,
-                clock=clock,
-                log=log,
-                wake_orders=self.orders.notify,
-                backoff=self.backoff,
+        try:
+            base_url = config.server.public_url or self.server.url
+            delivery = config.delivery
+            self.backoff = Backoff(
+                first_delay=delivery.first_delay,
+                max_delay=delivery.max_delay,
+                horizon=delivery.horizon,
             )
-        if problems:
-            raise ConfigError(problems, source=config.source)
-        self.worker = DeliveryWorker(
-            self.store,
-            self._push,
-            owner=self.owner,
-            threads=delivery.workers,
-            lease=delivery.lease,
-            backoff=self.backoff,
-            clock=clock,
-            on_delivered=self._delivered,
-            on_failed=self._failed,
-            log=log,
-        )
-        self.receiver = ResultReceiver(
-            {name: tenant.auth for name, tenant in self.tenants.items()},
-            self.store,
-            max_body_bytes=config.server.max_body_bytes,
-            clock=clock,
-            on_recorded=self._recorded,
-            log=log,
-        )
-        self.app = DaemonApp(
-            self.receiver,
-            {
-                name: tenant.connector.wsgi_app()
-                for name, tenant in self.tenants.items()
-                if tenant.connector.is_push
-            },
-        )
-        self.pollers = [
-            Poller(
-                tenant,
+            self.tenants: dict[str, TenantRuntime] = {}
+            self.orders = OrderSender(
                 self.store,
+                self.tenants,
                 owner=self.owner,
                 clock=clock,
                 log=log,
-                interval=float(getattr(tenant.config.ats, "poll_interval", 0) or 0)
-                or tenant.connector.poll_interval,
+                lease=delivery.lease,
             )
-            for tenant in self.tenants.values()
-            if tenant.connector.is_pull
-        ]
+            problems: list[str] = []
+            for name, tenant_config in config.tenants.items():
+                connector_cls = plugins.connector(tenant_config.ats_kind)
+                if connector_cls is None:
+                    problems.append(
+                        f"no connector of kind {tenant_config.ats_kind!r} @ $.tenants.{name}"
+                    )
+                    continue
+                self.tenants[name] = TenantRuntime(
+                    tenant_config,
+                    connector_cls=connector_cls,
+                    store=self.store,
+                    plugins=plugins,
+                    transport=self._transport,
+                    base_url=base_url,
+                    clock=clock,
+                    log=log,
+                    wake_orders=self.orders.notify,
+                    backoff=self.backoff,
+                )
+            if problems:
+                raise ConfigError(problems, source=config.source)
+            self.worker = DeliveryWorker(
+                self.store,
+                self._push,
+                owner=self.owner,
+                threads=delivery.workers,
+                lease=delivery.lease,
+                backoff=self.backoff,
+                clock=clock,
+                on_delivered=self._delivered,
+                on_failed=self._failed,
+                log=log,
+            )
+            self.receiver = ResultReceiver(
+                {name: tenant.auth for name, tenant in self.tenants.items()},
+                self.store,
+                max_body_bytes=config.server.max_body_bytes,
+                clock=clock,
+                on_recorded=self._recorded,
+                log=log,
+            )
+            self.app = DaemonApp(
+                self.receiver,
+                {
+                    name: tenant.connector.wsgi_app()
+                    for name, tenant in self.tenants.items()
+                    if tenant.connector.is_push
+                },
+            )
+            self.pollers = [
+                Poller(
+                    tenant,
+                    self.store,
+                    owner=self.owner,
+                    clock=clock,
+                    log=log,
+                    interval=float(getattr(tenant.config.ats, "poll_interval", 0) or 0)
+                    or tenant.connector.poll_interval,
+                )
+                for tenant in self.tenants.values()
+                if tenant.connector.is_pull
+            ]
+        except BaseException:
+            # Nothing half-built may outlive a failed start: the socket, connectors, store.
+            self.server.stop()
+            for tenant in getattr(self, "tenants", {}).values():
+                tenant.connector.close()
+            self.store.close()
+            raise
         self._started = False
 
     @property
