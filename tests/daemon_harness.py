@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -17,10 +16,10 @@ from assessio_connect.config import DaemonConfig
 from assessio_connect.plugins import Plugins, load_plugins
 from assessio_connect.reference import ReferenceAts
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
+from assessio_connect.testing import wait_until
 
 __all__ = ["SECRETS", "Harness", "free_port", "harness", "wait_until"]
 
-T = TypeVar("T")
 
 SECRETS = {
     "acme_provider_key": "pk-acme-5f1c9a",
@@ -42,20 +41,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def wait_until(
-    condition: Callable[[], T | None], timeout: float = 10.0, what: str = "the condition"
-) -> T:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 @attrs.define

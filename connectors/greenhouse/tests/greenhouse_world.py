@@ -5,11 +5,10 @@ with users, jobs and custom fields, secrets in files, a daemon configuration, an
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -29,6 +28,7 @@ from assessio_connect.models import (
 from assessio_connect.plugins import Plugins, load_plugins
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
 from assessio_connect.store import OrderRecord, OrderState, ResultRecord
+from assessio_connect.testing import wait_until
 from assessio_connect.transport import Transport
 from assessio_connect_greenhouse.fake import FakeGreenhouse
 
@@ -44,7 +44,6 @@ __all__ = [
     "world",
 ]
 
-T = TypeVar("T")
 
 KEYS = {
     "provider_key": "pk-acme-gh-41d2",
@@ -60,20 +59,6 @@ GENERAL = "7922dd91-1b44-43e4-a740-7c4d9c2fba41"
 """The emulator's "General Performance" lens id."""
 SALES = "1650ccfe-5e70-4732-89e6-123af02f2a6d"
 NOW = 1_700_000_000.0
-
-
-def wait_until(
-    condition: Callable[[], T | None], timeout: float = 10.0, what: str = "the condition"
-) -> T:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 @attrs.define

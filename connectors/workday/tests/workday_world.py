@@ -4,11 +4,10 @@ clock, configurations, and a world of the Assessio emulator, a fake Workday and 
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -26,6 +25,7 @@ from assessio_connect.plugins import Plugins
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
 from assessio_connect.sandbox._catalog import DEFAULT_LENSES
 from assessio_connect.store import OrderRecord, OrderState, ResultRecord
+from assessio_connect.testing import wait_until
 from assessio_connect.transport import Transport
 from assessio_connect_workday import WorkdayConfig
 from assessio_connect_workday.fake import FakeWorkday
@@ -47,7 +47,6 @@ __all__ = [
     "world",
 ]
 
-T = TypeVar("T")
 
 NOW = 1_700_000_000.0
 CLIENT_SECRET = "wd-client-secret-5a5a5a"
@@ -62,20 +61,6 @@ SECRETS = {
     "client_secret": CLIENT_SECRET,
     "refresh_token": REFRESH_TOKEN,
 }
-
-
-def wait_until(
-    condition: Callable[[], T | None], timeout: float = 10.0, what: str = "the condition"
-) -> T:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 @attrs.define
