@@ -11,9 +11,10 @@ duplicates are part of the show.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -26,7 +27,14 @@ from .models import Lens
 from .plugins import Plugins
 from .sandbox import DeliverySchedule, Organisation, Sandbox
 
-__all__ = ["DemoAts", "DemoRow", "run_demo"]
+__all__ = [
+    "DemoAts",
+    "DemoRow",
+    "assessio_tables",
+    "demo_organisation",
+    "run_demo",
+    "secret_writer",
+]
 
 NAMES = [
     "Åsa Öberg",
@@ -60,6 +68,60 @@ class DemoAts(Protocol):
 
     def write_backs(self) -> list[tuple[str, str, float]]:
         """(candidate email, where the result was written, when) for each result written."""
+
+
+def demo_organisation(label: str) -> Organisation:
+    """An emulator organisation with fresh random credentials, for one demo tenant."""
+    return Organisation(
+        provider_key=f"demo-{label}-{secrets.token_hex(4)}",
+        integrator_secret=secrets.token_urlsafe(16),
+        result_api_key=secrets.token_urlsafe(16),
+    )
+
+
+def secret_writer(secrets_dir: Path, tenant: str) -> Callable[[str, str], str]:
+    """`ref(name, value)`: writes a demo tenant's secret to a file, returns its TOML reference."""
+
+    def ref(name: str, value: str) -> str:
+        path = secrets_dir / f"{tenant}-{name}"
+        path.write_text(value)
+        return f'{{ file = "{path.as_posix()}" }}'
+
+    return ref
+
+
+def assessio_tables(
+    tenant: str,
+    sandbox_url: str,
+    organisation: Organisation,
+    ref: Callable[[str, str], str],
+    *,
+    department_lenses: Mapping[str, str] | None = None,
+) -> str:
+    """The Assessio half of a demo tenant's configuration: the emulator, the organisation's
+    credentials, the result key, and "General Performance" in en-GB unless a department rule
+    picks another lens."""
+    rules = "".join(
+        f"""
+[[tenants.{tenant}.assessment.rules]]
+department = "{department}"
+lens = "{lens}"
+"""
+        for department, lens in (department_lenses or {}).items()
+    )
+    return f"""
+[tenants.{tenant}]
+base_url = "{sandbox_url}"
+provider_key = {ref("provider-key", organisation.provider_key)}
+integrator_secret = {ref("integrator-secret", organisation.integrator_secret or "")}
+
+[tenants.{tenant}.webhook]
+api_keys = [{ref("result-key", organisation.result_api_key or "")}]
+
+[tenants.{tenant}.assessment]
+lens = "General Performance"
+locale = "en-GB"
+{rules}"""
 
 
 @attrs.frozen

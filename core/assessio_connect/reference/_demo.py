@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from assessio_connect.demo import assessio_tables, demo_organisation, secret_writer
 from assessio_connect.sandbox import Organisation
 
 from ._fake import ReferenceAts
@@ -18,11 +19,7 @@ class ReferenceDemo:
     def __init__(self) -> None:
         self._token = secrets.token_urlsafe(16)
         self._webhook_secret = secrets.token_urlsafe(16)
-        self._organisation = Organisation(
-            provider_key=f"demo-reference-{secrets.token_hex(4)}",
-            integrator_secret=secrets.token_urlsafe(16),
-            result_api_key=secrets.token_urlsafe(16),
-        )
+        self._organisation = demo_organisation("reference")
         self.ats = ReferenceAts(api_token=self._token, webhook_secret=self._webhook_secret)
         self._tenant = ""
         self._emails: dict[str, str] = {}
@@ -38,43 +35,20 @@ class ReferenceDemo:
 
     def tenant_toml(self, tenant: str, sandbox_url: str, secrets_dir: Path) -> str:
         self._tenant = tenant
-        org = self._organisation
-        values = {
-            "provider-key": org.provider_key,
-            "integrator-secret": org.integrator_secret or "",
-            "result-key": org.result_api_key or "",
-            "ats-token": self._token,
-            "ats-webhook": self._webhook_secret,
-        }
-        for name, value in values.items():
-            (secrets_dir / f"{tenant}-{name}").write_text(value)
-
-        def ref(name: str) -> str:
-            return f'{{ file = "{(secrets_dir / f"{tenant}-{name}").as_posix()}" }}'
-
-        return f"""
-[tenants.{tenant}]
-base_url = "{sandbox_url}"
-provider_key = {ref("provider-key")}
-integrator_secret = {ref("integrator-secret")}
-
-[tenants.{tenant}.webhook]
-api_keys = [{ref("result-key")}]
-
-[tenants.{tenant}.assessment]
-lens = "General Performance"
-locale = "en-GB"
-
-[[tenants.{tenant}.assessment.rules]]
-department = "Sales"
-lens = "Sales"
-
+        ref = secret_writer(secrets_dir, tenant)
+        assessio = assessio_tables(
+            tenant, sandbox_url, self._organisation, ref, department_lenses={"Sales": "Sales"}
+        )
+        return (
+            assessio
+            + f"""
 [tenants.{tenant}.ats]
 kind = "reference"
 base_url = "{self.ats.url}"
-api_token = {ref("ats-token")}
-webhook_secret = {ref("ats-webhook")}
+api_token = {ref("ats-token", self._token)}
+webhook_secret = {ref("ats-webhook", self._webhook_secret)}
 """
+        )
 
     def trigger(self, daemon_url: str, candidates: list[tuple[str, str]]) -> None:
         for index, (name, email) in enumerate(candidates):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from assessio_connect.demo import assessio_tables, demo_organisation, secret_writer
 from assessio_connect.sandbox import Organisation
 
 from .fake import FakeGreenhouse
@@ -21,11 +22,7 @@ class GreenhouseDemo:
     def __init__(self) -> None:
         self._api_key = secrets.token_urlsafe(16)
         self._webhook_secret = secrets.token_urlsafe(16)
-        self._organisation = Organisation(
-            provider_key=f"demo-greenhouse-{secrets.token_hex(4)}",
-            integrator_secret=secrets.token_urlsafe(16),
-            result_api_key=secrets.token_urlsafe(16),
-        )
+        self._organisation = demo_organisation("greenhouse")
         self.greenhouse = FakeGreenhouse(api_key=self._api_key)
         self._author = self.greenhouse.add_user("Demo", "Recruiter", "recruiter@demo.example")
         self.greenhouse.add_custom_field("Assessio Score", value_type="number")
@@ -50,48 +47,25 @@ class GreenhouseDemo:
 
     def tenant_toml(self, tenant: str, sandbox_url: str, secrets_dir: Path) -> str:
         self._tenant = tenant
-        org = self._organisation
-        values = {
-            "provider-key": org.provider_key,
-            "integrator-secret": org.integrator_secret or "",
-            "result-key": org.result_api_key or "",
-            "harvest-key": self._api_key,
-            "webhook-secret": self._webhook_secret,
-        }
-        for name, value in values.items():
-            (secrets_dir / f"{tenant}-{name}").write_text(value)
-
-        def ref(name: str) -> str:
-            return f'{{ file = "{(secrets_dir / f"{tenant}-{name}").as_posix()}" }}'
-
-        return f"""
-[tenants.{tenant}]
-base_url = "{sandbox_url}"
-provider_key = {ref("provider-key")}
-integrator_secret = {ref("integrator-secret")}
-
-[tenants.{tenant}.webhook]
-api_keys = [{ref("result-key")}]
-
-[tenants.{tenant}.assessment]
-lens = "General Performance"
-locale = "en-GB"
-
-[[tenants.{tenant}.assessment.rules]]
-department = "Sales"
-lens = "Sales"
-
+        ref = secret_writer(secrets_dir, tenant)
+        assessio = assessio_tables(
+            tenant, sandbox_url, self._organisation, ref, department_lenses={"Sales": "Sales"}
+        )
+        return (
+            assessio
+            + f"""
 [tenants.{tenant}.ats]
 kind = "greenhouse"
 harvest_url = "{self.greenhouse.url}"
-api_key = {ref("harvest-key")}
+api_key = {ref("harvest-key", self._api_key)}
 on_behalf_of = {self._author}
 custom_fields = {{ score = "assessio_score" }}
 
 [tenants.{tenant}.ats.webhook]
-secret_key = {ref("webhook-secret")}
+secret_key = {ref("webhook-secret", self._webhook_secret)}
 stages = [{{ name = "{STAGE}" }}]
 """
+        )
 
     def trigger(self, daemon_url: str, candidates: list[tuple[str, str]]) -> None:
         if not self._configured:

@@ -3,9 +3,9 @@ whose applications reach the assessment step and get their results by `Assess_Ca
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
+from assessio_connect.demo import assessio_tables, demo_organisation, secret_writer
 from assessio_connect.sandbox import Organisation
 
 from .fake import FakeWorkday
@@ -19,11 +19,7 @@ class WorkdayDemo:
     """A fake Workday tenant reached with OAuth 2.0 (refresh token)."""
 
     def __init__(self) -> None:
-        self._organisation = Organisation(
-            provider_key=f"demo-workday-{secrets.token_hex(4)}",
-            integrator_secret=secrets.token_urlsafe(16),
-            result_api_key=secrets.token_urlsafe(16),
-        )
+        self._organisation = demo_organisation("workday")
         self.workday = FakeWorkday(tenant="demo_tenant", tests={DEMO_TEST: "Assessio General"})
         self._emails: dict[str, str] = {}
 
@@ -37,47 +33,26 @@ class WorkdayDemo:
         return self._organisation
 
     def tenant_toml(self, tenant: str, sandbox_url: str, secrets_dir: Path) -> str:
-        org = self._organisation
-        values = {
-            "provider-key": org.provider_key,
-            "integrator-secret": org.integrator_secret or "",
-            "result-key": org.result_api_key or "",
-            "workday-client-secret": self.workday.client_secret,
-            "workday-refresh-token": self.workday.refresh_token,
-        }
-        for name, value in values.items():
-            (secrets_dir / f"{tenant}-{name}").write_text(value)
-
-        def ref(name: str) -> str:
-            return f'{{ file = "{(secrets_dir / f"{tenant}-{name}").as_posix()}" }}'
-
-        return f"""
-[tenants.{tenant}]
-base_url = "{sandbox_url}"
-provider_key = {ref("provider-key")}
-integrator_secret = {ref("integrator-secret")}
-
-[tenants.{tenant}.webhook]
-api_keys = [{ref("result-key")}]
-
-[tenants.{tenant}.assessment]
-lens = "General Performance"
-locale = "en-GB"
-
+        ref = secret_writer(secrets_dir, tenant)
+        assessio = assessio_tables(tenant, sandbox_url, self._organisation, ref)
+        return (
+            assessio
+            + f"""
 [tenants.{tenant}.ats]
 kind = "workday"
 base_url = "{self.workday.url}"
 tenant = "{self.workday.tenant}"
 report = "{self.workday.report}"
 client_id = "{self.workday.client_id}"
-client_secret = {ref("workday-client-secret")}
-refresh_token = {ref("workday-refresh-token")}
+client_secret = {ref("workday-client-secret", self.workday.client_secret)}
+refresh_token = {ref("workday-refresh-token", self.workday.refresh_token)}
 poll_interval = 0.2
 status_completed = "ASSESSIO_COMPLETED"
 
 [tenants.{tenant}.ats.tests]
 "General Performance" = "{DEMO_TEST}"
 """
+        )
 
     def trigger(self, daemon_url: str, candidates: list[tuple[str, str]]) -> None:
         for index, (name, email) in enumerate(candidates, start=1):
