@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from waitress.server import create_server
 
-__all__ = ["BackgroundServer"]
+__all__ = ["BackgroundServer", "ServedApp"]
+
+
+S = TypeVar("S", bound="ServedApp")
 
 
 class BackgroundServer:
@@ -86,6 +89,57 @@ class BackgroundServer:
         self._thread = None
 
     def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServedApp:
+    """Base of the fake ATSs: serve `_app()` on `host:port` in the background, with `url`,
+    idempotent `start()`/`stop()` and use as a context manager. `_what` names it in errors."""
+
+    _what = "server"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
+        self._port = port
+        self._server: BackgroundServer | None = None
+
+    def _app(self) -> Any:
+        """The WSGI application to serve."""
+        raise NotImplementedError
+
+    @property
+    def serving(self) -> str:
+        """Where it serves, or "not started" (for reprs)."""
+        return self._server.url if self._server is not None else "not started"
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash, once started."""
+        if self._server is None:
+            raise RuntimeError(f"the {self._what} is not serving; call start() first")
+        return self._server.url
+
+    def start(self: S) -> S:
+        """Serve in a background thread; returns self (idempotent)."""
+        if self._server is None:
+            self._server = BackgroundServer(self._app(), self._host, self._port).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; the state stays readable."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self: S) -> S:
         return self.start()
 
     def __exit__(

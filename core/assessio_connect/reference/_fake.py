@@ -14,14 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import attrs
 import urllib3
 
-from assessio_connect._server import BackgroundServer
+from assessio_connect._server import ServedApp
 from assessio_connect._wsgi import RequestBodyError, header, read_body
 
 from ._connector import MAX_PAGE_SIZE, SIGNATURE_HEADER, sign
@@ -91,7 +90,7 @@ def _write_problems(data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-class ReferenceAts:
+class ReferenceAts(ServedApp):
     """A stand-in for the reference ATS: `GET /api/ping`, `GET /api/invitations`,
     `PUT /api/applications/{id}/assessment`, each behind `Authorization: Bearer <api_token>`.
 
@@ -112,8 +111,7 @@ class ReferenceAts:
             raise ValueError("api_token must not be empty")
         self._token = api_token.encode("utf-8")
         self._webhook_secret = webhook_secret
-        self._host = host
-        self._port = port
+        super().__init__(host, port)
         self._changed = threading.Condition()
         self._sequence = itertools.count(1)
         self._invitations: list[tuple[int, dict[str, Any]]] = []
@@ -124,47 +122,24 @@ class ReferenceAts:
         self._fail_status = 503
         self._fail_retry_after: float | str | None = None
         self._fail_always: int | None = None
-        self._server: BackgroundServer | None = None
         self._http = urllib3.PoolManager(
             retries=False, timeout=urllib3.Timeout(connect=5.0, read=30.0)
         )
 
     def __repr__(self) -> str:
-        where = self._server.url if self._server is not None else "not started"
-        return f"ReferenceAts({where})"
+        return f"ReferenceAts({self.serving})"
 
     # -- serving --------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """The ATS's `base_url` (no trailing slash), once started."""
-        if self._server is None:
-            raise RuntimeError("the reference ATS is not serving; call start() first")
-        return self._server.url
+    _what = "reference ATS"
 
-    def start(self) -> ReferenceAts:
-        """Serve in a background thread; returns self (idempotent)."""
-        if self._server is None:
-            self._server = BackgroundServer(self.wsgi_app, self._host, self._port).start()
-        return self
+    def _app(self) -> Any:
+        return self.wsgi_app
 
     def stop(self) -> None:
         """Stop serving; the state stays readable."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
+        super().stop()
         self._http.clear()
-
-    def __enter__(self) -> ReferenceAts:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- driving it -----------------------------------------------------------------------
 

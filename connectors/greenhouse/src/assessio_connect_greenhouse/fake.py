@@ -17,14 +17,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 import urllib3
 
-from assessio_connect._server import BackgroundServer
+from assessio_connect._server import ServedApp
 
 from ._auth import basic_header
 from ._fake_harvest import (
@@ -88,7 +87,7 @@ class TakeHomeTest:
     """The last `test_status` answer."""
 
 
-class FakeGreenhouse:
+class FakeGreenhouse(ServedApp):
     """Greenhouse for tests: build data with `add_*`, drive it with `move_to_stage`,
     `send_test`, …, inspect `writes`, `requests`, `deliveries`, `notes(…)`."""
 
@@ -117,9 +116,8 @@ class FakeGreenhouse:
         self.data = FakeData()
         self.retry_factor = retry_factor
         """Greenhouse's retry delays are multiplied by this (0.001: 60 ms … 29 s)."""
+        super().__init__(host, port)
         self._clock = clock
-        self._host = host
-        self._port = port
         self._partner_url: str | None = None
         self._partner_key: str | None = None
         self._webhook_url: str | None = None
@@ -142,51 +140,38 @@ class FakeGreenhouse:
             clock=clock,
             on_completion=self._completed,
         )
-        self._server: BackgroundServer | None = None
         self._http = urllib3.PoolManager(
             retries=False, timeout=urllib3.Timeout(connect=5.0, read=30.0)
         )
 
     def __repr__(self) -> str:
-        where = self._server.url if self._server is not None else "not started"
-        return f"FakeGreenhouse({where})"
+        return f"FakeGreenhouse({self.serving})"
 
     # -- serving --------------------------------------------------------------------------
+
+    _what = "fake Greenhouse"
 
     @property
     def url(self) -> str:
         """The Harvest base URL (`harvest_url`), once started; the token URL is `{url}/token`."""
-        if self._server is None:
-            raise RuntimeError("the fake Greenhouse is not serving; call start() first")
-        return self._server.url
+        return super().url
+
+    def _app(self) -> Any:
+        return self.app
 
     def start(self) -> FakeGreenhouse:
         """Serve in a background thread; returns self (idempotent)."""
         if self._server is None:
             self._stopping.clear()
-            self._server = BackgroundServer(self.app, self._host, self._port).start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         """Stop serving and retrying web hooks; the state stays readable."""
         self._stopping.set()
         for thread in list(self._retries):
             thread.join(timeout=5)
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
+        super().stop()
         self._http.clear()
-
-    def __enter__(self) -> FakeGreenhouse:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- data -----------------------------------------------------------------------------
 

@@ -31,13 +31,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import attrs
 
-from assessio_connect._server import BackgroundServer
+from assessio_connect._server import ServedApp
 from assessio_connect._wsgi import RequestBodyError, header, read_body
 
 from ._report import MICROS, parse_moment
@@ -181,7 +180,7 @@ def _micros(seconds: float) -> int:
     return round(seconds * MICROS)
 
 
-class FakeWorkday:
+class FakeWorkday(ServedApp):
     """One Workday tenant with its API client, integration system user, report and the
     Recruiting assessment tests and statuses it knows (Reference ID -> name)."""
 
@@ -217,8 +216,7 @@ class FakeWorkday:
         self.token_ttl = token_ttl
         self._zone = timezone(timedelta(minutes=utc_offset_minutes))
         self._clock = clock
-        self._host = host
-        self._port = port
+        super().__init__(host, port)
         self._changed = threading.Condition()
         self._tokens: dict[str, float] = {}
         self._refresh_revoked = False
@@ -236,20 +234,16 @@ class FakeWorkday:
         self._report_break_status = 503
         self._raw_answers: list[tuple[int, bytes]] = []
         self._wids = itertools.count(1)
-        self._server: BackgroundServer | None = None
 
     def __repr__(self) -> str:
-        where = self._server.url if self._server is not None else "not started"
-        return f"FakeWorkday({self.tenant!r}, {where})"
+        return f"FakeWorkday({self.tenant!r}, {self.serving})"
 
     # -- serving --------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """The base URL (`ats.base_url`), once started."""
-        if self._server is None:
-            raise RuntimeError("the fake Workday is not serving; call start() first")
-        return self._server.url
+    _what = "fake Workday"
+
+    def _app(self) -> Any:
+        return self.wsgi_app
 
     @property
     def client_secret(self) -> str:
@@ -260,29 +254,6 @@ class FakeWorkday:
     def refresh_token(self) -> str:
         """The refresh token the API client may use (for the connector's configuration)."""
         return self._refresh_token
-
-    def start(self) -> FakeWorkday:
-        """Serve in a background thread; returns self (idempotent)."""
-        if self._server is None:
-            self._server = BackgroundServer(self.wsgi_app, self._host, self._port).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; the state stays readable."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def __enter__(self) -> FakeWorkday:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- driving it -----------------------------------------------------------------------
 
