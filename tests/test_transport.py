@@ -305,3 +305,31 @@ def test_parse_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("Thu, 01 Jan 1970 00:00:30 GMT", now=10) == 20
     assert parse_retry_after("soon", now=0) is None
     assert parse_retry_after(None, now=0) is None
+
+
+def test_exchange_returns_any_status_with_the_whole_body_once(
+    scripted: tuple[Scripted, str],
+) -> None:
+    app, url = scripted
+    fault = b"<Fault>" + b"v" * 2000 + b"</Fault>"
+    app.replies = [(500, {"Content-Type": "text/xml"}, fault)]
+    sleeps = Sleeps()
+    response = _transport(sleeps).exchange("POST", url + "/soap", body=b"<x/>")
+    assert (response.status, response.body) == (500, fault)
+    assert len(app.seen) == 1
+    assert app.seen[0]["headers"]["user-agent"].startswith("assessio-connect/")
+    assert sleeps.delays == []
+
+
+def test_exchange_raises_transport_errors_for_no_or_oversized_responses(
+    scripted: tuple[Scripted, str],
+) -> None:
+    app, url = scripted
+    app.default = (500, {}, b"x" * 5000)
+    with pytest.raises(TransportError, match="larger than 1000 bytes"):
+        _transport(Sleeps(), max_response_bytes=1000).exchange("GET", url)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(TransportError, match="could not connect"):
+        _transport(Sleeps()).exchange("GET", f"http://127.0.0.1:{port}/")

@@ -171,6 +171,24 @@ class Transport:
                 raise error
             self._sleep(retry.delay(attempt, retry_after, self._rng))
 
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTTPResponse:
+        """Send once and return the complete (size-capped) response whatever its status, for
+        callers that must read an error body whole (e.g. a SOAP fault); `send` keeps only an
+        excerpt in its `APIError`. Raises `TransportError` when no complete response arrived."""
+        built = dict(headers or {})
+        built.setdefault("User-Agent", self.user_agent)
+        try:
+            return self._once(method, url, body, built)
+        except (_ConnectFailure, _ReadFailure) as exc:
+            raise exc.error from None
+
     def _once(
         self, method: str, url: str, body: bytes | None, headers: dict[str, str]
     ) -> HTTPResponse:

@@ -21,7 +21,6 @@ from assessio_connect.errors import PayloadError, PermanentError, RetryableError
 from assessio_connect.transport import Transport, parse_retry_after
 
 from ._config import WorkdayConfig
-from ._http import exchange
 
 __all__ = ["Auth", "IsuAuth", "OAuthSession", "make_auth"]
 
@@ -152,7 +151,7 @@ class OAuthSession:
             "Accept": "application/json",
         }
         try:
-            response = exchange(self._transport, "POST", self._url, body=body, headers=headers)
+            response = self._transport.exchange("POST", self._url, body=body, headers=headers)
         except TransportError as exc:
             raise RetryableError(f"could not get a Workday access token: {exc}") from None
         data = self._json(response.body)

@@ -32,7 +32,6 @@ from assessio_connect.transport import HTTPResponse, parse_retry_after
 
 from ._auth import Auth, make_auth
 from ._config import WorkdayConfig
-from ._http import exchange
 from ._report import (
     MICROS,
     Cursor,
@@ -354,7 +353,7 @@ class WorkdayConnector(Connector):
         body: bytes | None = None,
     ) -> HTTPResponse:
         try:
-            return exchange(self.context.transport, method, url, body=body, headers=headers)
+            return self.context.transport.exchange(method, url, body=body, headers=headers)
         except TransportError as exc:
             raise RetryableError(f"could not {action}: {exc}") from None
 
