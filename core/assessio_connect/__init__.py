@@ -14,6 +14,7 @@ from .connector import (
     AtsJob,
     Connector,
     ConnectorContext,
+    ConnectorState,
     Invitation,
     OrderDraft,
     PollPage,
@@ -58,7 +59,7 @@ from .models import (
 from .plugins import Plugins, load_plugins
 from .receiver import ResultReceiver
 from .signing import sign, verify
-from .store import Store
+from .store import StateEntry, Store
 from .transport import RetryPolicy, Transport
 from .webhook import WebhookAuth, parse_result
 
@@ -80,6 +81,7 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "ConnectorError",
+    "ConnectorState",
     "Daemon",
     "DaemonConfig",
     "Invitation",
@@ -103,6 +105,7 @@ __all__ = [
     "ServerError",
     "SignatureError",
     "SignatureMismatchError",
+    "StateEntry",
     "Store",
     "StoreError",
     "StoreUnavailableError",

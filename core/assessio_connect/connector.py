@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol
 import attrs
 
 from .models import AssessioConfig, CandidateDetails, Recruitment, Result
+from .connector_state import ConnectorState
 from .store import OrderRecord, ResultRecord
 from .transport import Transport
 
@@ -31,6 +32,7 @@ __all__ = [
     "AtsJob",
     "Connector",
     "ConnectorContext",
+    "ConnectorState",
     "Invitation",
     "OrderDraft",
     "PollPage",
@@ -145,6 +147,9 @@ class ConnectorContext(Protocol):
     tenant: str
     transport: Transport
     """The daemon's shared HTTP connection pool (timeouts, size cap, retries on request)."""
+    state: ConnectorState
+    """This connector's durable key-value space for this tenant, shared by every replica:
+    write-back receipts, rotated refresh tokens, leases (see `ConnectorState`)."""
 
     def now(self) -> float:
         """The daemon's clock (seconds since the epoch); tests inject their own."""

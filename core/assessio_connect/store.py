@@ -31,6 +31,7 @@ __all__ = [
     "RecordedResult",
     "ResultOutcome",
     "ResultRecord",
+    "StateEntry",
     "Store",
     "WorkKind",
     "WorkNotifications",
@@ -155,6 +156,16 @@ class DeliveryRecord:
     updated_at: float
     lease_owner: str | None
     lease_expires_at: float | None
+
+
+@attrs.frozen
+class StateEntry:
+    """One value of a connector's durable key-value space, with its version (1 when created,
+    one more on every write), so that writers can compare-and-set."""
+
+    value: str = attrs.field(repr=False)
+    version: int
+    updated_at: float
 
 
 @attrs.frozen
@@ -283,6 +294,28 @@ class Store(Protocol):
     def next_due(self, kind: WorkKind | None = None) -> float | None:
         """The earliest `next_attempt_at` (or lease expiry) of any unfinished order or delivery;
         only orders or only deliveries with `kind`, so one loop does not spin on the other's."""
+
+    # Connector state: a durable key-value space per (tenant, namespace)
+
+    def get_state(self, tenant: str, namespace: str, key: str) -> StateEntry | None:
+        """The stored value of `key`, or None."""
+
+    def put_state(
+        self,
+        tenant: str,
+        namespace: str,
+        key: str,
+        value: str,
+        *,
+        expect_version: int | None = None,
+        now: float,
+    ) -> StateEntry | None:
+        """Write `value`; unconditionally when `expect_version` is None, else only when the
+        stored version equals it (0: only when the key does not exist yet). Returns the new
+        entry, or None when the condition failed (another writer got there first)."""
+
+    def delete_state(self, tenant: str, namespace: str, key: str) -> None:
+        """Forget `key` (nothing happens when it does not exist)."""
 
     # Cursors (pull-style connectors)
 

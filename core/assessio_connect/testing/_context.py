@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from assessio_connect.connector import Invitation, Pushback, recruitment_id
+from assessio_connect.connector_state import MemoryState
 from assessio_connect.models import (
     AssessioConfig,
     AssessmentOrder,
@@ -57,6 +58,8 @@ class RecordingContext:
         """application_id -> the order recorded for it."""
         self.logs: list[tuple[str, dict[str, Any]]] = []
         self.invite_error: Exception | None = None
+        self.state = MemoryState(owner=f"{tenant}-recording", clock=clock)
+        """The connector's key-value space, in memory (`state.entries` to inspect it)."""
 
     def __repr__(self) -> str:
         return f"RecordingContext({self.tenant!r}, {len(self.orders)} order(s))"
