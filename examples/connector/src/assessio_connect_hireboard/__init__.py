@@ -1,7 +1,8 @@
 """A Hireboard connector for assessio-connect (`kind = "hireboard"`): the example connector.
 
 Hireboard is an imaginary ATS with a JSON REST API and web hooks; this package is the
-walk-through in its README, written the way a third party writes a connector.
+walk-through in its README, written the way a third party writes a connector. Hireboard's
+documentation is `HIREBOARD-API.md` next to the README: what follows summarises it.
 
 **In: a web hook.** When an application moves to another stage, Hireboard POSTs to
 `{daemon}/connectors/{tenant}/webhook`::

@@ -1,5 +1,5 @@
 """`HireboardConnector`: Hireboard's web hook in, assessment results written back over its REST
-API (the protocol is described in the package docstring)."""
+API, as `HIREBOARD-API.md` (Hireboard's documentation) describes them."""
 
 from __future__ import annotations
 
@@ -45,10 +45,10 @@ __all__ = [
     "sign",
 ]
 
-API_VERSION = "v1"
-SIGNATURE_HEADER = "Hireboard-Signature"
+API_VERSION = "v1"  # source: HIREBOARD-API.md § 1.1
+SIGNATURE_HEADER = "Hireboard-Signature"  # source: HIREBOARD-API.md § 4.2
 MAX_EVENT_BYTES = 256 * 1024
-STAGE_CHANGED = "application.stage_changed"
+STAGE_CHANGED = "application.stage_changed"  # source: HIREBOARD-API.md § 4.3
 RETRY_AFTER = 5
 _JSON = "application/json"
 
