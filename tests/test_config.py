@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assessio_connect import ConfigError, Transport, sign
-from assessio_connect._server import BackgroundServer
+from assessio_connect._server import DEFAULT_LIMITS, BackgroundServer, ConnectionLimits
 from assessio_connect.client import ENVIRONMENTS
 from assessio_connect.config import (
     AssessmentRule,
@@ -69,6 +69,10 @@ listen = "127.0.0.1:0"
 public_url = "https://connect.example.com/"
 max_body_bytes = 65536
 threads = 4
+connection_limit = 2000
+header_timeout = "5s"
+body_timeout = 45
+idle_timeout = "2m"
 
 [store]
 url = "sqlite:///state/assessio-connect.db"
@@ -199,6 +203,9 @@ def test_a_full_file_loads_with_every_value(folder: Path) -> None:
         4,
     )
     assert server.base_url == server.public_url == "https://connect.example.com"
+    assert server.limits == ConnectionLimits(
+        connection_limit=2000, header_timeout=5.0, body_timeout=45.0, idle_timeout=120.0
+    )
     assert config.store_url == f"sqlite:///{folder / 'state' / 'assessio-connect.db'}"
     delivery = config.delivery
     assert (delivery.workers, delivery.horizon, delivery.first_delay) == (2, 172800.0, 1.5)
@@ -272,6 +279,25 @@ def test_redacted_data_is_the_file_again_once_references_are_put_back(folder: Pa
         "max_delay": "15m",
         "lease": "90s",
     }
+    assert config.redacted()["server"] == {
+        "listen": "127.0.0.1:0",
+        "public_url": "https://connect.example.com",
+        "max_body_bytes": 65536,
+        "threads": 4,
+        "connection_limit": 2000,
+        "header_timeout": "5s",
+        "body_timeout": "45s",
+        "idle_timeout": "2m",
+    }
+
+
+def test_the_server_limits_default_to_safe_values(folder: Path) -> None:
+    """Issue 11 item 6: well above 150 connections, and slow requests cut off in seconds."""
+    limits = parse(MINIMAL, folder).server.limits
+    assert limits == DEFAULT_LIMITS
+    assert limits.connection_limit >= 500
+    assert limits.header_timeout <= 10
+    assert limits.body_timeout <= 30
 
 
 def test_the_tenant_client_and_webhook_auth_use_the_configured_settings(folder: Path) -> None:
@@ -352,6 +378,9 @@ listen = "::1:8080"
 public_url = "ftp://connect.example.com?x=1"
 max_body_bytes = 100
 threds = 8
+connection_limit = 5
+header_timeout = "0s"
+body_timeout = "slow"
 
 [delivery]
 workers = 0
@@ -408,7 +437,12 @@ EXPECTED_PROBLEMS = [
     "expected an http:// or https:// URL, got 'ftp://connect.example.com?x=1' "
     "@ $.server.public_url",
     "must be at least 1024 bytes, not 100 @ $.server.max_body_bytes",
-    "unknown key 'threds' (known: listen, public_url, max_body_bytes, threads) @ $.server",
+    "unknown key 'threds' (known: listen, public_url, max_body_bytes, threads, "
+    "connection_limit, header_timeout, body_timeout, idle_timeout) @ $.server",
+    "must be at least 10, not 5 @ $.server.connection_limit",
+    "a duration must be a finite number of seconds above 0 @ $.server.header_timeout",
+    '\'slow\' is not a duration: write seconds (90) or "90s", "15m", "36h", "2d" '
+    "@ $.server.body_timeout",
     "must be at least 1, not 0 @ $.delivery.workers",
     "a duration must be a finite number of seconds above 0 @ $.delivery.horizon",
     '\'soon\' is not a duration: write seconds (90) or "90s", "15m", "36h", "2d" '

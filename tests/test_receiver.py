@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from assessio_connect._server import BackgroundServer
 from assessio_connect._sqlite_store import SQLiteStore
+from assessio_connect.config import ServerConfig
 from assessio_connect.errors import StoreError, StoreUnavailableError
 from assessio_connect.models import AssessmentOrder, CandidateDetails, Recruitment
 from assessio_connect.receiver import ResultReceiver
@@ -793,3 +795,51 @@ def test_any_path_is_routed_or_refused_never_a_crash(path: str) -> None:
     reply = call_app(app, wsgi_path, b"", {"integrator-api-key": WRONG_KEY})
     assert reply.status in (401, 404, 405, 415), reply.body
     assert isinstance(reply.json()["error"], str)
+
+
+# -- Expect: 100-continue through the daemon's own server -----------------------------------
+
+
+def _expecting(port: int, content_length: int | str, body: bytes | None = None) -> list[bytes]:
+    """Send headers with `Expect: 100-continue`; return each answer read before the socket
+    closes or goes quiet for 2 s. The body is sent only after a `100 Continue`."""
+    answers: list[bytes] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(
+            b"POST /results/acme/r-1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nintegrator-api-key: " + ACME_NEW.encode() + b"\r\n"
+            b"Content-Length: " + str(content_length).encode() + b"\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            while data := sock.recv(65536):
+                answers.append(data)
+                if data.startswith(b"HTTP/1.1 100 ") and body is not None:
+                    sock.sendall(body)
+        except TimeoutError:
+            answers.append(b"<no answer within 2 s>")
+    return answers
+
+
+def test_expect_100_continue_over_the_limit_is_refused_without_inviting_the_body(
+    tmp_path: Path,
+) -> None:
+    """Issue 11 item 10: a client that announces too big a body gets 413 at once, not a
+    `100 Continue` it would answer by uploading, nor a wait for a body never read."""
+    limit = ServerConfig().max_body_bytes
+    store = new_store(tmp_path / "state.db")
+    app = ResultReceiver(TENANTS, store, max_body_bytes=limit, clock=lambda: NOW)
+    # As the daemon serves it: waitress refuses a body of `limit + 1` bytes or more itself.
+    with BackgroundServer(app, max_request_body_size=limit + 1) as server:
+        refused = _expecting(server.port, limit + 1)
+        malformed = _expecting(server.port, "12x")
+        accepted = _expecting(server.port, len(BODY), BODY)
+    assert b"".join(refused).startswith(b"HTTP/1.1 413 "), refused
+    assert b"".join(malformed).startswith(b"HTTP/1.1 400 "), malformed
+    for answers in (refused, malformed):
+        assert b"100 Continue" not in b"".join(answers)
+        assert b"<no answer" not in answers[-1]
+    answer = b"".join(accepted)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 "), accepted
+    assert [r.result_id for r in store.list_results()] == ["r-1"]
+    store.close()

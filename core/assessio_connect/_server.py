@@ -1,17 +1,130 @@
-"""Run a WSGI application on waitress in a background thread (emulator, fakes, daemon, tests)."""
+"""Run a WSGI application on waitress in a background thread (emulator, fakes, daemon, tests).
+
+Waitress reads requests on one event loop and hands only complete ones to its threads, so a
+slow client costs a connection, not a thread. `ConnectionLimits` bounds what slow clients can
+hold: how many connections are served at once and how long a request may take to arrive.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 from typing import Any, TypeVar
 
-from waitress.server import create_server
+import attrs
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 
-__all__ = ["BackgroundServer", "ServedApp"]
+__all__ = ["DEFAULT_LIMITS", "BackgroundServer", "ConnectionLimits", "ServedApp"]
 
 
 S = TypeVar("S", bound="ServedApp")
+
+
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be above 0, not {value}")
+
+
+@attrs.frozen
+class ConnectionLimits:
+    """How many connections the server holds, and how long each part of a request may take.
+
+    A connection that is still sending its request line and headers `header_timeout` seconds
+    after it opened (or after the first byte of a later keep-alive request), or its body
+    `body_timeout` seconds after the headers ended, is closed; so is a keep-alive connection
+    idle between requests for `idle_timeout` seconds. Beyond `connection_limit` open
+    connections the server stops accepting until one closes."""
+
+    connection_limit: int = attrs.field(default=500, validator=_positive)
+    header_timeout: float = attrs.field(default=10.0, validator=_positive)
+    body_timeout: float = attrs.field(default=30.0, validator=_positive)
+    idle_timeout: float = attrs.field(default=75.0, validator=_positive)
+
+    @property
+    def check_interval(self) -> float:
+        """How often deadlines are checked: often enough to close a connection promptly."""
+        return min(1.0, max(0.05, min(self.header_timeout, self.body_timeout) / 4))
+
+
+DEFAULT_LIMITS = ConnectionLimits()
+
+
+class _GuardedChannel(HTTPChannel):
+    """A waitress connection that knows since when it has been sending its current request.
+
+    It also answers a refused request (a Content-Length over the limit) at once instead of
+    inviting its body with `100 Continue` first."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request_began: float | None = time.monotonic()  # the first request: from accept
+        self.body_began: float | None = None
+
+    def received(self, data: bytes) -> bool:
+        now = time.monotonic()
+        before = self.request
+        if before is None and self.request_began is None:
+            self.request_began = now
+        outcome: bool = super().received(data)
+        request = self.request
+        if request is None:
+            self.request_began = self.body_began = None
+        else:
+            if before is not None and request is not before:
+                self.request_began, self.body_began = now, None  # a pipelined request began
+            if request.headers_finished and self.body_began is None:
+                self.body_began = now
+        return outcome
+
+    def send_continue(self) -> None:
+        request = self.request
+        if request is not None and request.completed:
+            # Already refused (413, 400) or bodiless: answer now. Waitress would send
+            # `100 Continue` and then wait for a body it will never read.
+            request.expect_continue = False
+            return
+        super().send_continue()
+
+    def overdue(self, now: float, limits: ConnectionLimits) -> bool:
+        """Whether the request being received has taken longer than the limits allow."""
+        if self.requests or self.request_began is None:
+            return False  # the application is answering, or the connection is idle
+        if self.body_began is not None:
+            return now - self.body_began > limits.body_timeout
+        return now - self.request_began > limits.header_timeout
+
+
+class _GuardedServer(TcpWSGIServer):
+    """Waitress's TCP server with `ConnectionLimits`' header and body deadlines enforced."""
+
+    channel_class = _GuardedChannel
+
+    def __init__(self, app: Any, adj: Adjustments, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self._next_check = 0.0
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(adj.threads)
+        listen: Any = adj.listen  # resolved (family, type, proto, address) tuples
+        super().__init__(app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=listen[0])
+
+    def readable(self) -> bool:
+        # The event loop asks this at least once a second (and after every event).
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + self.limits.check_interval
+            self._close_overdue(now)
+        readable: bool = super().readable()
+        return readable
+
+    def _close_overdue(self, now: float) -> None:
+        channels: dict[int, Any] = self.active_channels  # type: ignore[assignment]
+        for channel in list(channels.values()):
+            if isinstance(channel, _GuardedChannel) and channel.overdue(now, self.limits):
+                channel.will_close = True
 
 
 class BackgroundServer:
@@ -25,22 +138,29 @@ class BackgroundServer:
         *,
         threads: int = 8,
         max_request_body_size: int = 1_073_741_824,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
     ) -> None:
-        server: Any = create_server(
-            app,
+        adj = Adjustments(
             host=host,
             port=port,
             threads=threads,
             # waitress buffers a whole body before calling the app: refuse big ones up front.
             max_request_body_size=max_request_body_size,
+            connection_limit=limits.connection_limit,
+            channel_timeout=max(1, round(limits.idle_timeout)),
+            cleanup_interval=max(1, round(min(limits.idle_timeout, 30))),
+            # poll() has no FD_SETSIZE (1024) ceiling, which select() would hit under load.
+            asyncore_use_poll=True,
             ident="assessio-connect",
             clear_untrusted_proxy_headers=True,
             # Keep waitress quiet about benign client disconnects during tests and benchmarks.
             expose_tracebacks=False,
         )
+        server: Any = _GuardedServer(app, adj, limits)
         self._server = server
         self.host = host
         self.port: int = int(server.effective_port)
+        self.limits = limits
         self._thread: threading.Thread | None = None
 
     @property
@@ -66,6 +186,7 @@ class BackgroundServer:
         """Stop accepting connections and wait for the serving thread to end."""
         server = self._server
         if self._thread is None:
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
             server.close()
             return
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)

@@ -8,6 +8,10 @@ Every problem in a file is reported at once, each as `message @ path`, in one `C
                                          # default http://<listen>
     max_body_bytes = 1048576             # at least 1024
     threads = 8
+    connection_limit = 500               # open connections served at once
+    header_timeout = "10s"               # to send the request line and headers
+    body_timeout = "30s"                 # to send the body, once the headers are in
+    idle_timeout = "75s"                 # a keep-alive connection between requests
 
     [store]
     url = "sqlite:///assessio-connect.db"   # a relative sqlite path is relative to this file
@@ -80,6 +84,7 @@ from cattrs.cols import (
 from cattrs.errors import ForbiddenExtraKeysError, StructureHandlerNotFoundError
 from cattrs.gen import make_dict_structure_fn, override
 
+from ._server import DEFAULT_LIMITS, ConnectionLimits
 from ._strict import InvalidValue, register_strict_primitives, strict_str
 from .client import ENVIRONMENTS, AssessioClient, ClientSettings, Environment
 from .connector import AssessmentChoice, AtsJob, Invitation
@@ -242,6 +247,24 @@ class ServerConfig:
     """Base of every `resultUpdateUrl` (no trailing slash); None: `http://host:port`."""
     max_body_bytes: int = 1048576
     threads: int = 8
+    connection_limit: int = DEFAULT_LIMITS.connection_limit
+    """Open connections served at once; beyond it, new ones wait until one closes."""
+    header_timeout: float = DEFAULT_LIMITS.header_timeout
+    """Seconds a client may take to send a request's line and headers."""
+    body_timeout: float = DEFAULT_LIMITS.body_timeout
+    """Seconds a client may take to send a request's body once its headers are in."""
+    idle_timeout: float = DEFAULT_LIMITS.idle_timeout
+    """Seconds a keep-alive connection may stay idle between requests."""
+
+    @property
+    def limits(self) -> ConnectionLimits:
+        """The connection limits for the HTTP server."""
+        return ConnectionLimits(
+            connection_limit=self.connection_limit,
+            header_timeout=self.header_timeout,
+            body_timeout=self.body_timeout,
+            idle_timeout=self.idle_timeout,
+        )
 
     @property
     def listen(self) -> str:
@@ -419,6 +442,9 @@ class DaemonConfig:
             server["public_url"] = self.server.public_url
         server["max_body_bytes"] = self.server.max_body_bytes
         server["threads"] = self.server.threads
+        server["connection_limit"] = self.server.connection_limit
+        for timeout in ("header_timeout", "body_timeout", "idle_timeout"):
+            server[timeout] = format_duration(getattr(self.server, timeout))
         delivery = self.delivery
         return {
             "server": server,
@@ -516,6 +542,10 @@ class _ServerTable:
     public_url: str | None = None
     max_body_bytes: int = 1048576
     threads: int = 8
+    connection_limit: int = DEFAULT_LIMITS.connection_limit
+    header_timeout: float = DEFAULT_LIMITS.header_timeout
+    body_timeout: float = DEFAULT_LIMITS.body_timeout
+    idle_timeout: float = DEFAULT_LIMITS.idle_timeout
 
 
 @attrs.frozen
@@ -677,6 +707,10 @@ def _make_converter(structure_secret: Callable[[Any, Any], Secret]) -> cattrs.Co
         public_url=checked(str, _http_url_problem),
         max_body_bytes=checked(int, _at_least(1024, " bytes")),
         threads=checked(int, _at_least(1)),
+        connection_limit=checked(int, _at_least(10)),
+        header_timeout=_structure_duration,
+        body_timeout=_structure_duration,
+        idle_timeout=_structure_duration,
     )
     table(
         DeliveryConfig,
@@ -922,7 +956,17 @@ class _Loader:
             return None
         host, port = _listen(parsed.listen)
         public_url = parsed.public_url.rstrip("/") if parsed.public_url else None
-        return ServerConfig(host, port, public_url, parsed.max_body_bytes, parsed.threads)
+        return ServerConfig(
+            host,
+            port,
+            public_url,
+            parsed.max_body_bytes,
+            parsed.threads,
+            connection_limit=parsed.connection_limit,
+            header_timeout=parsed.header_timeout,
+            body_timeout=parsed.body_timeout,
+            idle_timeout=parsed.idle_timeout,
+        )
 
     def store(self, table: dict[str, Any] | None) -> str | None:
         parsed = self.structure(table, _StoreTable, "$.store") if table is not None else None

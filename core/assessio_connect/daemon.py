@@ -79,6 +79,7 @@ class Daemon:
                 threads=config.server.threads,
                 # waitress refuses a body of this size or more itself (413), before buffering it.
                 max_request_body_size=config.server.max_body_bytes + 1,
+                limits=config.server.limits,
             )
         except BaseException:
             self.store.close()
