@@ -21,6 +21,7 @@ from assessio_connect.store import (
     OrderState,
     ResultOutcome,
     ResultRecord,
+    StateEntry,
     Store,
     payload_digest,
 )
@@ -225,6 +226,37 @@ class StoreContract:
         due = store.claim_orders(owner="a", now=NOW + 60, lease=LEASE, limit=9)
         assert [(o.result_id, o.attempts) for o in due] == [("r-2", 2)]
 
+    def test_a_link_order_without_its_link_is_link_unknown_and_keeps_any_reference(
+        self, store: Store
+    ) -> None:
+        for result_id in ("r-1", "r-2"):
+            store.add_order(new_order(result_id), now=NOW)
+        store.claim_orders(owner="a", now=NOW, lease=LEASE, limit=2)
+        store.order_link_unknown("acme", "r-1", "Assessio answered 409", now=NOW + 1)
+        store.order_sent("acme", "r-2", "https://assessio.example/link", now=NOW + 1)
+        store.order_link_unknown("acme", "r-2", "409 again", now=NOW + 2)
+        unknown = store.get_order("acme", "r-1")
+        kept = store.get_order("acme", "r-2")
+        assert unknown is not None
+        assert kept is not None
+        assert (unknown.state, unknown.reference, unknown.last_error, unknown.updated_at) == (
+            OrderState.LINK_UNKNOWN,
+            None,
+            "Assessio answered 409",
+            NOW + 1,
+        )
+        assert (kept.state, kept.reference) == (
+            OrderState.LINK_UNKNOWN,
+            "https://assessio.example/link",
+        )
+        assert [o.result_id for o in store.list_orders(state=OrderState.LINK_UNKNOWN)] == [
+            "r-2",
+            "r-1",
+        ]
+        # Not pending: never claimed or sent again, and no work is due for it.
+        assert store.claim_orders(owner="b", now=NOW + 10_000, lease=LEASE, limit=9) == []
+        assert store.next_due("orders") is None
+
     def test_list_orders_most_recent_first_with_filters(self, store: Store) -> None:
         store.add_order(new_order("r-1"), now=NOW)
         store.add_order(new_order("r-2", tenant="globex"), now=NOW + 1)
@@ -279,6 +311,30 @@ class StoreContract:
                 None,
             )
         assert len(store.list_results()) == 1
+        assert len(store.list_deliveries()) == 1
+
+    def test_subscores_in_another_order_are_a_duplicate(self, store: Store) -> None:
+        # Assessio's documented result example, verbatim (docs/assessio-contract.md, "the
+        # result webhook"), then the same with its keys permuted at both depths.
+        documented = b"""{
+  "resultId": "6ef46985-9ca2-4c65-a184-47fa0d332246",
+  "score": 71,
+  "subscores": {"Driving Leadership": 73, "Influencing & Inspiring": 68}
+}"""
+        permuted = (
+            b'{"subscores":{"Influencing & Inspiring":68,"Driving Leadership":73},'
+            b'"score":71,"resultId":"6ef46985-9ca2-4c65-a184-47fa0d332246"}'
+        )
+        result_id = "6ef46985-9ca2-4c65-a184-47fa0d332246"
+        store.add_order(new_order(result_id), now=NOW)
+        first = store.record_result("acme", result_id, documented, now=NOW)
+        again = store.record_result("acme", result_id, permuted, now=NOW + 1)
+        assert first.outcome is ResultOutcome.NEW
+        assert (again.outcome, again.version, again.delivery_id) == (
+            ResultOutcome.DUPLICATE,
+            1,
+            None,
+        )
         assert len(store.list_deliveries()) == 1
 
     def test_a_new_payload_is_an_update_superseding_pending_deliveries(self, store: Store) -> None:
@@ -567,6 +623,120 @@ class StoreContract:
         assert store.next_due("deliveries") == NOW + 60
         assert store.next_due() == NOW + 60
 
+    def test_renew_extends_only_the_owners_unexpired_leases(self, store: Store) -> None:
+        mine, late, theirs, pending = (self.queued(store, f"r-{n}") for n in range(4))
+        store.claim_deliveries(owner="a", now=NOW, lease=LEASE, limit=2)
+        store.claim_deliveries(owner="b", now=NOW, lease=LEASE, limit=1)
+        assert self.delivery(store, theirs).lease_owner == "b"
+        renewed = store.renew_delivery_leases(
+            [pending, theirs, mine, 9_999], owner="a", now=NOW + 10, lease=LEASE
+        )
+        assert renewed == [mine]
+        held = self.delivery(store, mine)
+        assert (held.state, held.lease_owner, held.lease_expires_at, held.attempts) == (
+            DeliveryState.IN_FLIGHT,
+            "a",
+            NOW + 10 + LEASE,
+            1,
+        )
+        assert held.next_attempt_at == NOW + 10 + LEASE
+        assert self.delivery(store, theirs).lease_expires_at == NOW + LEASE
+        assert self.delivery(store, pending).state is DeliveryState.PENDING
+        # `late`'s lease ran out before the batch reached it: lost, even if nobody took it.
+        assert store.renew_delivery_leases([late], owner="a", now=NOW + LEASE, lease=LEASE) == []
+        assert self.delivery(store, late).lease_expires_at == NOW + LEASE
+        assert store.renew_delivery_leases([], owner="a", now=NOW, lease=LEASE) == []
+        # Renewed, `mine` is not claimable when its first lease would have ended ...
+        taken = store.claim_deliveries(owner="c", now=NOW + LEASE, lease=LEASE, limit=9)
+        assert sorted(d.id for d in taken) == sorted([late, theirs, pending])
+        # ... and once another owner claimed it, the old owner cannot renew it.
+        [stolen] = store.claim_deliveries(owner="c", now=NOW + 10 + LEASE, lease=LEASE, limit=9)
+        assert stolen.id == mine
+        assert store.renew_delivery_leases([mine], owner="a", now=NOW + 11 + LEASE, lease=1) == []
+        assert self.delivery(store, mine).lease_owner == "c"
+
+    def test_release_expired_leaves_live_leases_alone(self, store: Store) -> None:
+        expired = self.queued(store, "r-1")
+        live = self.queued(store, "r-2", now=NOW + 1)
+        store.claim_deliveries(owner="dead", now=NOW, lease=LEASE, limit=1)
+        store.claim_deliveries(owner="alive", now=NOW + 20, lease=LEASE, limit=1)
+        store.claim_orders(owner="dead", now=NOW, lease=LEASE, limit=1)
+        store.claim_orders(owner="alive", now=NOW + 20, lease=LEASE, limit=1)
+        assert store.release_expired(now=NOW + LEASE + 1) == 1
+        released = self.delivery(store, expired)
+        assert (released.state, released.lease_owner, released.next_attempt_at) == (
+            DeliveryState.PENDING,
+            None,
+            NOW + LEASE + 1,
+        )
+        kept = self.delivery(store, live)
+        assert (kept.state, kept.lease_owner) == (DeliveryState.IN_FLIGHT, "alive")
+        assert not store.delivery_done(expired, owner="dead", now=NOW + LEASE + 2)
+        assert store.delivery_done(live, owner="alive", now=NOW + LEASE + 2)
+        orders = store.claim_orders(owner="new", now=NOW + LEASE + 1, lease=LEASE, limit=9)
+        assert [o.result_id for o in orders] == ["r-1"]
+        assert store.release_expired(now=NOW + LEASE + 1) == 0
+
+    # -- connector state -------------------------------------------------------------------
+
+    def test_state_is_none_until_written(self, store: Store) -> None:
+        assert store.get_state("acme", "greenhouse", "token") is None
+        store.delete_state("acme", "greenhouse", "token")  # nothing to forget: no error
+
+    def test_put_state_creates_then_counts_versions_up(self, store: Store) -> None:
+        first = store.put_state("acme", "greenhouse", "token", "one", now=NOW)
+        second = store.put_state("acme", "greenhouse", "token", "two", now=NOW + 1)
+        assert first == StateEntry(value="one", version=1, updated_at=NOW)
+        assert second == StateEntry(value="two", version=2, updated_at=NOW + 1)
+        assert store.get_state("acme", "greenhouse", "token") == second
+
+    def test_swap_writes_only_over_the_expected_version(self, store: Store) -> None:
+        created = store.put_state("acme", "ns", "k", "a", expect_version=0, now=NOW)
+        assert created == StateEntry(value="a", version=1, updated_at=NOW)
+        assert store.put_state("acme", "ns", "k", "again", expect_version=0, now=NOW) is None
+        assert store.put_state("acme", "ns", "k", "stale", expect_version=2, now=NOW) is None
+        assert store.put_state("acme", "ns", "missing", "x", expect_version=1, now=NOW) is None
+        assert store.get_state("acme", "ns", "missing") is None
+        assert store.get_state("acme", "ns", "k") == created
+        swapped = store.put_state("acme", "ns", "k", "b", expect_version=1, now=NOW + 1)
+        assert swapped == StateEntry(value="b", version=2, updated_at=NOW + 1)
+
+    def test_state_is_kept_per_tenant_namespace_and_key(self, store: Store) -> None:
+        places = [("acme", "ns", "k"), ("globex", "ns", "k"), ("acme", "other", "k")]
+        places.append(("acme", "ns", "k2"))
+        for index, (tenant, namespace, key) in enumerate(places):
+            store.put_state(tenant, namespace, key, f"v{index}", now=NOW)
+        for index, (tenant, namespace, key) in enumerate(places):
+            entry = store.get_state(tenant, namespace, key)
+            assert entry is not None
+            assert (entry.value, entry.version) == (f"v{index}", 1)
+        store.delete_state("acme", "ns", "k")
+        assert store.get_state("acme", "ns", "k") is None
+        assert [store.get_state(*place) is not None for place in places[1:]] == [True] * 3
+        again = store.put_state("acme", "ns", "k", "new", expect_version=0, now=NOW + 1)
+        assert again is not None
+        assert again.version == 1
+
+    def test_state_values_are_kept_exactly(self, store: Store) -> None:
+        value = '{"refresh_token": "r-åäö-🔑", "n": 1}' + " " * 3 + "x" * 70_000
+        store.put_state("acme", "ns", "k", value, now=NOW)
+        entry = store.get_state("acme", "ns", "k")
+        assert entry is not None
+        assert entry.value == value
+        assert "r-" not in repr(entry)  # a value may be a token: never in a repr
+
+    def test_state_survives_close_and_reopen(self, store_factory: StoreFactory) -> None:
+        first = store_factory()
+        first.put_state("acme", "workday", "refresh", "tok-2", now=NOW)
+        first.close()
+        second = store_factory()
+        try:
+            assert second.get_state("acme", "workday", "refresh") == StateEntry(
+                value="tok-2", version=1, updated_at=NOW
+            )
+        finally:
+            second.close()
+
     # -- cursors ---------------------------------------------------------------------------
 
     def test_cursors(self, store: Store) -> None:
@@ -623,6 +793,47 @@ class StoreContract:
             assert states == {DeliveryState.DELIVERED}
         finally:
             shared.close()
+
+    def test_racing_swaps_have_exactly_one_winner_per_version(
+        self, store_factory: StoreFactory
+    ) -> None:
+        handles = [store_factory(), store_factory()]
+        racers, rounds = 8, 12
+        start = threading.Barrier(racers)
+        wins: dict[int, list[str]] = {version: [] for version in range(rounds)}
+        failures: list[BaseException] = []
+
+        def racer(index: int) -> None:
+            store = handles[index % len(handles)]
+            try:
+                for version in range(rounds):
+                    start.wait(timeout=20)
+                    entry = store.put_state(
+                        "acme", "ns", "lease", f"racer-{index}", expect_version=version, now=NOW
+                    )
+                    if entry is not None:
+                        assert entry.version == version + 1
+                        wins[version].append(f"racer-{index}")
+            except BaseException as exc:  # reported to the test thread below
+                failures.append(exc)
+                start.abort()
+
+        threads = [threading.Thread(target=racer, args=(n,)) for n in range(racers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        try:
+            assert not failures, failures
+            assert {version: len(names) for version, names in wins.items()} == dict.fromkeys(
+                range(rounds), 1
+            )
+            final = handles[0].get_state("acme", "ns", "lease")
+            assert final is not None
+            assert (final.version, final.value) == (rounds, wins[rounds - 1][0])
+        finally:
+            for handle in handles:
+                handle.close()
 
     def test_a_closed_store_refuses_work(self, store_factory: StoreFactory) -> None:
         closed = store_factory()

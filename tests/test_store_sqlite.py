@@ -287,3 +287,92 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailableError):
         store.ping()
     store.close()
+
+
+# -- schema upgrades ----------------------------------------------------------------------
+
+
+def test_a_database_of_schema_1_is_upgraded_with_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    try:
+        raw.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY)")
+        for statement in MIGRATIONS[0]:
+            raw.execute(statement)
+        raw.execute("INSERT INTO schema_version (version) VALUES (1)")
+    finally:
+        raw.close()
+    store = SQLiteStore(path)
+    assert store.schema_version() == 1
+    store.add_order(new_order(), now=NOW)
+    store.migrate()
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.find_order("acme", "app-r-1") is not None
+    assert store.put_state("acme", "ns", "k", "v", now=NOW) is not None
+    store.close()
+
+
+# -- file permissions ---------------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
+def test_a_new_database_and_its_wal_and_shm_are_private_under_the_usual_umask(
+    tmp_path: Path,
+) -> None:
+    previous = os.umask(0o022)
+    try:
+        store = migrated(tmp_path / "state.db")
+        store.add_order(new_order(), now=NOW)
+        store.lock_for_daemon()
+        files = [tmp_path / name for name in ("state.db", "state.db-wal", "state.db-shm")]
+        files.append(tmp_path / "state.db.lock")
+        assert {path.name: _mode(path) for path in files} == {path.name: 0o600 for path in files}
+        store.close()
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
+def test_an_existing_database_keeps_the_mode_its_operator_gave_it(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    migrated(path).close()
+    path.chmod(0o640)
+    store = migrated(path)
+    store.add_order(new_order(), now=NOW)
+    assert _mode(path) == 0o640
+    store.close()
+
+
+# -- one daemon per file ------------------------------------------------------------------
+
+
+def test_a_second_daemon_lock_names_the_file_and_the_holders_pid(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    first = migrated(path)
+    first.lock_for_daemon()
+    first.lock_for_daemon()  # holding it already: nothing to do
+    second = migrated(path)
+    with pytest.raises(StoreError) as caught:
+        second.lock_for_daemon()
+    message = str(caught.value)
+    assert not isinstance(caught.value, StoreUnavailableError)
+    assert str(path) in message
+    assert f"pid {os.getpid()}" in message
+    assert "\n" not in message
+    # Reading and writing beside the holder still work (operator commands do not lock).
+    second.add_order(new_order(), now=NOW)
+    assert first.find_order("acme", "app-r-1") is not None
+    first.close()
+    second.lock_for_daemon()  # the holder closed the store: free again
+    second.close()
+
+
+def test_the_daemon_lock_of_a_missing_directory_is_unavailable(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "missing-dir" / "state.db")
+    with pytest.raises(StoreUnavailableError, match="cannot be opened"):
+        store.lock_for_daemon()
+    store.close()

@@ -2,6 +2,9 @@
 
 Each thread gets its own connection; every write runs in `BEGIN IMMEDIATE` and commits with
 `synchronous=FULL` before returning, because a 2xx to Assessio promises the result is durable.
+The file holds candidates' e-mails and scores, so a new one is created readable by its owner
+only (0600; SQLite gives its `-wal` and `-shm` files the same mode). A daemon holds the lock
+file `<database>.lock` for its lifetime, so a second daemon cannot share the file.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from . import codec
+from ._file_lock import FileLock
 from ._group_commit import GroupCommit
 from .errors import ConfigError, StoreError, StoreUnavailableError
 from .models import AssessmentOrder
@@ -30,6 +34,7 @@ from .store import (
     RecordedResult,
     ResultOutcome,
     ResultRecord,
+    StateEntry,
     WorkKind,
     payload_digest,
 )
@@ -104,6 +109,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (tenant, name)
         )""",
     ),
+    # 2: connectors' durable key-value state.
+    (
+        """CREATE TABLE connector_state (
+            tenant TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (tenant, namespace, key)
+        ) WITHOUT ROWID""",
+    ),
 )
 """Schema steps in order; step N (1-based) brings the database to schema version N."""
 
@@ -116,6 +133,7 @@ _DELIVERY_COLUMNS = (
     "id, tenant, result_id, version, state, attempts, next_attempt_at, last_error, created_at, "
     "updated_at, lease_owner, lease_expires_at"
 )
+_STATE_COLUMNS = "value, version, updated_at"
 _UNAVAILABLE_MARKERS = (
     "locked",
     "busy",
@@ -205,6 +223,23 @@ def _delivery_record(row: sqlite3.Row) -> DeliveryRecord:
     )
 
 
+def _state_entry(row: sqlite3.Row | None) -> StateEntry | None:
+    if row is None:
+        return None
+    return StateEntry(
+        value=row["value"], version=row["version"], updated_at=float(row["updated_at"])
+    )
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable and writable by its owner only, if it is missing."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
     """Switch to WAL; the switch skips SQLite's busy handler when several processes open a new
     database at once, so retry it for up to the busy timeout."""
@@ -237,6 +272,7 @@ class SQLiteStore:
         self._write_lock = threading.Lock()
         self._write_conn: sqlite3.Connection | None = None
         self._results = GroupCommit(self._run_result_batch)
+        self._daemon_lock: FileLock | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.url!r})"
@@ -264,6 +300,7 @@ class SQLiteStore:
         with self._lock:
             if self._closed:
                 raise StoreError(f"the SQLite store at {self._path} is closed")
+            _create_private(self._path)
             # close() may run on another thread, hence check_same_thread=False; a connection
             # is only ever used by one thread at a time.
             conn = sqlite3.connect(
@@ -314,6 +351,17 @@ class SQLiteStore:
             raise StoreError(
                 f"cannot {action} in the SQLite database at {self._path}: {exc}"
             ) from None
+        except UnicodeEncodeError:
+            raise StoreError(
+                f"cannot {action}: a value is not valid Unicode text (it holds a lone surrogate)"
+            ) from None
+        except OSError as exc:  # creating the file, or its lock file
+            text = (
+                "unable to open"
+                if isinstance(exc, (FileNotFoundError, PermissionError, NotADirectoryError))
+                else "disk i/o"
+            )
+            raise StoreUnavailableError(self._unavailable_message(action, text)) from None
 
     def _unavailable_message(self, action: str, text: str) -> str:
         where = f"the SQLite database at {self._path}"
@@ -390,14 +438,37 @@ class SQLiteStore:
         except StoreError as exc:
             raise StoreUnavailableError(str(exc)) from None
 
+    def lock_for_daemon(self) -> None:
+        """Hold `<database>.lock` until `close()`, so that no second daemon uses this file;
+        raise `StoreError` naming the holder's pid when another process holds it."""
+        with self._errors("lock the store"), self._lock:
+            if self._closed:
+                raise StoreError(f"the SQLite store at {self._path} is closed")
+            if self._daemon_lock is not None:
+                return
+            lock = FileLock(self._path.with_name(self._path.name + ".lock"))
+            if not lock.try_acquire():
+                pid = lock.holder_pid()
+                holder = "an unknown pid" if pid is None else f"pid {pid}"
+                raise StoreError(
+                    f"the SQLite store {self._path} is in use by another assessio-connect "
+                    f"daemon ({holder}); only one daemon may use a SQLite file: stop that one, "
+                    "or use PostgreSQL for several replicas"
+                )
+            self._daemon_lock = lock
+
     def close(self) -> None:
-        """Close every thread's connection; the store is unusable afterwards."""
+        """Close every thread's connection and give back the daemon lock; the store is
+        unusable afterwards."""
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
+            lock, self._daemon_lock = self._daemon_lock, None
         for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+        if lock is not None:
+            lock.release()
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -528,6 +599,16 @@ class SQLiteStore:
             result_id,
             "state = ?, last_error = ?, updated_at = ?",
             (OrderState.FAILED.value, error, now),
+        )
+
+    def order_link_unknown(self, tenant: str, result_id: str, note: str, *, now: float) -> None:
+        """Mark a link order ordered without its link, saying why in `last_error`."""
+        self._update_order(
+            "mark an order's link unknown",
+            tenant,
+            result_id,
+            "state = ?, last_error = ?, updated_at = ?",
+            (OrderState.LINK_UNKNOWN.value, note, now),
         )
 
     def list_orders(
@@ -727,6 +808,43 @@ class SQLiteStore:
             (DeliveryState.DEAD.value, error, now),
         )
 
+    def renew_delivery_leases(
+        self, ids: Sequence[int], *, owner: str, now: float, lease: float
+    ) -> Sequence[int]:
+        """Extend `owner`'s unexpired leases on `ids` to `now + lease`; returns those renewed."""
+        if not ids:
+            return []
+        with self._write("renew delivery leases") as conn:
+            renewed = {
+                row[0]
+                for row in conn.execute(
+                    """UPDATE deliveries SET next_attempt_at = ?1 + ?2, lease_expires_at = ?1 + ?2
+                       WHERE id IN (SELECT value FROM json_each(?4)) AND state = 'in_flight'
+                         AND lease_owner = ?3 AND lease_expires_at > ?1
+                       RETURNING id""",
+                    (now, lease, owner, json.dumps([int(i) for i in ids])),
+                )
+            }
+        return [i for i in ids if i in renewed]
+
+    def release_expired(self, *, now: float) -> int:
+        """Give back leases that expired by `now`; returns how many deliveries were released."""
+        with self._write("release expired leases") as conn:
+            conn.execute(
+                """UPDATE orders SET lease_owner = NULL, updated_at = ?1
+                   WHERE state = 'pending' AND next_attempt_at <= ?1 AND lease_owner IS NOT NULL""",
+                (now,),
+            )
+            cursor = conn.execute(
+                """UPDATE deliveries SET state = 'pending', next_attempt_at = ?1,
+                       lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1
+                   WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
+                                WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= ?1)
+                     AND state = 'in_flight'""",
+                (now,),
+            )
+            return cursor.rowcount
+
     def release(self, owner: str | None, *, now: float) -> int:
         """Give back `owner`'s leases (all when None); returns how many deliveries were released."""
         with self._write("release leases") as conn:
@@ -791,6 +909,69 @@ class SQLiteStore:
                 ).fetchone()[0]
         times = [float(t) for t in (order, delivery) if t is not None]
         return min(times) if times else None
+
+    # -- connector state ------------------------------------------------------------------
+
+    def get_state(self, tenant: str, namespace: str, key: str) -> StateEntry | None:
+        """The stored entry of `key`, or None."""
+        with self._read("read connector state") as conn:
+            row = conn.execute(
+                f"""SELECT {_STATE_COLUMNS} FROM connector_state
+                    WHERE tenant = ? AND namespace = ? AND key = ?""",  # noqa: S608
+                (tenant, namespace, key),
+            ).fetchone()
+        return _state_entry(row)
+
+    def put_state(
+        self,
+        tenant: str,
+        namespace: str,
+        key: str,
+        value: str,
+        *,
+        expect_version: int | None = None,
+        now: float,
+    ) -> StateEntry | None:
+        """Write `value` (only over version `expect_version` when given, 0: a new key); None
+        when the condition failed. One write transaction at a time makes the check atomic."""
+        where = (tenant, namespace, key)
+        with self._write("save connector state") as conn:
+            if expect_version is None:
+                row = conn.execute(
+                    f"""INSERT INTO connector_state
+                            (tenant, namespace, key, value, version, updated_at)
+                        VALUES (?, ?, ?, ?, 1, ?)
+                        ON CONFLICT (tenant, namespace, key) DO UPDATE SET
+                            value = excluded.value, version = connector_state.version + 1,
+                            updated_at = excluded.updated_at
+                        RETURNING {_STATE_COLUMNS}""",  # noqa: S608
+                    (*where, value, now),
+                ).fetchone()
+            elif expect_version == 0:
+                row = conn.execute(
+                    f"""INSERT INTO connector_state
+                            (tenant, namespace, key, value, version, updated_at)
+                        VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING
+                        RETURNING {_STATE_COLUMNS}""",  # noqa: S608
+                    (*where, value, now),
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    f"""UPDATE connector_state SET value = ?, version = version + 1,
+                            updated_at = ?
+                        WHERE tenant = ? AND namespace = ? AND key = ? AND version = ?
+                        RETURNING {_STATE_COLUMNS}""",  # noqa: S608
+                    (value, now, *where, expect_version),
+                ).fetchone()
+        return _state_entry(row)
+
+    def delete_state(self, tenant: str, namespace: str, key: str) -> None:
+        """Forget `key`."""
+        with self._write("delete connector state") as conn:
+            conn.execute(
+                "DELETE FROM connector_state WHERE tenant = ? AND namespace = ? AND key = ?",
+                (tenant, namespace, key),
+            )
 
     # -- cursors --------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
@@ -28,6 +29,7 @@ __all__ = [
     "OrderRecord",
     "OrderState",
     "PollLocks",
+    "ProcessLock",
     "RecordedResult",
     "ResultOutcome",
     "ResultRecord",
@@ -46,6 +48,9 @@ class OrderState(str, enum.Enum):
     """Recorded, not yet accepted by Assessio (new, or waiting for a retry)."""
     SENT = "sent"
     """Assessio accepted it (or answered 409: the candidate was already ordered)."""
+    LINK_UNKNOWN = "link_unknown"
+    """A link order Assessio answered 409 without the daemon ever recording its assessment
+    link (a crash after Assessio accepted it): ordered, but the link must be found by hand."""
     FAILED = "failed"
     """Assessio rejected it for good (e.g. 400); `last_error` says why."""
 
@@ -81,9 +86,11 @@ WorkKind = Literal["orders", "deliveries"]
 
 
 def payload_digest(payload: bytes) -> str:
-    """Identity of a result payload: SHA-256 of its canonical JSON (key order, spacing ignored)."""
-    canonical = codec.dumps(codec.loads(payload, Result, what="result"))
-    return hashlib.sha256(canonical).hexdigest()
+    """Identity of a result payload: SHA-256 of its canonical JSON, keys sorted at every depth
+    and one spacing, so a payload differing only in key order or whitespace is the same one."""
+    data = codec.unstructure(codec.loads(payload, Result, what="result"))
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @attrs.frozen
@@ -184,8 +191,8 @@ class Store(Protocol):
     """Where the data lives, with any password removed (safe to log)."""
 
     exclusive: bool
-    """True when only one daemon process can use the store (SQLite): on start it may release
-    every lease at once instead of waiting for them to expire."""
+    """True when only one daemon process can use the store at a time (SQLite); such a store
+    is also a `ProcessLock`, which the daemon holds for its lifetime."""
 
     def migrate(self) -> None:
         """Create or upgrade the schema; safe to call on every start."""
@@ -226,6 +233,10 @@ class Store(Protocol):
 
     def order_failed(self, tenant: str, result_id: str, error: str, *, now: float) -> None:
         """Mark an order rejected for good."""
+
+    def order_link_unknown(self, tenant: str, result_id: str, note: str, *, now: float) -> None:
+        """Mark a link order ordered but without its assessment link (`LINK_UNKNOWN`), with
+        `note` saying why in `last_error`; a stored reference is kept."""
 
     def list_orders(
         self, *, tenant: str | None = None, state: OrderState | None = None, limit: int = 100
@@ -273,9 +284,19 @@ class Store(Protocol):
     def delivery_dead(self, delivery_id: int, *, owner: str, error: str, now: float) -> bool:
         """Dead-letter with the reason; False when the lease was lost."""
 
+    def renew_delivery_leases(
+        self, ids: Sequence[int], *, owner: str, now: float, lease: float
+    ) -> Sequence[int]:
+        """Extend to `now + lease` the leases `owner` still holds, unexpired, on the deliveries
+        `ids`; returns the ids renewed (any other was lost: it must not be pushed)."""
+
     def release(self, owner: str | None, *, now: float) -> int:
         """Give back the leases of `owner` (every lease when None): orders and deliveries become
         due at once. Returns how many deliveries were released."""
+
+    def release_expired(self, *, now: float) -> int:
+        """Give back every lease that expired by `now` (its holder died): orders and deliveries
+        become due at once, unexpired leases are left alone. Returns how many deliveries."""
 
     def requeue_deliveries(self, *, ids: Sequence[int] = (), dead: bool = False, now: float) -> int:
         """Operator retry: make the given deliveries (and every dead one when `dead`) pending and
@@ -334,6 +355,16 @@ class WorkNotifications(Protocol):
     def subscribe(self, *, deliveries: Callable[[], None], orders: Callable[[], None]) -> None:
         """Call `deliveries()` when a delivery becomes due and `orders()` when an order is
         recorded, from any process using the store, until `close()`."""
+
+
+@runtime_checkable
+class ProcessLock(Protocol):
+    """Optional: a store only one daemon process may use at a time (SQLite) is locked by the
+    daemon for its lifetime; operator commands that only read do not take the lock."""
+
+    def lock_for_daemon(self) -> None:
+        """Hold the store for this process until `close()`; raise `StoreError` naming the
+        holder's process id when another process holds it."""
 
 
 @runtime_checkable

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -21,6 +22,7 @@ from postgres_test_db import (
     new_order,
     payload,
     wait_until,
+    with_params,
 )
 from psycopg import sql
 
@@ -286,6 +288,50 @@ def test_a_newer_schema_is_refused(stores: Callable[[], PostgresStore]) -> None:
         )
     with pytest.raises(StoreError, match="newer than this assessio-connect-postgres supports"):
         store.migrate()
+
+
+def test_a_schema_of_version_1_is_upgraded_with_its_data(
+    stores: Callable[[], PostgresStore],
+) -> None:
+    store = stores()
+    store.add_order(new_order(), now=NOW)
+    with admin() as conn:  # back to the schema before connector state existed
+        schema = sql.Identifier(store.schema)
+        conn.execute(sql.SQL("DROP TABLE {}.connector_state").format(schema))
+        conn.execute(sql.SQL("DELETE FROM {}.schema_version WHERE version > 1").format(schema))
+    assert store.schema_version() == 1
+    store.migrate()
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.find_order("acme", "app-r-1") is not None
+    assert store.put_state("acme", "ns", "k", "v", now=NOW) is not None
+
+
+@pytest.mark.parametrize("server_default", ["off", "local", "remote_write"])
+def test_every_connection_commits_durably_whatever_the_default(
+    schema_url: str, server_default: str
+) -> None:
+    # As if the server, database or role said so: libpq's options set the session default.
+    url = with_params(schema_url, options=quote(f"-c synchronous_commit={server_default}"))
+    store = migrated(url)
+    try:
+        with store._conn("inspect") as conn:
+            assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+        store.add_order(new_order(), now=NOW)  # writes go through pinned connections
+    finally:
+        store.close()
+    settings = parse_url(url)
+    assert settings is not None
+    with psycopg.connect(settings.conninfo, autocommit=True) as plain:  # not the store's
+        assert plain.execute("SHOW synchronous_commit").fetchone() == (server_default,)
+
+
+def test_a_stronger_synchronous_commit_is_kept(schema_url: str) -> None:
+    store = migrated(with_params(schema_url, options=quote("-c synchronous_commit=remote_apply")))
+    try:
+        with store._conn("inspect") as conn:
+            assert conn.execute("SHOW synchronous_commit").fetchone() == ("remote_apply",)
+    finally:
+        store.close()
 
 
 def test_database_errors_never_quote_the_stored_data(stores: Callable[[], PostgresStore]) -> None:

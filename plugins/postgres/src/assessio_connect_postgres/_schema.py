@@ -80,5 +80,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (tenant, name)
         )""",
     ),
+    # 2: connectors' durable key-value state.
+    (
+        """CREATE TABLE {s}.connector_state (
+            tenant text NOT NULL,
+            namespace text NOT NULL,
+            key text NOT NULL,
+            value text NOT NULL,
+            version bigint NOT NULL,
+            updated_at double precision NOT NULL,
+            PRIMARY KEY (tenant, namespace, key)
+        )""",
+    ),
 )
 """Schema steps in order; step N (1-based) brings the schema to version N."""

@@ -3,7 +3,9 @@
 Work is claimed with `SELECT … FOR UPDATE SKIP LOCKED` inside the claiming `UPDATE`, so two
 replicas never claim the same row; whatever makes work due sends `NOTIFY` in the same
 transaction (delivered at commit), and pull-style tenants are polled under a session-level
-advisory lock that dies with its connection.
+advisory lock that dies with its connection. Every pooled connection commits with
+`synchronous_commit` at least `on`, whatever the server's default, because a 2xx to Assessio
+promises that the result survives a crash of the database.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from assessio_connect.store import (
     RecordedResult,
     ResultOutcome,
     ResultRecord,
+    StateEntry,
     WorkKind,
     payload_digest,
 )
@@ -173,6 +176,19 @@ def _describe(exc: psycopg.Error) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
+def _state_entry(row: Row | None) -> StateEntry | None:
+    return None if row is None else StateEntry(value=row[0], version=row[1], updated_at=row[2])
+
+
+def _pin_synchronous_commit(conn: Connection) -> None:
+    """Commit durably on this connection whatever the server, database or role default says
+    (`off` would acknowledge a result a crash then loses); `remote_apply`, stronger, is kept."""
+    conn.execute(
+        b"""SELECT set_config('synchronous_commit', 'on', false)
+            WHERE current_setting('synchronous_commit') NOT IN ('on', 'remote_apply')"""
+    )
+
+
 def _check_idle_connection(conn: Connection) -> None:
     """Before lending a pooled connection: an idle connection the server wrote to has most
     likely been closed (a restart, an idle timeout), so test it with a round trip; a silent
@@ -262,6 +278,7 @@ class PostgresStore:
                     max_size=self.settings.pool_max,
                     timeout=self.settings.pool_timeout,
                     check=_check_idle_connection,
+                    configure=_pin_synchronous_commit,
                     name=f"assessio-connect:{self.schema}",
                     open=False,
                 )
@@ -582,6 +599,16 @@ class PostgresStore:
             (OrderState.FAILED.value, _storable(error), now),
         )
 
+    def order_link_unknown(self, tenant: str, result_id: str, note: str, *, now: float) -> None:
+        """Mark a link order ordered without its link, saying why in `last_error`."""
+        self._update_order(
+            "mark an order's link unknown",
+            tenant,
+            result_id,
+            "state = %s, last_error = %s, updated_at = %s",
+            (OrderState.LINK_UNKNOWN.value, _storable(note), now),
+        )
+
     def list_orders(
         self, *, tenant: str | None = None, state: OrderState | None = None, limit: int = 100
     ) -> Sequence[OrderRecord]:
@@ -786,6 +813,54 @@ class PostgresStore:
             (_storable(error), now),
         )
 
+    def renew_delivery_leases(
+        self, ids: Sequence[int], *, owner: str, now: float, lease: float
+    ) -> Sequence[int]:
+        """Extend `owner`'s unexpired leases on `ids` to `now + lease`; returns those renewed.
+        A claim racing for an expired row either commits first (the owner no longer matches)
+        or waits for this statement (the lease no longer looks expired)."""
+        if not ids:
+            return []
+        with self._conn("renew delivery leases") as conn:
+            rows = conn.execute(
+                self._q(
+                    """UPDATE {s}.deliveries SET next_attempt_at = %(until)s,
+                           lease_expires_at = %(until)s
+                       WHERE id = ANY(%(ids)s::bigint[]) AND state = 'in_flight'
+                         AND lease_owner = %(owner)s AND lease_expires_at > %(now)s
+                       RETURNING id"""
+                ),
+                {"until": now + lease, "ids": [int(i) for i in ids], "owner": owner, "now": now},
+            ).fetchall()
+        renewed = {row[0] for row in rows}
+        return [i for i in ids if i in renewed]
+
+    def release_expired(self, *, now: float) -> int:
+        """Give back leases that expired by `now`, due at once, and tell the other replicas;
+        returns how many deliveries were released. Unexpired leases are left alone."""
+        with self._tx("release expired leases") as conn:
+            orders = conn.execute(
+                self._q(
+                    """UPDATE {s}.orders SET lease_owner = NULL, updated_at = %(now)s
+                       WHERE state = 'pending' AND next_attempt_at <= %(now)s
+                         AND lease_owner IS NOT NULL"""
+                ),
+                {"now": now},
+            ).rowcount
+            deliveries = conn.execute(
+                self._q(
+                    """UPDATE {s}.deliveries SET state = 'pending', next_attempt_at = %(now)s,
+                           lease_owner = NULL, lease_expires_at = NULL, updated_at = %(now)s
+                       WHERE state = 'in_flight' AND next_attempt_at <= %(now)s"""
+                ),
+                {"now": now},
+            ).rowcount
+            if orders:
+                self._notify(conn, ORDERS)
+            if deliveries:
+                self._notify(conn, DELIVERIES)
+        return deliveries
+
     def release(self, owner: str | None, *, now: float) -> int:
         """Give back `owner`'s leases (all when None), due at once, and tell the other
         replicas; returns how many deliveries were released."""
@@ -869,6 +944,77 @@ class PostgresStore:
                 {"orders": kind in (None, "orders"), "deliveries": kind in (None, "deliveries")},
             ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
+
+    # -- connector state ------------------------------------------------------------------
+
+    def get_state(self, tenant: str, namespace: str, key: str) -> StateEntry | None:
+        """The stored entry of `key`, or None."""
+        with self._conn("read connector state") as conn:
+            row = conn.execute(
+                self._q(
+                    """SELECT value, version, updated_at FROM {s}.connector_state
+                       WHERE tenant = %s AND namespace = %s AND key = %s"""
+                ),
+                (tenant, namespace, key),
+            ).fetchone()
+        return _state_entry(row)
+
+    def put_state(
+        self,
+        tenant: str,
+        namespace: str,
+        key: str,
+        value: str,
+        *,
+        expect_version: int | None = None,
+        now: float,
+    ) -> StateEntry | None:
+        """Write `value` (only over version `expect_version` when given, 0: a new key); None
+        when the condition failed. Each case is one statement, atomic under concurrency: an
+        insert racing another waits for it and then does nothing, and an update racing
+        another re-checks the version once that one commits."""
+        params = {
+            "t": tenant,
+            "n": namespace,
+            "k": key,
+            "v": value,
+            "now": now,
+            "expect": expect_version,
+        }
+        if expect_version is None:
+            query = """INSERT INTO {s}.connector_state AS c
+                           (tenant, namespace, key, value, version, updated_at)
+                       VALUES (%(t)s, %(n)s, %(k)s, %(v)s, 1, %(now)s)
+                       ON CONFLICT (tenant, namespace, key) DO UPDATE SET
+                           value = excluded.value, version = c.version + 1,
+                           updated_at = excluded.updated_at
+                       RETURNING value, version, updated_at"""
+        elif expect_version == 0:
+            query = """INSERT INTO {s}.connector_state
+                           (tenant, namespace, key, value, version, updated_at)
+                       VALUES (%(t)s, %(n)s, %(k)s, %(v)s, 1, %(now)s)
+                       ON CONFLICT DO NOTHING
+                       RETURNING value, version, updated_at"""
+        else:
+            query = """UPDATE {s}.connector_state SET value = %(v)s, version = version + 1,
+                           updated_at = %(now)s
+                       WHERE tenant = %(t)s AND namespace = %(n)s AND key = %(k)s
+                         AND version = %(expect)s
+                       RETURNING value, version, updated_at"""
+        with self._conn("save connector state") as conn:
+            row = conn.execute(self._q(query), params).fetchone()
+        return _state_entry(row)
+
+    def delete_state(self, tenant: str, namespace: str, key: str) -> None:
+        """Forget `key`."""
+        with self._conn("delete connector state") as conn:
+            conn.execute(
+                self._q(
+                    """DELETE FROM {s}.connector_state
+                       WHERE tenant = %s AND namespace = %s AND key = %s"""
+                ),
+                (tenant, namespace, key),
+            )
 
     # -- cursors --------------------------------------------------------------------------
 
