@@ -1,41 +1,60 @@
-"""`FakeGreenhouse`: a stateful stand-in for Greenhouse on 127.0.0.1, for tests and the demo.
+"""`FakeGreenhouse`: Greenhouse on 127.0.0.1 for tests and the demo, restated from Greenhouse's
+documentation in its own code (it imports nothing from the connector).
 
-It serves the Harvest v1 endpoints the connector uses (users, jobs and hiring teams,
-candidates with their activity feed, notes and custom fields, applications, custom field
-definitions) behind Basic auth (API key, blank password) or a Bearer token from its own
-`POST /token` (client credentials), with `On-Behalf-Of` required on writes, `Link`
-pagination, `X-RateLimit-*` headers and 429s, and 422 validation errors. It sends signed web
-hooks (retrying on Greenhouse's schedule, compressed) and plays Greenhouse's side of the
-Assessment Partner API. Every write is recorded; failures can be injected. Thread-safe.
+One origin serves what Greenhouse serves on three hosts:
+
+- auth.greenhouse.io: `GET /authorize` (the customer approving a partner app, answered with a
+  redirect carrying a code) and `POST /token` (client credentials for custom integrations;
+  authorization code and rotating refresh tokens for partner apps);
+- harvest.greenhouse.io: Harvest v3 under `/v3/…` behind `Authorization: Bearer`: flat list
+  reads with id filters and cursor paging, notes, candidate custom fields, rate limiting. The
+  removed v1 and v2 answer 404, and HTTP Basic API keys 401;
+- app.greenhouse.io: the take-home test completion PATCH of the Assessment Partner API.
+
+It sends signed web hooks (retried on Greenhouse's schedule) and plays Greenhouse's side of the
+Assessment Partner API. Every request and write is recorded; failures can be injected.
+Thread-safe. The sources of each rule are in the `_fake_*` modules' docstrings.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
-import attrs
 import urllib3
 
+# No public equivalent yet: the fakes' shared serving base (url, start, stop, context manager).
 from assessio_connect._server import ServedApp
 
-from ._auth import basic_header
-from ._fake_harvest import (
+from ._fake_app import FakeApp, FaultInjector
+from ._fake_documented import documented_stage_change_body, seed_documented_stage_change
+from ._fake_harvest import HarvestV3
+from ._fake_oauth import Client, OAuthServer
+from ._fake_partner import (
     COMPLETION_PREFIX,
-    DEFAULT_STAGES,
-    HIRING_ROLES,
-    FakeData,
-    GreenhouseWrite,
-    HarvestApp,
-    HarvestRequest,
+    CompletionEndpoint,
+    PartnerCaller,
+    TakeHomeTest,
+    list_tests_problems,
+    test_status_problems,
 )
-from ._webhook import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+from ._fake_payloads import stage_change_payload
+from ._fake_records import (
+    new_application,
+    new_candidate,
+    new_custom_field,
+    new_department,
+    new_job,
+    new_user,
+    stage_named,
+)
+from ._fake_state import FakeData, GreenhouseWrite, HarvestRequest, iso
+from ._fake_views import note_json
+from ._fake_webhooks import RETRY_DELAYS, WebhookDelivery, WebhookSender, greenhouse_json
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -48,58 +67,35 @@ __all__ = [
     "greenhouse_json",
 ]
 
-RETRY_DELAYS = (60.0, 900.0, 3600.0, 7200.0, 14400.0, 28800.0)
-"""Seconds before each of Greenhouse's six web hook retries (1 m … 8 h)."""
-
-
-def greenhouse_json(data: Any) -> bytes:
-    """JSON as Greenhouse sends it: compact, non-ASCII and `<`, `>`, `&` escaped as `\\u…`
-    (the signature covers these exact bytes)."""
-    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
-
-
-@attrs.frozen
-class WebhookDelivery:
-    """One POST of a web hook to the configured endpoint."""
-
-    event_id: str
-    action: str
-    attempt: int
-    """1 for the first try, 2..7 for the retries (a redelivery starts again at 1)."""
-    status: int | None
-    """The answer's status, or None when no answer came (connection failed)."""
-    error: str | None
-    at: float = attrs.field(factory=time.time)
-
-
-@attrs.frozen
-class TakeHomeTest:
-    """A test Greenhouse sent to the partner, and what it heard back."""
-
-    id: int
-    application_id: int
-    partner_test_id: str
-    partner_interview_id: str | None
-    completions: int
-    """Completion PATCHes received."""
-    status: Mapping[str, Any] | None
-    """The last `test_status` answer."""
+DEFAULT_STAGES = ("Application Review", "Assessment", "Face to Face", "Offer")
 
 
 class FakeGreenhouse(ServedApp):
     """Greenhouse for tests: build data with `add_*`, drive it with `move_to_stage`,
-    `send_test`, …, inspect `writes`, `requests`, `deliveries`, `notes(…)`."""
+    `send_test`, …, inspect `writes`, `requests`, `deliveries`, `notes(…)`.
+
+    `client_id`/`client_secret` register a custom integration (client credentials grant);
+    `partner_client_id`/`partner_client_secret` a partner app (authorization code and refresh
+    grants) whose `partner_redirect_uris` are registered. `authorizing_user` is the user who
+    approves the partner app at `/authorize` (None: a service account); it can be set later.
+    """
+
+    _what = "fake Greenhouse"
 
     def __init__(
         self,
         *,
-        api_key: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
+        partner_client_id: str | None = None,
+        partner_client_secret: str | None = None,
+        partner_redirect_uris: Sequence[str] = (),
+        authorizing_user: int | None = None,
         token_ttl: float = 3600.0,
+        refresh_token_ttl: float = 86400.0,
+        code_ttl: float = 60.0,
         rate_limit: int = 50,
-        rate_window: float = 10.0,
+        rate_window: float = 30.0,
         retry_after_on_429: bool = True,
         max_per_page: int = 500,
         retry_factor: float = 0.001,
@@ -107,41 +103,63 @@ class FakeGreenhouse(ServedApp):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        if api_key is None and client_id is None:
-            raise ValueError("give api_key (Basic auth), client_id + client_secret, or both")
-        if (client_id is None) != (client_secret is None):
-            raise ValueError("client_id and client_secret go together")
+        clients = _clients(
+            client_id,
+            client_secret,
+            partner_client_id,
+            partner_client_secret,
+            partner_redirect_uris,
+        )
         if rate_limit < 1 or rate_window <= 0 or not 1 <= max_per_page <= 500:
             raise ValueError("rate_limit >= 1, rate_window > 0, max_per_page 1..500")
+        if min(token_ttl, refresh_token_ttl, code_ttl) <= 0:
+            raise ValueError("token_ttl, refresh_token_ttl and code_ttl must be positive")
+        super().__init__(host, port)
         self.data = FakeData()
         self.retry_factor = retry_factor
         """Greenhouse's retry delays are multiplied by this (0.001: 60 ms … 29 s)."""
-        super().__init__(host, port)
+        self.authorizing_user = authorizing_user
         self._clock = clock
-        self._partner_url: str | None = None
-        self._partner_key: str | None = None
-        self._webhook_url: str | None = None
-        self._webhook_secret: str | None = None
-        self._events: dict[str, tuple[str, bytes]] = {}
-        self._deliveries: list[WebhookDelivery] = []
-        self._retries: list[threading.Thread] = []
-        self._stopping = threading.Event()
-        self.app = HarvestApp(
-            self.data,
-            api_key=api_key,
-            client_id=client_id,
-            client_secret=client_secret,
-            partner_key=lambda: self._partner_key,
-            token_ttl=token_ttl,
-            rate_limit=rate_limit,
-            rate_window=rate_window,
-            retry_after_on_429=retry_after_on_429,
-            max_per_page=max_per_page,
-            clock=clock,
-            on_completion=self._completed,
-        )
         self._http = urllib3.PoolManager(
             retries=False, timeout=urllib3.Timeout(connect=5.0, read=30.0)
+        )
+        self._partner = PartnerCaller(self._http)
+        self._webhooks = WebhookSender(
+            clock=clock, retry_factor=lambda: self.retry_factor, on_delivery=self._delivered
+        )
+        self._deliveries: list[WebhookDelivery] = []
+        self.oauth = OAuthServer(
+            self.data,
+            clients,
+            clock=clock,
+            token_ttl=token_ttl,
+            refresh_token_ttl=refresh_token_ttl,
+            code_ttl=code_ttl,
+            authorizing_user=lambda: self.authorizing_user,
+        )
+        faults = FaultInjector(self.data)
+        self.app = FakeApp(
+            self.data,
+            oauth=self.oauth,
+            harvest=HarvestV3(
+                self.data,
+                self.oauth,
+                clock=clock,
+                rate_limit=rate_limit,
+                rate_window=rate_window,
+                retry_after_on_429=retry_after_on_429,
+                max_per_page=max_per_page,
+                fault=faults,
+            ),
+            completion=CompletionEndpoint(
+                self.data,
+                api_key=lambda: self._partner.api_key,
+                clock=clock,
+                fault=faults,
+                on_completion=self._completed,
+            ),
+            faults=faults,
+            clock=clock,
         )
 
     def __repr__(self) -> str:
@@ -149,11 +167,9 @@ class FakeGreenhouse(ServedApp):
 
     # -- serving --------------------------------------------------------------------------
 
-    _what = "fake Greenhouse"
-
     @property
     def url(self) -> str:
-        """The Harvest base URL (`harvest_url`), once started; the token URL is `{url}/token`."""
+        """The one origin: `auth_url` and `harvest_url` (the connector appends `/v3/…`)."""
         return super().url
 
     def _app(self) -> Any:
@@ -162,36 +178,28 @@ class FakeGreenhouse(ServedApp):
     def start(self) -> FakeGreenhouse:
         """Serve in a background thread; returns self (idempotent)."""
         if self._server is None:
-            self._stopping.clear()
+            self._webhooks.start()
         return super().start()
 
     def stop(self) -> None:
         """Stop serving and retrying web hooks; the state stays readable."""
-        self._stopping.set()
-        for thread in list(self._retries):
-            thread.join(timeout=5)
+        self._webhooks.stop()
         super().stop()
         self._http.clear()
+
+    def _stamp(self) -> str:
+        return iso(self._clock())
 
     # -- data -----------------------------------------------------------------------------
 
     def add_user(
         self, first_name: str, last_name: str, email: str, *, disabled: bool = False
     ) -> int:
-        """A Greenhouse user (an `On-Behalf-Of` author, a hiring team member); returns its id."""
+        """A Greenhouse user (a token's `sub`, a hiring team member); returns its id."""
         with self.data.lock:
-            user_id = self.data.next_id()
-            self.data.users[user_id] = {
-                "id": user_id,
-                "first_name": first_name,
-                "last_name": last_name,
-                "name": f"{first_name} {last_name}".strip(),
-                "employee_id": None,
-                "primary_email_address": email,
-                "emails": [email],
-                "disabled": disabled,
-            }
-            return user_id
+            return new_user(
+                self.data, self._stamp(), first_name, last_name, email, deactivated=disabled
+            )
 
     def add_job(
         self,
@@ -202,78 +210,43 @@ class FakeGreenhouse(ServedApp):
         stages: Sequence[str] = DEFAULT_STAGES,
         hiring_team: Mapping[str, Sequence[int]] | None = None,
     ) -> int:
-        """A job with its interview stages and hiring team (role -> user ids); returns its id."""
-        team = {
-            role: [int(uid) for uid in (hiring_team or {}).get(role, ())] for role in HIRING_ROLES
-        }
-        unknown = set(hiring_team or {}) - set(HIRING_ROLES)
-        if unknown:
-            raise ValueError(f"hiring team roles are {', '.join(HIRING_ROLES)}, not {unknown}")
+        """A job with its department (by name), interview stages and hiring team (role ->
+        user ids; roles `hiring_managers`, `recruiters`, `coordinators`, `sourcers`)."""
+        if not stages:
+            raise ValueError("a job needs at least one stage")
         with self.data.lock:
-            job_id = self.data.next_id()
-            departments = []
+            stamp = self._stamp()
+            department_id = None
             if department is not None:
-                departments.append(
-                    {
-                        "id": self.data.next_id(),
-                        "name": department,
-                        "parent_id": None,
-                        "child_ids": [],
-                        "external_id": None,
-                    }
-                )
-            self.data.jobs[job_id] = {
-                "id": job_id,
-                "name": name,
-                "notes": notes,
-                "departments": departments,
-                "stages": [{"id": self.data.next_id(), "name": stage} for stage in stages],
-                "hiring_team": team,
-            }
-            return job_id
+                known = [d["id"] for d in self.data.departments.values() if d["name"] == department]
+                department_id = known[0] if known else new_department(self.data, stamp, department)
+            return new_job(
+                self.data,
+                stamp,
+                name,
+                department_id=department_id,
+                notes=notes,
+                stages=list(stages),
+                hiring_team=hiring_team or {},
+            )
 
     def stage_id(self, job_id: int, name: str) -> int:
-        """The id of a job's stage, by name."""
+        """The id of a job's interview stage, by name."""
         with self.data.lock:
-            for stage in self.data.jobs[job_id]["stages"]:
-                if stage["name"] == name:
-                    return int(stage["id"])
-        raise KeyError(f"job {job_id} has no stage {name!r}")
+            return int(stage_named(self.data, job_id, name)["id"])
 
     def add_candidate(
-        self,
-        first_name: str,
-        last_name: str,
-        emails: str | Sequence[tuple[str, str]] = (),
+        self, first_name: str, last_name: str, emails: str | Sequence[tuple[str, str]] = ()
     ) -> int:
         """A candidate; `emails` is one personal address or (address, type) pairs."""
         addresses = [(emails, "personal")] if isinstance(emails, str) else list(emails)
         with self.data.lock:
-            candidate_id = self.data.next_id()
-            self.data.candidates[candidate_id] = {
-                "id": candidate_id,
-                "first_name": first_name,
-                "last_name": last_name,
-                "email_addresses": [{"value": v, "type": t} for v, t in addresses],
-                "application_ids": [],
-                "custom_fields": {},
-            }
-            return candidate_id
+            return new_candidate(self.data, self._stamp(), first_name, last_name, addresses)
 
     def add_application(self, candidate_id: int, job_id: int, *, stage: str | None = None) -> int:
         """The candidate applies to the job, starting in `stage` (default: the first)."""
         with self.data.lock:
-            job = self.data.jobs[job_id]
-            current = job["stages"][0] if stage is None else self._stage(job, stage)
-            application_id = self.data.next_id()
-            self.data.applications[application_id] = {
-                "id": application_id,
-                "candidate_id": candidate_id,
-                "job_id": job_id,
-                "current_stage": {"id": current["id"], "name": current["name"]},
-            }
-            self.data.candidates[candidate_id]["application_ids"].append(application_id)
-            return application_id
+            return new_application(self.data, self._stamp(), candidate_id, job_id, stage)
 
     def add_custom_field(
         self,
@@ -284,29 +257,32 @@ class FakeGreenhouse(ServedApp):
         field_type: str = "candidate",
     ) -> int:
         """A custom field definition; `name_key` defaults to the slug of `name`."""
-        key = name_key or "_".join(name.lower().split())
         with self.data.lock:
-            field_id = self.data.next_id()
-            self.data.custom_fields[field_id] = {
-                "id": field_id,
-                "name": name,
-                "name_key": key,
-                "value_type": value_type,
-                "field_type": field_type,
-            }
-            return field_id
+            return new_custom_field(
+                self.data,
+                self._stamp(),
+                name,
+                value_type=value_type,
+                name_key=name_key,
+                field_type=field_type,
+            )
 
     def delete_candidate(self, candidate_id: int) -> None:
-        """Harvest answers 404 for the candidate from now on."""
+        """The candidate disappears from Harvest reads; PATCHing it answers 404."""
         with self.data.lock:
             self.data.candidates[candidate_id]["deleted"] = True
+            self.data.changed()
+
+    def seed_documented_stage_change(self) -> dict[str, Any]:
+        """Create the users, department, job, candidate and application of Greenhouse's
+        documented `candidate_stage_change` example under its ids; returns the example."""
+        with self.data.lock:
+            return seed_documented_stage_change(self.data, self._stamp())
 
     @staticmethod
-    def _stage(job: Mapping[str, Any], name: str) -> dict[str, Any]:
-        for stage in job["stages"]:
-            if stage["name"] == name:
-                return dict(stage)
-        raise KeyError(f"job {job['id']} has no stage {name!r}")
+    def documented_stage_change_body() -> bytes:
+        """The documented example's exact bytes, as a web hook body."""
+        return documented_stage_change_body()
 
     # -- faults and tokens ----------------------------------------------------------------
 
@@ -314,7 +290,8 @@ class FakeGreenhouse(ServedApp):
         self, n: int, status: int = 503, *, retry_after: float | None = None, path: str = ""
     ) -> None:
         """The next `n` Harvest calls (or completion PATCHes) whose path starts with `path`
-        answer `status` (with `Retry-After` when given), unprocessed."""
+        answer `status` (with `Retry-After` when given), unprocessed. `POST /token` fails only
+        when `path` starts with "/token"."""
         if n < 0 or not 400 <= status <= 599:
             raise ValueError("n must not be negative and status must be 400..599")
         with self.data.lock:
@@ -340,55 +317,57 @@ class FakeGreenhouse(ServedApp):
             self.data.fault.count, self.data.fault.always, self.data.fault.prefix = 0, None, ""
 
     def expire_tokens(self) -> None:
-        """Every Bearer token issued so far stops working (401) at once."""
-        with self.data.lock:
-            for token in self.data.tokens:
-                self.data.tokens[token] = float("-inf")
+        """Every access token issued so far stops working (401) at once."""
+        self.oauth.expire_access_tokens()
+
+    def revoke_refresh_tokens(self) -> None:
+        """The customer disconnected the partner app: its refresh and access tokens die."""
+        self.oauth.revoke_partner_tokens()
 
     @property
     def tokens_issued(self) -> int:
+        """Access tokens issued, by every grant."""
         with self.data.lock:
-            return len(self.data.tokens)
+            return len(self.oauth.access)
+
+    @property
+    def refresh_tokens_issued(self) -> int:
+        with self.data.lock:
+            return self.oauth.refresh_tokens_issued
 
     # -- web hooks ------------------------------------------------------------------------
 
     def configure_webhook(self, url: str, secret_key: str) -> int | None:
         """Point web hooks at `url`, signed with `secret_key`, and send the ping; returns the
         ping's status (a web hook whose ping fails is created disabled in Greenhouse)."""
-        self._webhook_url, self._webhook_secret = url, secret_key
-        return self._deliver(
-            str(uuid.uuid4()),
-            "ping",
-            greenhouse_json({"action": "ping", "payload": {"web_hook_id": 1}}),
-            retry=False,
-        )
+        return self._webhooks.configure(url, secret_key)
 
     def move_to_stage(self, application_id: int, stage: str) -> str:
         """Move the application into `stage` and send `candidate_stage_change` with a fresh
         Greenhouse-Event-ID (retried in the background on failure); returns the event id."""
         with self.data.lock:
             application = self.data.applications[application_id]
-            job = self.data.jobs[application["job_id"]]
-            current = self._stage(job, stage)
-            application["current_stage"] = {"id": current["id"], "name": current["name"]}
-            body = greenhouse_json(
-                {"action": "candidate_stage_change", "payload": self._stage_payload(application)}
-            )
-        event_id = str(uuid.uuid4())
-        self._deliver(event_id, "candidate_stage_change", body, retry=True)
-        return event_id
+            application["stage_id"] = stage_named(self.data, application["job_id"], stage)["id"]
+            application["updated_at"] = self._stamp()
+            payload = stage_change_payload(self.data, application)
+            self.data.changed()
+        return self.send_webhook("candidate_stage_change", payload)
 
     def send_webhook(self, action: str, payload: Mapping[str, Any]) -> str:
         """Send any web hook (with a fresh event id, retried on failure); returns the id."""
-        event_id = str(uuid.uuid4())
         body = greenhouse_json({"action": action, "payload": dict(payload)})
-        self._deliver(event_id, action, body, retry=True)
+        return self.send_webhook_body(action, body)
+
+    def send_webhook_body(self, action: str, body: bytes) -> str:
+        """Send exact bytes as a web hook (e.g. `documented_stage_change_body()`); returns
+        the event id."""
+        event_id = str(uuid.uuid4())
+        self._webhooks.send(action, body, retry=True, event_id=event_id)
         return event_id
 
     def redeliver(self, event_id: str) -> int | None:
         """Send an event again with the same Greenhouse-Event-ID and body (no retries)."""
-        action, body = self._events[event_id]
-        return self._deliver(event_id, action, body, retry=False)
+        return self._webhooks.redeliver(event_id)
 
     @property
     def deliveries(self) -> list[WebhookDelivery]:
@@ -396,153 +375,27 @@ class FakeGreenhouse(ServedApp):
         with self.data.lock:
             return list(self._deliveries)
 
-    def _stage_payload(self, application: Mapping[str, Any]) -> dict[str, Any]:
-        job = self.data.jobs[application["job_id"]]
-        candidate = self.data.candidates[application["candidate_id"]]
-        stage = application["current_stage"]
-        return {
-            "application": {
-                "id": application["id"],
-                "rejected_at": None,
-                "prospect": False,
-                "status": "active",
-                "applied_at": "2024-05-01T12:00:00Z",
-                "last_activity_at": "2024-05-01T12:00:00Z",
-                "url": (
-                    f"https://app.greenhouse.io/people/{candidate['id']}"
-                    f"?application_id={application['id']}"
-                ),
-                "source": None,
-                "credited_to": None,
-                "rejection_reason": None,
-                "rejection_details": None,
-                "current_stage": {"id": stage["id"], "name": stage["name"], "interviews": []},
-                "custom_fields": {},
-                "candidate": {
-                    "id": candidate["id"],
-                    "first_name": candidate["first_name"],
-                    "last_name": candidate["last_name"],
-                    "title": None,
-                    "company": None,
-                    "created_at": "2024-05-01T12:00:00Z",
-                    "external_id": None,
-                    "photo_url": None,
-                    "url": f"https://app.greenhouse.io/people/{candidate['id']}",
-                    "is_private": False,
-                    "can_email": True,
-                    "phone_numbers": [],
-                    "email_addresses": [dict(e) for e in candidate["email_addresses"]],
-                    "addresses": [],
-                    "website_addresses": [],
-                    "social_media_addresses": [],
-                    "educations": [],
-                    "employments": [],
-                    "recruiter": None,
-                    "coordinator": None,
-                    "attachments": [],
-                    "tags": [],
-                    "custom_fields": {},
-                },
-                "jobs": [
-                    {
-                        "id": job["id"],
-                        "name": job["name"],
-                        "requisition_id": None,
-                        "notes": job["notes"],
-                        "confidential": False,
-                        "job_post_id": None,
-                        "status": "open",
-                        "created_at": "2024-05-01T12:00:00Z",
-                        "opened_at": "2024-05-01T12:00:00Z",
-                        "closed_at": None,
-                        "departments": [
-                            {"id": d["id"], "name": d["name"], "external_id": None}
-                            for d in job["departments"]
-                        ],
-                        "offices": [],
-                        "custom_fields": {},
-                    }
-                ],
-            }
-        }
-
-    def _post_webhook(self, event_id: str, body: bytes) -> tuple[int | None, str | None]:
-        if self._webhook_url is None or self._webhook_secret is None:
-            raise RuntimeError("call configure_webhook(url, secret_key) first")
-        try:
-            response = self._http.request(
-                "POST",
-                self._webhook_url,
-                body=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "User-Agent": "Greenhouse-Webhook (fake)",
-                    EVENT_ID_HEADER: event_id,
-                    SIGNATURE_HEADER: sign(body, self._webhook_secret),
-                },
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        return int(response.status), None
-
-    def _deliver(self, event_id: str, action: str, body: bytes, *, retry: bool) -> int | None:
-        with self.data.lock:
-            self._events[event_id] = (action, body)
-        status, problem = self._post_webhook(event_id, body)
-        self._note_delivery(WebhookDelivery(event_id, action, 1, status, problem))
-        if status != 200 and retry:
-            thread = threading.Thread(
-                target=self._retry,
-                args=(event_id, action, body),
-                daemon=True,
-                name=f"fake-greenhouse-retry-{event_id[:8]}",
-            )
-            self._retries.append(thread)
-            thread.start()
-        return status
-
-    def _retry(self, event_id: str, action: str, body: bytes) -> None:
-        for attempt, delay in enumerate(RETRY_DELAYS, start=2):
-            if self._stopping.wait(delay * self.retry_factor):
-                return
-            status, problem = self._post_webhook(event_id, body)
-            self._note_delivery(WebhookDelivery(event_id, action, attempt, status, problem))
-            if status == 200:
-                return
-
-    def _note_delivery(self, delivery: WebhookDelivery) -> None:
+    def _delivered(self, delivery: WebhookDelivery) -> None:
         with self.data.lock:
             self._deliveries.append(delivery)
-            self.data.lock.notify_all()
+            self.data.changed()
 
     # -- Assessment Partner API (the fake acting as Greenhouse) ----------------------------
 
     def connect_partner(self, base_url: str, api_key: str) -> None:
         """Call the partner at `{base_url}/list_tests` etc. with `api_key` (Basic username)."""
-        self._partner_url, self._partner_key = base_url.rstrip("/"), api_key
-
-    def _partner(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        if self._partner_url is None or self._partner_key is None:
-            raise RuntimeError("call connect_partner(base_url, api_key) first")
-        encoded = None if body is None else json.dumps(body).encode()
-        headers = {"Authorization": basic_header(self._partner_key)}
-        if encoded is not None:
-            headers["Content-Type"] = "application/json"
-        response = self._http.request(
-            method, f"{self._partner_url}{path}", body=encoded, headers=headers
-        )
-        try:
-            data = json.loads(response.data)
-        except ValueError:
-            data = None
-        return int(response.status), data
+        self._partner.connect(base_url, api_key)
 
     def list_tests(self) -> list[dict[str, Any]]:
-        """`GET list_tests`; raises RuntimeError unless it answers 200 with a list."""
-        status, data = self._partner("GET", "/list_tests")
-        if status != 200 or not isinstance(data, list):
-            raise RuntimeError(f"list_tests answered {status}: {data!r}")
-        return data
+        """`GET list_tests`; a malformed answer is reported to `request_errors` and raises
+        RuntimeError, as does any status but 200."""
+        status, data = self._partner.call("GET", "/list_tests")
+        problems = list_tests_problems(data) if status == 200 else []
+        if problems:
+            self._report_quietly("list_tests", problems)
+        if status != 200 or problems:
+            raise RuntimeError(f"list_tests answered {status}: {data!r} {problems}")
+        return list(data)
 
     def send_test(self, application_id: int, partner_test_id: str) -> str:
         """`POST send_test` for the application's candidate, with a completion `url` pointing at
@@ -558,51 +411,70 @@ class FakeGreenhouse(ServedApp):
                 "partner_interview_id": None,
                 "completions": 0,
                 "status": None,
+                "errors": (),
             }
             emails = candidate["email_addresses"]
             email = next((e["value"] for e in emails if e["type"] == "personal"), None)
-            body = {
+            email = email or (emails[0]["value"] if emails else None)
+            body: dict[str, Any] = {
                 "partner_test_id": partner_test_id,
                 "candidate": {
                     "first_name": candidate["first_name"],
                     "last_name": candidate["last_name"],
+                    "preferred_name": candidate.get("preferred_name"),
                     "resume_url": None,
                     "phone_number": None,
-                    "email": email or (emails[0]["value"] if emails else None),
+                    "email": email,
                     "greenhouse_profile_url": (
                         f"https://app.greenhouse.io/people/{candidate['id']}"
                         f"?application_id={application_id}"
                     ),
                 },
+                "sent_by": None,
                 "url": f"{self.url}{COMPLETION_PREFIX}{test_id}",
             }
-        status, data = self._partner("POST", "/send_test", body)
+        status, data = self._partner.call("POST", "/send_test", body)
         interview_id = data.get("partner_interview_id") if isinstance(data, dict) else None
+        if status == 200 and not isinstance(interview_id, str):
+            problem = "partner_interview_id is missing or not a string"
+            self._report_quietly(
+                "send_test", [problem], partner_test_id=partner_test_id, candidate_email=email
+            )
         if status != 200 or not isinstance(interview_id, str):
             raise RuntimeError(f"send_test answered {status}: {data!r}")
         with self.data.lock:
             self.data.tests[test_id]["partner_interview_id"] = interview_id
+            self.data.changed()
         return interview_id
 
     def test_status(self, partner_interview_id: str) -> tuple[int, Any]:
-        """`GET test_status?partner_interview_id=…`: (status, JSON body)."""
-        status, data = self._partner(
-            "GET", f"/test_status?partner_interview_id={quote(partner_interview_id)}"
-        )
-        if status == 200:
-            with self.data.lock:
-                for test in self.data.tests.values():
-                    if test["partner_interview_id"] == partner_interview_id:
+        """`GET test_status?partner_interview_id=…`: (status, JSON body). A well-formed answer
+        becomes the test's `status`; a malformed one (e.g. `complete` without
+        `partner_profile_url`) is kept out, noted in the test's `errors` and reported to
+        `request_errors`."""
+        status, data = self._partner.test_status(partner_interview_id)
+        if status != 200:
+            return status, data
+        problems = test_status_problems(data)
+        with self.data.lock:
+            for test in self.data.tests.values():
+                if test["partner_interview_id"] == partner_interview_id:
+                    test["errors"] = tuple(problems)
+                    if not problems:
                         test["status"] = data
-                self.data.lock.notify_all()
+            self.data.changed()
+        if problems:
+            self._report_quietly("test_status", problems, partner_interview_id=partner_interview_id)
         return status, data
 
     def report_errors(self, api_call: str, errors: Iterable[str], **extra: Any) -> int:
         """`POST request_errors`, as Greenhouse does for a malformed answer; returns the status."""
-        status, _ = self._partner(
-            "POST", "/request_errors", {"api_call": api_call, "errors": list(errors), **extra}
-        )
-        return status
+        return self._partner.report_errors(api_call, errors, **extra)
+
+    def _report_quietly(self, api_call: str, errors: list[str], **extra: Any) -> None:
+        # A partner without a working request_errors endpoint changes nothing for Greenhouse.
+        with contextlib.suppress(urllib3.exceptions.HTTPError, RuntimeError):
+            self._partner.report_errors(api_call, errors, **extra)
 
     def _completed(self, test_id: int) -> None:
         """After a completion PATCH, Greenhouse asks `test_status` (in the background)."""
@@ -629,6 +501,7 @@ class FakeGreenhouse(ServedApp):
                     partner_interview_id=t["partner_interview_id"],
                     completions=t["completions"],
                     status=t["status"],
+                    errors=t["errors"],
                 )
                 for t in self.data.tests.values()
             ]
@@ -637,20 +510,24 @@ class FakeGreenhouse(ServedApp):
 
     @property
     def writes(self) -> list[GreenhouseWrite]:
-        """Every note, custom-field PATCH and completion PATCH received, oldest first."""
+        """Every note, candidate PATCH and completion PATCH received, oldest first."""
         with self.data.lock:
             return list(self.data.writes)
 
     @property
     def requests(self) -> list[HarvestRequest]:
-        """Every request received (Harvest, token, completion), oldest first."""
+        """Every request received (OAuth, Harvest, completion, unknown), oldest first."""
         with self.data.lock:
             return list(self.data.requests)
 
     def notes(self, candidate_id: int) -> list[dict[str, Any]]:
-        """The candidate's notes, oldest first."""
+        """The v3 note objects created for the candidate, oldest first."""
         with self.data.lock:
-            return [dict(note) for note in self.data.notes.get(candidate_id, [])]
+            return [
+                note_json(self.data, note)
+                for _, note in sorted(self.data.notes.items())
+                if note["candidate_id"] == candidate_id
+            ]
 
     def custom_field_values(self, candidate_id: int) -> dict[str, Any]:
         """The candidate's custom field values by name key."""
@@ -674,3 +551,33 @@ class FakeGreenhouse(ServedApp):
                         f"{[(w.kind, w.target, w.status) for w in self.data.writes[-10:]]}"
                     )
                 self.data.lock.wait(min(left, 0.05))
+
+
+def _clients(
+    client_id: str | None,
+    client_secret: str | None,
+    partner_client_id: str | None,
+    partner_client_secret: str | None,
+    redirect_uris: Sequence[str],
+) -> dict[str, Client]:
+    if (client_id is None) != (client_secret is None):
+        raise ValueError("client_id and client_secret go together")
+    if (partner_client_id is None) != (partner_client_secret is None):
+        raise ValueError("partner_client_id and partner_client_secret go together")
+    if client_id is None and partner_client_id is None:
+        raise ValueError("register a custom integration (client_id), a partner app, or both")
+    if partner_client_id is not None and not redirect_uris:
+        raise ValueError("a partner app needs at least one partner_redirect_uris entry")
+    if client_id is not None and client_id == partner_client_id:
+        raise ValueError("the custom integration and the partner app need different client ids")
+    clients: dict[str, Client] = {}
+    if client_id is not None and client_secret is not None:
+        clients[client_id] = Client(client_id, client_secret, partner=False)
+    if partner_client_id is not None and partner_client_secret is not None:
+        clients[partner_client_id] = Client(
+            partner_client_id,
+            partner_client_secret,
+            partner=True,
+            redirect_uris=tuple(redirect_uris),
+        )
+    return clients
