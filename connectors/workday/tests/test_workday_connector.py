@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -308,7 +309,11 @@ def test_push_result_sets_status_score_and_comment(fake: FakeWorkday, context: C
         Decimal(71),
         "ASSESSIO_COMPLETED",
     )
-    assert test.comment == "https://assessio.example/report/1?a=1&b=<2>"
+    # The report link goes where the schema has a place for it, not into a comment.
+    assert test.results_url == "https://assessio.example/report/1?a=1&b=<2>"
+    assert test.comment is None
+    # No stored result version to date it by: the day of the connector's clock (NOW).
+    assert write.assessed_on == test.tested_on == date(2023, 11, 14)
     stored = fake.assessment("JOB_APPLICATION-1")
     assert stored is not None
     assert stored["status"] == "ASSESSIO_COMPLETED"

@@ -4,12 +4,14 @@ cursor's paging (exactly once, whatever the timing of late rows), and the SOAP e
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+import xmlschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,14 +29,30 @@ from assessio_connect_workday._report import (
     parse_row,
 )
 from assessio_connect_workday._soap import (
+    SOAP_ENV,
     WD,
     Assessment,
     AssessmentTestResult,
+    ReferenceIdTypes,
     assess_candidate_envelope,
+    format_score,
     parse_answer,
     parse_xml,
     xml_text,
 )
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ID_TYPES = ReferenceIdTypes(status="Recruiting_Assessment_Status_ID", test="T_ID")
+
+
+def published_schema() -> xmlschema.XMLSchema:
+    """The schema fragment the fake validates with, read here on its own."""
+    source = resources.files("assessio_connect_workday") / "_fake_schema" / "assess_candidate.xsd"
+    with resources.as_file(source) as path:
+        return xmlschema.XMLSchema(str(path))
+
+
+SCHEMA = published_schema()
 
 SECRET = Secret("env:S", "s3cret-value-123")
 BASE = {
@@ -106,6 +124,8 @@ def test_config_derives_the_workday_urls() -> None:
         ({"comment_template": "{score.__class__}"}, "may only use plain placeholders"),
         ({"comment_template": "{nope}"}, "found {nope}"),
         ({"comment_template": "{score"}, "not a valid template"),
+        ({"status_id_type": "has space"}, "status_id_type must be the name of a Workday"),
+        ({"test_id_type": ""}, "test_id_type must be the name of a Workday reference ID type"),
     ],
 )
 def test_config_problems_are_actionable(changes: dict[str, Any], message: str) -> None:
@@ -321,26 +341,126 @@ def test_a_cursor_that_is_not_ours_is_refused() -> None:
 # -- the SOAP envelope ----------------------------------------------------------------------
 
 
+def _request(envelope: bytes) -> Any:
+    root = parse_xml(envelope)
+    return root.find(f"{{{SOAP_ENV}}}Body/{{{WD}}}Assess_Candidate_Request")
+
+
 @settings(max_examples=100, deadline=None)
-@given(comment=st.text(), application=st.text(min_size=1), score=st.integers(0, 100))
-def test_any_text_survives_the_envelope_as_text(comment: str, application: str, score: int) -> None:
+@given(
+    comment=st.text(),
+    application=st.text(min_size=1),
+    score=st.one_of(st.none(), st.decimals(allow_nan=False, allow_infinity=False, places=3)),
+    url=st.one_of(st.none(), st.text(min_size=1)),
+    day=st.dates(min_value=date(1900, 1, 1)),
+)
+def test_any_assessment_makes_an_envelope_valid_per_the_published_schema(
+    comment: str, application: str, score: Decimal | None, url: str | None, day: date
+) -> None:
     envelope = assess_candidate_envelope(
         Assessment(
             application_id=application,
             status_id="DONE",
+            assessed_on=day,
             comment=comment,
-            tests=(AssessmentTestResult(test_id="T", status_id="DONE", score=Decimal(score)),),
+            tests=(
+                AssessmentTestResult(
+                    test_id="T", status_id="DONE", score=score, tested_on=day, results_url=url
+                ),
+            ),
         ),
         version="v42.2",
+        id_types=ID_TYPES,
         username_token=("user@acme", comment or "pw"),
     )
-    root = parse_xml(envelope)
-    assert root.findtext(f".//{{{WD}}}Overall_Assessment_Comment", "") == xml_text(comment)
-    assert root.findtext(f".//{{{WD}}}Job_Application_Reference/{{{WD}}}ID") == xml_text(
+    request = _request(envelope)
+    SCHEMA.validate(request)  # elements, order, required ones, xsd:date and xsd:decimal
+    assert request.findtext(f".//{{{WD}}}Overall_Assessment_Comment", "") == xml_text(comment)
+    assert request.findtext(f".//{{{WD}}}Job_Application_Reference/{{{WD}}}ID") == xml_text(
         application
     )
-    assert root.findtext(f".//{{{WD}}}Assessment_Test_Score") == str(score)
+    assert request.findtext(f".//{{{WD}}}Assessed_On_Date") == day.isoformat()
+    if score is not None:
+        assert Decimal(request.findtext(f".//{{{WD}}}Assessment_Test_Score")) == score
+    written_url = request.findtext(f".//{{{WD}}}Assessment_Test_Results_URL")
+    assert written_url == (xml_text(url) if url else None)
     assert parse_answer(envelope).operation == "Assess_Candidate_Request"
+
+
+def test_the_envelope_follows_the_schemas_order_with_the_tenants_id_types() -> None:
+    envelope = assess_candidate_envelope(
+        Assessment(
+            application_id="JOB_APPLICATION-6-248",
+            status_id="DONE",
+            assessed_on=date(2026, 12, 6),
+            comment="Overall",
+            tests=(
+                AssessmentTestResult(
+                    test_id="RECRUITING_ASSESSMENT_TEST-6-111",
+                    status_id="DONE",
+                    score=Decimal("71.50"),
+                    tested_on=date(2026, 12, 5),
+                    results_url="https://assessio.example/r/1",
+                ),
+            ),
+        ),
+        version="v42.2",
+        id_types=ReferenceIdTypes(status="Status_Type", test="Test_Type"),
+    )
+    request = _request(envelope)
+    data = request.find(f"{{{WD}}}Assess_Candidate_Data")
+    candidate = data.find(f"{{{WD}}}Candidate_Assessment_Data")
+    result = candidate.find(f"{{{WD}}}Assess_Candidate_Test_Result_Data")
+
+    def names(element: Any) -> list[str]:
+        return [child.tag.rpartition("}")[2] for child in element]
+
+    assert names(data) == ["Job_Application_Reference", "Candidate_Assessment_Data"]
+    assert names(candidate) == [
+        "Assessed_On_Date",
+        "Assessment_Status_Reference",
+        "Overall_Assessment_Comment",
+        "Assess_Candidate_Test_Result_Data",
+    ]
+    assert names(result) == [
+        "Assessment_Test_Reference",
+        "Assessment_Test_Score",
+        "Assessment_Test_Status_Reference",
+        "Assessment_Test_Date",
+        "Assessment_Test_Results_URL",
+    ]
+    types = [identifier.get(f"{{{WD}}}type") for identifier in request.iter(f"{{{WD}}}ID")]
+    assert types == ["Job_Application_ID", "Status_Type", "Test_Type", "Status_Type"]
+    assert candidate.findtext(f"{{{WD}}}Assessed_On_Date") == "2026-12-06"
+    assert result.findtext(f"{{{WD}}}Assessment_Test_Score") == "71.5"
+    SCHEMA.validate(request)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_format_score_is_always_an_xsd_decimal_of_the_same_value(score: Decimal) -> None:
+    text = format_score(score)
+    assert re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text)
+    assert Decimal(text) == score
+
+
+def test_workdays_recorded_validation_fault_is_read_with_every_message() -> None:
+    # Verbatim: a fault recorded from a Workday tenant in a Workday Studio project's test data,
+    # thomasnicholasgyg/INT0025_CheckWorkRights_VisaCheck_Inbound,
+    # ws/test/ssk/ssk103/SSK103_SOAPFAULT_Launch_Integration_Event_Response.xml
+    fault = parse_answer((FIXTURES / "workday_validation_fault.xml").read_bytes()).fault
+    assert fault is not None
+    assert fault.code == "Client.validationError"
+    assert fault.is_client
+    assert not fault.is_authentication
+    assert len(fault.messages) == 8
+    assert fault.messages[0] == (
+        "Invalid ID value. 'A Text Parameter' is not a valid ID value for type = "
+        "'Launch_Parameter_Name' (at /bsvc:Launch_Integration_Event_Request[1]/"
+        "bsvc:Integration_Launch_Parameter_Data[3]/bsvc:Launch_Parameter_Reference[1])"
+    )
+    described = fault.describe()
+    assert described.startswith("Validation error occurred. Invalid ID value.")
+    assert "'SSKEnumType' is not a valid value for attribute parent_id" in described
 
 
 def test_a_workday_fault_is_read_with_its_validation_messages() -> None:

@@ -15,6 +15,7 @@ from assessio_connect import Daemon, load_daemon_config, load_plugins
 from assessio_connect._logging import EventLog
 from assessio_connect.config import Secret
 from assessio_connect.connector import Invitation
+from assessio_connect.connector_state import ConnectorState, MemoryState
 from assessio_connect.models import (
     AssessioConfig,
     AssessmentOrder,
@@ -24,7 +25,7 @@ from assessio_connect.models import (
 from assessio_connect.plugins import Plugins
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
 from assessio_connect.sandbox._catalog import DEFAULT_LENSES
-from assessio_connect.store import OrderRecord, OrderState, ResultRecord
+from assessio_connect.store import OrderRecord, OrderState, ResultRecord, StateEntry
 from assessio_connect.testing import wait_until
 from assessio_connect.transport import Transport
 from assessio_connect_workday import WorkdayConfig
@@ -40,6 +41,7 @@ __all__ = [
     "SECRETS",
     "Clock",
     "Context",
+    "Replica",
     "World",
     "make_config",
     "order_record",
@@ -112,16 +114,22 @@ def order_record(
 
 
 class Context:
-    """A `ConnectorContext` that records invitations and log lines."""
+    """A `ConnectorContext` that records invitations and log lines; `state` is in memory (pass
+    one to share it, as two replicas or a restarted daemon share the store's)."""
 
     tenant = "acme"
 
-    def __init__(self, transport: Transport, clock: Clock) -> None:
+    def __init__(
+        self, transport: Transport, clock: Clock, *, state: ConnectorState | None = None
+    ) -> None:
         self.transport = transport
         self.clock = clock
+        self.state = state if state is not None else MemoryState(clock=clock)
         self.invited: list[Invitation] = []
         self.logs: list[tuple[str, dict[str, Any]]] = []
         self.config_error: Exception | None = None
+        self.results: dict[str, ResultRecord] = {}
+        """What `latest_result` answers, by result id."""
 
     def now(self) -> float:
         return self.clock()
@@ -140,12 +148,32 @@ class Context:
         return None
 
     def latest_result(self, result_id: str) -> ResultRecord | None:
-        return None
+        return self.results.get(result_id)
 
     def assessio_config(self) -> AssessioConfig:
         if self.config_error is not None:
             raise self.config_error
         return AssessioConfig([GENERAL.lens, LEADERSHIP.lens], ["en-GB"])
+
+
+class Replica(ConnectorState):
+    """Another replica's view of the same state: the entries of `shared`, its own lease owner."""
+
+    def __init__(self, shared: MemoryState, owner: str) -> None:
+        self._shared = shared
+        self.owner = owner
+
+    def _get(self, key: str) -> StateEntry | None:
+        return self._shared._get(key)
+
+    def _put(self, key: str, value: str, expect_version: int | None) -> StateEntry | None:
+        return self._shared._put(key, value, expect_version)
+
+    def _delete(self, key: str) -> None:
+        self._shared._delete(key)
+
+    def _now(self) -> float:
+        return self._shared._now()
 
 
 def make_config(fake: FakeWorkday, **options: Any) -> WorkdayConfig:

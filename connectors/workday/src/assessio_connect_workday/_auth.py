@@ -3,9 +3,10 @@ tenant's refresh token, or the integration system user's name and password.
 
 OAuth: `POST {base}/ccx/oauth2/{tenant}/token` with the form `grant_type=refresh_token` and
 `refresh_token=...`, the API client's id and secret as HTTP Basic; the access token is sent as
-`Authorization: Bearer ...` to RaaS and to SOAP, cached until shortly before it expires, and
-renewed once when Workday answers 401. ISU: HTTP Basic `user@tenant:password` for RaaS and a
-WS-Security UsernameToken in the SOAP header.
+`Authorization: Bearer ...` to RaaS and to SOAP, cached until shortly before it expires (or for
+`DEFAULT_TOKEN_TTL` when the answer has no `expires_in`), and renewed once when Workday answers
+401. A new `refresh_token` in the answer replaces the old one durably (`RefreshTokens`). ISU:
+HTTP Basic `user@tenant:password` for RaaS and a WS-Security UsernameToken in the SOAP header.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from assessio_connect import codec
+from assessio_connect.connector_state import ConnectorState
 from assessio_connect.errors import PayloadError, PermanentError, RetryableError, TransportError
 from assessio_connect.transport import Transport, parse_retry_after
 
 from ._config import WorkdayConfig
+from ._refresh_token import RefreshTokens
 
 __all__ = ["Auth", "IsuAuth", "OAuthSession", "make_auth"]
 
 DEFAULT_TOKEN_TTL = 900.0
-"""Seconds an access token is trusted when Workday does not say (`expires_in`)."""
+"""Seconds an access token is trusted when Workday does not say (`expires_in` is optional, and
+WSDL-generated clients such as go-workday read no such field); a 401 renews it sooner."""
+LEASE_BUSY_RETRY = 2.0
+"""Seconds to wait when another replica is renewing the refresh token."""
 EARLY_REFRESH = 60.0
 """Renew this many seconds before expiry (at most a fifth of the token's lifetime)."""
 
@@ -94,6 +100,7 @@ class OAuthSession:
         *,
         clock: Callable[[], float],
         log: Callable[..., None],
+        state: ConnectorState | None = None,
     ) -> None:
         if config.client_id is None or config.client_secret is None:
             raise ValueError('auth = "oauth" needs client_id and client_secret')
@@ -102,7 +109,7 @@ class OAuthSession:
         self._url = config.oauth_token_url
         self._client_id = config.client_id
         self._client_secret = config.client_secret
-        self._refresh_token = config.refresh_token.reveal()
+        self._refresh_tokens = RefreshTokens(config.refresh_token.reveal(), state, log=log)
         self._transport = transport
         self._clock = clock
         self._log = log
@@ -142,9 +149,20 @@ class OAuthSession:
             return self._token
 
     def _fetch(self) -> None:
-        body = urlencode(
-            {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
-        ).encode("ascii")
+        if not self._refresh_tokens.try_lease():
+            raise RetryableError(
+                "another replica is renewing the Workday access token; trying again shortly",
+                retry_after=LEASE_BUSY_RETRY,
+            )
+        try:
+            self._fetch_leased(self._refresh_tokens.current())
+        finally:
+            self._refresh_tokens.release_lease()
+
+    def _fetch_leased(self, refresh_token: str) -> None:
+        body = urlencode({"grant_type": "refresh_token", "refresh_token": refresh_token}).encode(
+            "ascii"
+        )
         headers = {
             "Authorization": _basic(self._client_id, self._client_secret.reveal()),
             "Content-Type": "application/x-www-form-urlencoded",
@@ -163,11 +181,16 @@ class OAuthSession:
                 retry_after=retry_after,
             )
         if status in (400, 401, 403):
+            which = (
+                "the refresh token Workday issued last (kept in the daemon's store)"
+                if self._refresh_tokens.from_state
+                else "ats.refresh_token"
+            )
             raise PermanentError(
                 f"Workday's token endpoint {self._url} refused the refresh (HTTP {status}"
-                f"{_oauth_error(data)}): check ats.client_id and ats.client_secret, and generate "
-                "a new refresh token in Workday (Manage Refresh Tokens for Integrations) if it "
-                "was revoked"
+                f"{_oauth_error(data)}): check ats.client_id and ats.client_secret; if {which} "
+                "was revoked, generate a new refresh token in Workday (Manage Refresh Tokens "
+                "for Integrations) and put it in ats.refresh_token"
             )
         token = data.get("access_token") if isinstance(data, dict) else None
         if not 200 <= status <= 299 or not isinstance(token, str) or not token:
@@ -180,14 +203,8 @@ class OAuthSession:
         if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool):
             ttl = max(float(expires_in), 0.0)
         rotated = data.get("refresh_token")
-        if isinstance(rotated, str) and rotated and rotated != self._refresh_token:
-            self._refresh_token = rotated
-            self._log(
-                "workday.refresh_token_rotated",
-                level="warning",
-                advice="Workday issued a new refresh token; it is kept in memory only. Enable "
-                "Non-Expiring Refresh Tokens on the API client so a restart keeps working.",
-            )
+        if isinstance(rotated, str) and rotated:
+            self._refresh_tokens.rotated(rotated)
         self._token = token
         self._renew_at = self._clock() + ttl - min(EARLY_REFRESH, ttl / 5)
         self.issued += 1
@@ -219,8 +236,9 @@ def make_auth(
     *,
     clock: Callable[[], float],
     log: Callable[..., None],
+    state: ConnectorState | None = None,
 ) -> Auth:
-    """The `Auth` that `config.auth` asks for."""
+    """The `Auth` that `config.auth` asks for (`state` keeps a rotated refresh token)."""
     if config.auth == "isu":
         return IsuAuth(config)
-    return OAuthSession(config, transport, clock=clock, log=log)
+    return OAuthSession(config, transport, clock=clock, log=log, state=state)

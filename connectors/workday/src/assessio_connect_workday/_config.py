@@ -16,6 +16,8 @@ from assessio_connect.config import Secret
 __all__ = [
     "COMMENT_FIELDS",
     "DEFAULT_COMMENT",
+    "DEFAULT_STATUS_ID_TYPE",
+    "DEFAULT_TEST_ID_TYPE",
     "MAX_PAGE_SIZE",
     "WorkdayConfig",
 ]
@@ -27,11 +29,19 @@ COMMENT_FIELDS = frozenset(
     {"lens", "score", "report_url", "recruitment_url", "result_id", "version", "application_id"}
 )
 """The names a `comment_template` may use, each as `{name}`."""
+DEFAULT_STATUS_ID_TYPE = "Recruiting_Assessment_Status_ID"
+"""`wd:type` of an assessment status's Reference ID unless `status_id_type` says otherwise.
+No public source confirms it: it follows Workday's `<Object>_ID` naming for the WSDL's
+`Recruiting_Assessment_StatusObject` (as `Job_Application_ID` for `Job_ApplicationObject`)."""
+DEFAULT_TEST_ID_TYPE = "Recruiting_Assessment_Test_ID"
+"""`wd:type` of an assessment test's Reference ID unless `test_id_type` says otherwise;
+unconfirmed like the status's (default values look like `RECRUITING_ASSESSMENT_TEST-6-111`)."""
 
 _TENANT = re.compile(r"[A-Za-z0-9_.-]+")
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 _VERSION = re.compile(r"v[0-9]+(\.[0-9]+)?")
 _REFERENCE_ID = re.compile(r"[^\s<>&\"']+")
+_ID_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _AUTH_MODES = ("oauth", "isu")
 
 
@@ -109,6 +119,10 @@ class WorkdayConfig:
     tests: Mapping[str, str] = attrs.field(factory=dict, converter=_to_dict)
     """Lens id or lens name -> Reference ID of the Workday assessment test made for it."""
     comment_template: str = DEFAULT_COMMENT
+    status_id_type: str = DEFAULT_STATUS_ID_TYPE
+    """`wd:type` of the status Reference IDs; check it in the tenant (a status's *View IDs*)."""
+    test_id_type: str = DEFAULT_TEST_ID_TYPE
+    """`wd:type` of the test Reference IDs; check it in the tenant (a test's *View IDs*)."""
 
     def __attrs_post_init__(self) -> None:
         problems = self._problems()
@@ -153,6 +167,16 @@ class WorkdayConfig:
                 problems.append(
                     f"tests[{lens!r}] must be the Reference ID of a Workday assessment test, "
                     f"got {test!r}"
+                )
+        for key, example in (
+            ("status_id_type", DEFAULT_STATUS_ID_TYPE),
+            ("test_id_type", DEFAULT_TEST_ID_TYPE),
+        ):
+            value = getattr(self, key)
+            if not _ID_TYPE.fullmatch(value):
+                problems.append(
+                    f"{key} must be the name of a Workday reference ID type such as "
+                    f"{example!r} (see the object's View IDs in Workday), got {value!r}"
                 )
         template = _template_problem(self.comment_template)
         if template:

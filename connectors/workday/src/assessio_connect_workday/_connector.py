@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -26,6 +27,7 @@ from assessio_connect.errors import (
     PayloadError,
     PermanentError,
     RetryableError,
+    StoreError,
     TransportError,
 )
 from assessio_connect.transport import HTTPResponse, parse_retry_after
@@ -46,6 +48,7 @@ from ._report import (
 from ._soap import (
     Assessment,
     AssessmentTestResult,
+    ReferenceIdTypes,
     SoapAnswer,
     SoapFault,
     UnreadableXml,
@@ -82,7 +85,12 @@ class WorkdayConnector(Connector):
 
     def __init__(self, config: WorkdayConfig, context: ConnectorContext) -> None:
         super().__init__(config, context)
-        self.auth: Auth = make_auth(config, context.transport, clock=context.now, log=context.log)
+        # A context without `state` (older daemons) keeps a rotated refresh token in memory.
+        state = getattr(context, "state", None)
+        self.auth: Auth = make_auth(
+            config, context.transport, clock=context.now, log=context.log, state=state
+        )
+        self._id_types = ReferenceIdTypes(status=config.status_id_type, test=config.test_id_type)
         # A test Reference ID the recruiter added -> the lens (id or name) it stands for.
         self._lens_of_test = {test: lens for lens, test in config.tests.items()}
 
@@ -202,14 +210,17 @@ class WorkdayConnector(Connector):
     # Writing results back
 
     def push_result(self, pushback: Pushback) -> None:
-        """`Assess_Candidate` with the overall status, the test's score and status, and a
-        comment; it sets the state, so sending a version again is harmless."""
+        """`Assess_Candidate` with the date, the overall status and comment, and the test's
+        score, status and report link; it sets the state, so a repeat is harmless."""
         assessment = self._assessment(pushback)
         version = self.config.recruiting_version
 
         def send(headers: dict[str, str]) -> HTTPResponse:
             envelope = assess_candidate_envelope(
-                assessment, version=version, username_token=self.auth.username_token()
+                assessment,
+                version=version,
+                id_types=self._id_types,
+                username_token=self.auth.username_token(),
             )
             return self._send(
                 "POST",
@@ -266,19 +277,33 @@ class WorkdayConnector(Connector):
             "version": str(pushback.version),
             "application_id": order.application_id,
         }
+        assessed_on = self._result_date(pushback)
         return Assessment(
             application_id=order.application_id,
             status_id=status,
+            assessed_on=assessed_on,
             comment=config.comment_template.format_map(fields),
             tests=(
                 AssessmentTestResult(
                     test_id=test_id,
                     status_id=config.test_status_id if score is not None else status,
                     score=score,
-                    comment=result.assessment_report_url,
+                    tested_on=assessed_on,
+                    results_url=result.assessment_report_url,
                 ),
             ),
         )
+
+    def _result_date(self, pushback: Pushback) -> date:
+        """The UTC day Assessio sent this result version (the daemon's clock when unknown)."""
+        when = self.context.now()
+        try:
+            record = self.context.latest_result(pushback.order.result_id)
+        except StoreError:
+            record = None
+        if record is not None and record.version == pushback.version:
+            when = record.received_at
+        return datetime.fromtimestamp(when, timezone.utc).date()
 
     def _lens_name(self, lens_id: str) -> str | None:
         if lens_id in self.config.tests and "{lens}" not in self.config.comment_template:

@@ -1,5 +1,12 @@
 """The `Assess_Candidate` SOAP request of Workday's Recruiting web service, and its answers.
 
+The request follows the order, the required elements and the types of Workday's published
+schema (see README.md, "Sources"): `Candidate_Assessment_Data` is `Assessed_On_Date`
+(required, xsd:date), `Assessment_Status_Reference` (required), `Overall_Assessment_Comment`?,
+then `Assess_Candidate_Test_Result_Data`*, each `Assessment_Test_Reference`,
+`Assessment_Test_Score`? (xsd:decimal), `Assessment_Test_Status_Reference`?,
+`Assessment_Test_Date`?, `Assessment_Test_Results_URL`?.
+
 Envelopes are built with `xml.etree.ElementTree`, so values are escaped by the serializer and
 never spliced into markup. Answers are parsed with `defusedxml`, which refuses a DTD outright:
 a SOAP message must not carry one, and refusing it stops entity expansion ("billion laughs")
@@ -11,6 +18,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 
 import attrs
@@ -18,13 +26,14 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 
 __all__ = [
-    "ID_TYPES",
+    "APPLICATION_ID_TYPE",
     "PASSWORD_TEXT",
     "SOAP_ENV",
     "WD",
     "WSSE",
     "Assessment",
     "AssessmentTestResult",
+    "ReferenceIdTypes",
     "SoapAnswer",
     "SoapFault",
     "UnreadableXml",
@@ -41,12 +50,8 @@ _WSS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-"
 WSSE = _WSS + "wssecurity-secext-1.0.xsd"
 PASSWORD_TEXT = _WSS + "username-token-profile-1.0#PasswordText"
 """The `Type` of a clear-text WS-Security password (the only kind Workday accepts)."""
-ID_TYPES = {
-    "application": "Job_Application_ID",
-    "status": "Recruiting_Assessment_Status_ID",
-    "test": "Recruiting_Assessment_Test_ID",
-}
-"""The `wd:type` of each reference the request carries."""
+APPLICATION_ID_TYPE = "Job_Application_ID"
+"""The `wd:type` of a job application's Reference ID (values like `JOB_APPLICATION-6-248`)."""
 
 
 # XML 1.0 cannot carry these characters at all, escaped or not.
@@ -68,13 +73,23 @@ def _env(name: str) -> str:
 
 
 @attrs.frozen
+class ReferenceIdTypes:
+    """The `wd:type` of each kind of Reference ID the request carries (per tenant)."""
+
+    status: str
+    test: str
+    application: str = APPLICATION_ID_TYPE
+
+
+@attrs.frozen
 class AssessmentTestResult:
-    """One `Assess_Candidate_Test_Result_Data`: a test's score and status."""
+    """One `Assess_Candidate_Test_Result_Data`: a test's score, status, date and report."""
 
     test_id: str
     status_id: str
     score: Decimal | None = None
-    comment: str | None = None
+    tested_on: date | None = None
+    results_url: str | None = None
 
 
 @attrs.frozen
@@ -83,6 +98,7 @@ class Assessment:
 
     application_id: str
     status_id: str
+    assessed_on: date
     comment: str | None = None
     tests: tuple[AssessmentTestResult, ...] = ()
 
@@ -105,10 +121,25 @@ def format_score(score: Decimal) -> str:
     return text or "0"
 
 
+def _test_result(
+    parent: ET.Element, test: AssessmentTestResult, id_types: ReferenceIdTypes
+) -> None:
+    result = ET.SubElement(parent, _wd("Assess_Candidate_Test_Result_Data"))
+    _reference(result, "Assessment_Test_Reference", id_types.test, test.test_id)
+    if test.score is not None:
+        _text(result, "Assessment_Test_Score", format_score(test.score))
+    _reference(result, "Assessment_Test_Status_Reference", id_types.status, test.status_id)
+    if test.tested_on is not None:
+        _text(result, "Assessment_Test_Date", test.tested_on.isoformat())
+    if test.results_url:
+        _text(result, "Assessment_Test_Results_URL", test.results_url)
+
+
 def assess_candidate_envelope(
     assessment: Assessment,
     *,
     version: str,
+    id_types: ReferenceIdTypes,
     username_token: tuple[str, str] | None = None,
 ) -> bytes:
     """The SOAP 1.1 envelope of an `Assess_Candidate_Request` (UTF-8, with a declaration).
@@ -125,21 +156,14 @@ def assess_candidate_envelope(
     body = ET.SubElement(envelope, _env("Body"))
     request = ET.SubElement(body, _wd("Assess_Candidate_Request"), {_wd("version"): version})
     data = ET.SubElement(request, _wd("Assess_Candidate_Data"))
-    _reference(
-        data, "Job_Application_Reference", ID_TYPES["application"], assessment.application_id
-    )
+    _reference(data, "Job_Application_Reference", id_types.application, assessment.application_id)
     candidate = ET.SubElement(data, _wd("Candidate_Assessment_Data"))
-    _reference(candidate, "Assessment_Status_Reference", ID_TYPES["status"], assessment.status_id)
+    _text(candidate, "Assessed_On_Date", assessment.assessed_on.isoformat())
+    _reference(candidate, "Assessment_Status_Reference", id_types.status, assessment.status_id)
     if assessment.comment:
         _text(candidate, "Overall_Assessment_Comment", assessment.comment)
     for test in assessment.tests:
-        result = ET.SubElement(candidate, _wd("Assess_Candidate_Test_Result_Data"))
-        _reference(result, "Assessment_Test_Reference", ID_TYPES["test"], test.test_id)
-        if test.score is not None:
-            _text(result, "Assessment_Test_Score", format_score(test.score))
-        _reference(result, "Assessment_Test_Status_Reference", ID_TYPES["status"], test.status_id)
-        if test.comment:
-            _text(result, "Comment", test.comment)
+        _test_result(candidate, test, id_types)
     serialized: bytes = ET.tostring(envelope, encoding="utf-8", xml_declaration=True)
     return serialized
 

@@ -1,20 +1,25 @@
 """`FakeWorkday`: a stateful stand-in for one Workday tenant on 127.0.0.1, for tests and the demo.
 
-It serves the three things the connector uses, each authenticated the way Workday does:
+It restates Workday's contract in its own code (it imports nothing of the connector) and
+serves the three things the connector uses, each authenticated the way Workday does:
 
-- `POST /ccx/oauth2/{tenant}/token`: the refresh-token grant (API client id and secret as HTTP
-  Basic); issues access tokens with a TTL and can expire them all, or revoke the refresh token;
+- `POST /ccx/oauth2/{tenant}/token`: the refresh-token grant, the API client's id and secret as
+  HTTP Basic (go-workday) or in the form (Workday/raas-python); answers `access_token`,
+  `token_type` and, as configured, `expires_in` and a rotated `refresh_token` (the presented one
+  then stops working). It can expire every access token or revoke the refresh token;
 - `GET /ccx/service/customreport2/{tenant}/{owner}/{report}?format=json&Updated_From=...`: the
   RaaS report of job applications at the assessment step, updated from `Updated_From`, ordered
   by updated moment (Bearer token or the ISU's Basic credentials);
 - `POST /ccx/service/{tenant}/Recruiting/{version}`: SOAP `Assess_Candidate` (Bearer token or a
-  WS-Security UsernameToken), checking the envelope and every Reference ID against what the
-  tenant knows and answering a SOAP fault like Workday's otherwise. A successful write stores
-  the assessment and, as in Workday, moves the application's updated moment.
+  WS-Security UsernameToken). The request is validated against a fragment of Workday's
+  published schema (elements, order, required elements, types: see `_fake_recruiting`), then
+  every Reference ID against what the tenant knows, with the tenant's own ID type names; what
+  fails is answered with Workday's `Client.validationError` fault. A stored assessment moves
+  the application's updated moment, as in Workday.
 
-Requests are parsed with defusedxml, like the connector's answers. Faults can be injected:
-rate limiting (429), failing writes (`fail_next`, `fail_always`, `heal`), a report that breaks
-after some requests, and a raw answer to the next write. Every method is thread-safe.
+Faults can be injected: rate limiting (429), failing writes (`fail_next`, `fail_always`,
+`heal`), a report that breaks after some requests, and a raw answer to the next write. Every
+method is thread-safe.
 """
 
 from __future__ import annotations
@@ -26,10 +31,9 @@ import json
 import secrets
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -39,15 +43,26 @@ import attrs
 from assessio_connect._server import ServedApp
 from assessio_connect._wsgi import RequestBodyError, header, read_body
 
-from ._report import MICROS, parse_moment
-from ._soap import ID_TYPES, PASSWORD_TEXT, SOAP_ENV, WD, WSSE, UnreadableXml, parse_xml
+from ._fake_recruiting import (
+    AssessRequest,
+    Fault,
+    Reference,
+    ValidationError,
+    fault_body,
+    read_assess_request,
+    read_envelope,
+    response_body,
+    username_token,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = [
     "DEFAULT_STATUSES",
+    "DEFAULT_STATUS_ID_TYPE",
     "DEFAULT_TESTS",
+    "DEFAULT_TEST_ID_TYPE",
     "AssessWrite",
     "AssessmentTestWrite",
     "FakeWorkday",
@@ -61,8 +76,20 @@ DEFAULT_STATUSES = {
     "ASSESSIO_IN_PROGRESS": "In Progress",
     "ASSESSIO_COMPLETED": "Completed",
 }
+DEFAULT_STATUS_ID_TYPE = "Recruiting_Assessment_Status_ID"
+"""The reference ID type of this fake tenant's assessment statuses unless told otherwise. No
+public source names it (Workday's `<Object>_ID` naming for `Recruiting_Assessment_Status`), so
+tests can give the tenant another one to check that the connector's setting is honoured."""
+DEFAULT_TEST_ID_TYPE = "Recruiting_Assessment_Test_ID"
+"""The reference ID type of this fake tenant's assessment tests unless told otherwise; as
+unconfirmed as the status's (StackOne's setup guide shows values like
+`RECRUITING_ASSESSMENT_TEST-6-111`)."""
+APPLICATION_ID_TYPE = "Job_Application_ID"
+"""A job application's reference ID type (values like `JOB_APPLICATION-6-248`, as in Put_Candidate
+answers recorded in cbdr/cb-workday-proc-api)."""
 _JSON = "application/json"
 _XML = "text/xml; charset=utf-8"
+_MICROS = 1_000_000
 
 
 @attrs.frozen
@@ -72,7 +99,9 @@ class AssessmentTestWrite:
     test_id: str | None
     score: Decimal | None
     status_id: str | None
-    comment: str | None
+    comment: str | None = None
+    tested_on: date | None = None
+    results_url: str | None = None
 
 
 @attrs.frozen
@@ -91,6 +120,9 @@ class AssessWrite:
     tests: tuple[AssessmentTestWrite, ...] = ()
     at: float = attrs.field(factory=time.time)
     """When the fake received it (seconds since the epoch)."""
+    assessed_on: date | None = None
+    request: bytes = attrs.field(default=b"", repr=False)
+    """The request body as received (it may carry a WS-Security password: never log it)."""
 
     @property
     def accepted(self) -> bool:
@@ -130,59 +162,36 @@ def _json(status: int, data: Any, *headers: tuple[str, str]) -> _Reply:
     return _Reply(status, json.dumps(data, separators=(",", ":")).encode("ascii"), _JSON, headers)
 
 
-class _Fault(Exception):
-    """A SOAP fault to answer."""
-
-    def __init__(
-        self, code: str, message: str, *, xpath: str | None = None, status: int = 500
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.xpath = xpath
-        self.status = status
-
-
-def _validation(message: str, xpath: str) -> _Fault:
-    return _Fault("SOAP-ENV:Client.validationError", message, xpath=xpath)
-
-
-def _fault_reply(fault: _Fault) -> _Reply:
-    envelope = ET.Element(f"{{{SOAP_ENV}}}Envelope")
-    body = ET.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
-    element = ET.SubElement(body, f"{{{SOAP_ENV}}}Fault")
-    ET.SubElement(element, "faultcode").text = fault.code
-    summary = (
-        "Validation error occurred. "
-        if "validation" in fault.code
-        else "Processing error occurred. "
-    )
-    ET.SubElement(element, "faultstring").text = summary + fault.message
-    if fault.xpath is not None:
-        detail = ET.SubElement(element, "detail")
-        validation = ET.SubElement(detail, f"{{{WD}}}Validation_Fault")
-        error = ET.SubElement(validation, f"{{{WD}}}Validation_Error")
-        ET.SubElement(error, f"{{{WD}}}Message").text = fault.message
-        ET.SubElement(error, f"{{{WD}}}Detail_Message").text = fault.message
-        ET.SubElement(error, f"{{{WD}}}Xpath").text = fault.xpath
-    data = ET.tostring(envelope, encoding="utf-8", xml_declaration=True)
-    return _Reply(fault.status, data, _XML)
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
+def _fault_reply(fault: Fault) -> _Reply:
+    return _Reply(fault.status, fault_body(fault), _XML)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _micros(seconds: float) -> int:
-    return round(seconds * MICROS)
+    return round(seconds * _MICROS)
+
+
+def _prompt_moment(text: str) -> int:
+    """A RaaS date-and-time prompt (xsd:dateTime with its offset) in microseconds."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date and time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * _MICROS + delta.microseconds
 
 
 class FakeWorkday(ServedApp):
     """One Workday tenant with its API client, integration system user, report and the
-    Recruiting assessment tests and statuses it knows (Reference ID -> name)."""
+    Recruiting assessment tests and statuses it knows (Reference ID -> name).
+
+    `status_id_type` and `test_id_type` name the tenant's reference ID types; with
+    `rotate_refresh_tokens` every refresh answers a new refresh token and revokes the one
+    presented; without `send_expires_in` token answers carry no `expires_in`."""
 
     def __init__(
         self,
@@ -197,6 +206,10 @@ class FakeWorkday(ServedApp):
         tests: Mapping[str, str] | None = None,
         statuses: Mapping[str, str] | None = None,
         token_ttl: int = 3600,
+        send_expires_in: bool = True,
+        rotate_refresh_tokens: bool = False,
+        status_id_type: str = DEFAULT_STATUS_ID_TYPE,
+        test_id_type: str = DEFAULT_TEST_ID_TYPE,
         version: str = "v42.2",
         utc_offset_minutes: int = -420,
         clock: Callable[[], float] = time.time,
@@ -214,6 +227,13 @@ class FakeWorkday(ServedApp):
         self.tests = dict(DEFAULT_TESTS if tests is None else tests)
         self.statuses = dict(DEFAULT_STATUSES if statuses is None else statuses)
         self.token_ttl = token_ttl
+        self.send_expires_in = send_expires_in
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.id_types = {
+            "application": APPLICATION_ID_TYPE,
+            "status": status_id_type,
+            "test": test_id_type,
+        }
         self._zone = timezone(timedelta(minutes=utc_offset_minutes))
         self._clock = clock
         super().__init__(host, port)
@@ -221,6 +241,8 @@ class FakeWorkday(ServedApp):
         self._tokens: dict[str, float] = {}
         self._refresh_revoked = False
         self.tokens_issued = 0
+        self.refresh_tokens_issued = 0
+        """Refresh tokens handed out by rotation (the first one is not counted)."""
         self._applications: dict[str, _Application] = {}
         self._writes: list[AssessWrite] = []
         self._report_queries: list[dict[str, str]] = []
@@ -252,8 +274,9 @@ class FakeWorkday(ServedApp):
 
     @property
     def refresh_token(self) -> str:
-        """The refresh token the API client may use (for the connector's configuration)."""
-        return self._refresh_token
+        """The refresh token the API client may use now (the latest one when rotating)."""
+        with self._changed:
+            return self._refresh_token
 
     # -- driving it -----------------------------------------------------------------------
 
@@ -453,11 +476,7 @@ class FakeWorkday(ServedApp):
             form = parse_qs(read_body(environ, MAX_BODY_BYTES).decode("ascii"))
         except (RequestBodyError, UnicodeDecodeError):
             return _json(400, {"error": "invalid_request"})
-        credentials = self._basic(environ)
-        if credentials is None or not (
-            hmac.compare_digest(credentials[0].encode(), self.client_id.encode())
-            and hmac.compare_digest(credentials[1].encode(), self._client_secret.encode())
-        ):
+        if not self._client_ok(environ, form):
             return _json(401, {"error": "invalid_client"}, ("WWW-Authenticate", "Basic"))
         if form.get("grant_type") != ["refresh_token"]:
             return _json(400, {"error": "unsupported_grant_type"})
@@ -473,8 +492,23 @@ class FakeWorkday(ServedApp):
             token = secrets.token_urlsafe(24)
             self._tokens[token] = self._clock() + self.token_ttl
             self.tokens_issued += 1
-        return _json(
-            200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl}
+            answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer"}
+            if self.send_expires_in:
+                answer["expires_in"] = self.token_ttl
+            if self.rotate_refresh_tokens:
+                self._refresh_token = secrets.token_urlsafe(24)  # the presented one is revoked
+                self.refresh_tokens_issued += 1
+                answer["refresh_token"] = self._refresh_token
+        return _json(200, answer)
+
+    def _client_ok(self, environ: WSGIEnvironment, form: dict[str, list[str]]) -> bool:
+        """The API client's id and secret, as HTTP Basic or as form fields."""
+        credentials = self._basic(environ)
+        if credentials is None and "client_id" in form:
+            credentials = (form["client_id"][-1], form.get("client_secret", [""])[-1])
+        return credentials is not None and (
+            hmac.compare_digest(credentials[0].encode(), self.client_id.encode())
+            and hmac.compare_digest(credentials[1].encode(), self._client_secret.encode())
         )
 
     @staticmethod
@@ -535,7 +569,7 @@ class FakeWorkday(ServedApp):
         if "Updated_From" not in query:
             return _json(400, {"error": "the prompt Updated_From is required"})
         try:
-            start = parse_moment(query["Updated_From"])
+            start = _prompt_moment(query["Updated_From"])
         except ValueError as exc:
             return _json(400, {"error": f"Updated_From: {exc}"})
         with self._changed:
@@ -583,61 +617,42 @@ class FakeWorkday(ServedApp):
             return _json(exc.status, {"error": str(exc)})
         bearer = self._bearer_ok(environ)
         auth = "bearer" if bearer is not None else "none"
-        write: dict[str, Any] = {}
+        application_id: str | None = None
         try:
             if bearer is False:
-                raise _Fault(
+                raise Fault(
                     "SOAP-ENV:Client.authenticationError",
                     "invalid or expired access token",
                     status=401,
                 )
-            root = self._envelope(body)
+            root, operation = read_envelope(body)
             if bearer is None:
                 self._ws_security(root)
                 auth = "ws-security"
             retry_after = self._throttled("soap")
             if retry_after is not None:
-                self._record(AssessWrite(None, 429, None, auth, at=time.time()))
+                self._record(AssessWrite(None, 429, None, auth, request=body))
                 return _Reply(
                     429, b"Too Many Requests", "text/plain", (("Retry-After", str(retry_after)),)
                 )
             injected = self._injected()
             if injected is not None:
-                self._record(AssessWrite(None, injected.status, None, auth, at=time.time()))
+                self._record(AssessWrite(None, injected.status, None, auth, request=body))
                 return injected
-            write = self._assess(root)
-        except _Fault as fault:
+            request = read_assess_request(operation)
+            application_id = self._known_application(request)
+            write = self._assess(request, application_id, auth, body)
+        except Fault as fault:
             self._record(
-                AssessWrite(
-                    write.get("application_id"),
-                    fault.status,
-                    fault.message,
-                    auth,
-                    at=time.time(),
-                )
+                AssessWrite(application_id, fault.status, fault.string, auth, request=body)
             )
             return _fault_reply(fault)
-        return self._store(write, auth)
+        return self._store(write)
 
-    def _envelope(self, body: bytes) -> ET.Element:
-        try:
-            root = parse_xml(body)
-        except UnreadableXml as exc:
-            raise _Fault("SOAP-ENV:Client", f"the request could not be read: {exc}") from None
-        if root.tag != f"{{{SOAP_ENV}}}Envelope":
-            raise _Fault("SOAP-ENV:Client", "the request is not a SOAP 1.1 Envelope")
-        return root
-
-    def _ws_security(self, root: ET.Element) -> None:
-        token = root.find(f"{{{SOAP_ENV}}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
-        fault = _Fault("SOAP-ENV:Client.authenticationError", "invalid username or password")
-        if token is None:
-            raise fault
-        user = token.findtext(f"{{{WSSE}}}Username") or ""
-        password = token.find(f"{{{WSSE}}}Password")
-        if password is None or password.get("Type", PASSWORD_TEXT) != PASSWORD_TEXT:
-            raise fault
-        if not self._isu_ok(user, password.text or ""):
+    def _ws_security(self, root: Any) -> None:
+        fault = Fault("SOAP-ENV:Client.authenticationError", "invalid username or password")
+        credentials = username_token(root)
+        if credentials is None or not self._isu_ok(*credentials):
             raise fault
 
     def _injected(self) -> _Reply | None:
@@ -651,155 +666,106 @@ class FakeWorkday(ServedApp):
             if self._fail_always is None:
                 self._fail_count -= 1
         if status == 500:
-            return _fault_reply(_Fault("SOAP-ENV:Server", "injected failure"))
+            return _fault_reply(
+                Fault("SOAP-ENV:Server", "Processing error occurred. injected failure")
+            )
         return _Reply(status, b"injected failure", "text/plain")
 
-    def _assess(self, root: ET.Element) -> dict[str, Any]:
-        body = root.find(f"{{{SOAP_ENV}}}Body")
-        operations = list(body) if body is not None else []
-        if len(operations) != 1 or operations[0].tag != f"{{{WD}}}Assess_Candidate_Request":
-            found = ", ".join(_local(o.tag) for o in operations) or "nothing"
-            raise _Fault(
-                "SOAP-ENV:Client", f"expected one Assess_Candidate_Request in the Body, got {found}"
+    def _known_application(self, request: AssessRequest) -> str:
+        if request.application is None:
+            raise Fault.validation(
+                ValidationError(
+                    "This fake Workday assesses candidates by Job_Application_Reference only",
+                    "/bsvc:Assess_Candidate_Request[1]/bsvc:Assess_Candidate_Data[1]",
+                )
             )
-        request = operations[0]
-        path = "/bsvc:Assess_Candidate_Request/bsvc:Assess_Candidate_Data"
-        data = request.find(f"{{{WD}}}Assess_Candidate_Data")
-        if data is None:
-            raise _validation("Assess_Candidate_Data is required", path)
-        application_id = self._reference(
-            data,
-            "Job_Application_Reference",
-            "application",
-            f"{path}/bsvc:Job_Application_Reference",
-        )
-        write: dict[str, Any] = {"application_id": application_id}
+        application_id = self._resolve(request.application, "application")
         with self._changed:
-            application = self._applications.get(application_id)
-        if application is None:
-            raise _validation(
-                f"Invalid ID value. '{application_id}' is not a valid ID value for type = "
-                f"'{ID_TYPES['application']}'",
-                f"{path}/bsvc:Job_Application_Reference",
-            )
-        path += "/bsvc:Candidate_Assessment_Data"
-        assessment = data.find(f"{{{WD}}}Candidate_Assessment_Data")
-        if assessment is None:
-            raise _validation("Candidate_Assessment_Data is required", path)
-        write["overall_status"] = self._known_status(
-            self._reference(
-                assessment,
-                "Assessment_Status_Reference",
-                "status",
-                f"{path}/bsvc:Assessment_Status_Reference",
-            ),
-            f"{path}/bsvc:Assessment_Status_Reference",
-        )
-        write["comment"] = assessment.findtext(f"{{{WD}}}Overall_Assessment_Comment")
+            known = application_id in self._applications
+        if not known:
+            raise _invalid_value(request.application, application_id, self.id_types["application"])
+        return application_id
+
+    def _assess(
+        self, request: AssessRequest, application_id: str, auth: str, body: bytes
+    ) -> AssessWrite:
+        """The write a valid request makes, once every Reference ID is one the tenant knows."""
         tests: list[AssessmentTestWrite] = []
-        for index, result in enumerate(
-            assessment.findall(f"{{{WD}}}Assess_Candidate_Test_Result_Data"), start=1
-        ):
-            where = f"{path}/bsvc:Assess_Candidate_Test_Result_Data[{index}]"
-            test_id = self._reference(
-                result,
-                "Assessment_Test_Reference",
-                "test",
-                f"{where}/bsvc:Assessment_Test_Reference",
-            )
+        for result in request.tests:
+            test_id = self._resolve(result.test, "test")
             if test_id not in self.tests:
-                raise _validation(
-                    f"Invalid ID value. '{test_id}' is not a valid ID value for type = "
-                    f"'{ID_TYPES['test']}'",
-                    f"{where}/bsvc:Assessment_Test_Reference",
-                )
-            score = None
-            score_text = result.findtext(f"{{{WD}}}Assessment_Test_Score")
-            if score_text is not None:
-                try:
-                    score = Decimal(score_text.strip())
-                except InvalidOperation:
-                    score = None
-                if score is None or not score.is_finite():
-                    raise _validation(
-                        f"'{score_text}' is not a valid decimal",
-                        f"{where}/bsvc:Assessment_Test_Score",
-                    )
-            status_id = None
-            if result.find(f"{{{WD}}}Assessment_Test_Status_Reference") is not None:
-                status_id = self._known_status(
-                    self._reference(
-                        result,
-                        "Assessment_Test_Status_Reference",
-                        "status",
-                        f"{where}/bsvc:Assessment_Test_Status_Reference",
-                    ),
-                    f"{where}/bsvc:Assessment_Test_Status_Reference",
-                )
+                raise _invalid_value(result.test, test_id, self.id_types["test"])
+            status_id = self._status(result.status) if result.status is not None else None
             tests.append(
-                AssessmentTestWrite(test_id, score, status_id, result.findtext(f"{{{WD}}}Comment"))
+                AssessmentTestWrite(
+                    test_id,
+                    result.score,
+                    status_id,
+                    result.comment,
+                    tested_on=result.tested_on,
+                    results_url=result.results_url,
+                )
             )
-        write["tests"] = tuple(tests)
-        return write
+        return AssessWrite(
+            application_id,
+            200,
+            None,
+            auth,
+            overall_status=self._status(request.status),
+            comment=request.comment,
+            tests=tuple(tests),
+            assessed_on=request.assessed_on,
+            request=body,
+        )
 
-    def _reference(self, parent: ET.Element, name: str, kind: str, xpath: str) -> str:
-        reference = parent.find(f"{{{WD}}}{name}")
-        if reference is None:
-            raise _validation(f"{name} is required", xpath)
-        identifier = reference.find(f"{{{WD}}}ID")
-        id_type = ID_TYPES[kind]
-        if identifier is None or not (identifier.text or "").strip():
-            raise _validation(f"{name} needs an ID of type {id_type}", xpath)
-        given_type = identifier.get(f"{{{WD}}}type")
-        if given_type != id_type:
-            raise _validation(
-                f"Invalid ID type '{given_type}' for {name}; expected '{id_type}'", xpath
-            )
-        return (identifier.text or "").strip()
-
-    def _known_status(self, status_id: str, xpath: str) -> str:
+    def _status(self, reference: Reference) -> str:
+        status_id = self._resolve(reference, "status")
         if status_id not in self.statuses:
-            raise _validation(
-                f"Invalid ID value. '{status_id}' is not a valid ID value for type = "
-                f"'{ID_TYPES['status']}'",
-                xpath,
-            )
+            raise _invalid_value(reference, status_id, self.id_types["status"])
         return status_id
 
-    def _store(self, write: dict[str, Any], auth: str) -> _Reply:
-        application_id: str = write["application_id"]
+    def _resolve(self, reference: Reference, kind: str) -> str:
+        """The value of the reference's ID of the tenant's type for `kind`."""
+        id_type = self.id_types[kind]
+        for given_type, value in reference.ids:
+            if given_type == id_type:
+                return value
+        given = ", ".join(repr(t) for t, _ in reference.ids) or "none"
+        raise Fault.validation(
+            ValidationError(
+                f"No ID of a valid type for this reference: expected '{id_type}', got {given}",
+                reference.xpath,
+            )
+        )
+
+    def _store(self, write: AssessWrite) -> _Reply:
+        application_id = write.application_id
+        assert application_id is not None
         with self._changed:
             application = self._applications[application_id]
             application.assessment = {
-                "status": write["overall_status"],
-                "comment": write["comment"],
-                "tests": {test.test_id: test for test in write["tests"]},
+                "status": write.overall_status,
+                "comment": write.comment,
+                "assessed_on": write.assessed_on,
+                "tests": {test.test_id: test for test in write.tests},
             }
-            application.status = write["overall_status"]
+            application.status = write.overall_status
             application.updated = max(_micros(self._clock()), application.updated)
             wid = f"{next(self._wids):032x}"
-        self._record(
-            AssessWrite(
-                application_id,
-                200,
-                None,
-                auth,
-                overall_status=write["overall_status"],
-                comment=write["comment"],
-                tests=write["tests"],
-                at=time.time(),
-            )
-        )
-        envelope = ET.Element(f"{{{SOAP_ENV}}}Envelope")
-        body = ET.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
-        response = ET.SubElement(
-            body, f"{{{WD}}}Assess_Candidate_Response", {f"{{{WD}}}version": self.version}
-        )
-        reference = ET.SubElement(response, f"{{{WD}}}Candidate_Assessment_Reference")
-        ET.SubElement(reference, f"{{{WD}}}ID", {f"{{{WD}}}type": "WID"}).text = wid
-        return _Reply(200, ET.tostring(envelope, encoding="utf-8", xml_declaration=True), _XML)
+        self._record(write)
+        return _Reply(200, response_body(self.version, wid), _XML)
 
     def _record(self, write: AssessWrite) -> None:
         with self._changed:
             self._writes.append(write)
             self._changed.notify_all()
+
+
+def _invalid_value(reference: Reference, value: str, id_type: str) -> Fault:
+    """Workday's fault for a Reference ID the tenant does not have (wording as recorded)."""
+    return Fault.validation(
+        ValidationError(
+            f"Invalid ID value.  '{value}' is not a valid ID value for type = '{id_type}'",
+            reference.xpath,
+        )
+    )
