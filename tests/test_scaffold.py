@@ -3,9 +3,11 @@ packages that compile, lint, type-check, install and pass their own tests."""
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,11 +22,14 @@ from assessio_connect._cli_kit import register_commands
 from assessio_connect._scaffold import (
     AUTHS,
     STYLES,
+    Auth,
     ConnectorScaffold,
+    ScaffoldStyle,
     name_problem,
     new_connector,
     render,
 )
+from test_fakes_independent import own_imports
 
 PLUGIN_INSTALLED = any(
     entry.value == "assessio_connect.testing"
@@ -161,6 +166,7 @@ def test_command_generates_a_package(cli: click.Group, tmp_path: Path) -> None:
         "src/assessio_connect_my_ats/plugin.py",
         "src/assessio_connect_my_ats/py.typed",
         "tests/test_my_ats_conformance.py",
+        "tests/test_my_ats_contract.py",
     ]
     pyproject = (root / "pyproject.toml").read_text()
     assert 'name = "assessio-connect-my-ats"' in pyproject
@@ -204,6 +210,38 @@ def test_command_usage_errors(cli: click.Group, tmp_path: Path, args: list[str],
 # -- what is generated ----------------------------------------------------------------------
 
 COMBINATIONS = [(style, auth) for style in STYLES for auth in AUTHS]
+
+
+SOURCE_MARKER = "# Source: <link to your vendor's documentation>"
+
+
+@pytest.mark.parametrize(("style", "auth"), COMBINATIONS)
+def test_the_generated_fake_restates_the_contract_with_its_sources(
+    style: ScaffoldStyle, auth: Auth
+) -> None:
+    """The fake imports nothing of the connector, each of its constants is marked for the
+    author to link its source, and the README asks for the vendor's documentation."""
+    files = ConnectorScaffold("my_ats", style, auth).files()
+    fake = files["src/assessio_connect_my_ats/fake.py"]
+    assert own_imports(fake, "assessio_connect_my_ats.fake") == []
+    lines = fake.splitlines()
+    constants = [
+        node
+        for node in ast.parse(fake).body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and re.fullmatch(r"[A-Z][A-Z0-9_]*", node.targets[0].id)
+    ]
+    assert len(constants) >= 5
+    for node in constants:
+        assert lines[node.lineno - 2] == SOURCE_MARKER, f"no source above line {node.lineno}"
+    readme = files["README.md"]
+    for expected in ("## The vendor's contract", "## Sources", "| public source | status |"):
+        assert expected in readme
+    assert readme.count("<link to your vendor's documentation>") >= 6
+    contract_test = files["tests/test_my_ats_contract.py"]
+    assert "def test_the_fake_imports_nothing_from_the_connector" in contract_test
+    assert "# Source: <link to your vendor's documentation>" in contract_test
 
 
 def test_every_combination_compiles_lints_and_type_checks(tmp_path: Path) -> None:

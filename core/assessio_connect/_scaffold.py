@@ -49,6 +49,7 @@ _FILES: tuple[tuple[str, str], ...] = (
     ("plugin.py.tmpl", "src/{{module}}/plugin.py"),
     ("fake.py.tmpl", "src/{{module}}/fake.py"),
     ("test_conformance.py.tmpl", "tests/test_{{name}}_conformance.py"),
+    ("test_contract.py.tmpl", "tests/test_{{name}}_contract.py"),
 )
 
 
