@@ -4,9 +4,10 @@ with its fault mapping, and XML that must be refused rather than expanded."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -20,16 +21,21 @@ from workday_world import (
     REFRESH_TOKEN,
     Clock,
     Context,
+    Replica,
     make_config,
     order_record,
 )
 
 from assessio_connect.config import Secret
 from assessio_connect.connector import Pushback
-from assessio_connect.errors import PermanentError, RetryableError, ServerError
+from assessio_connect.connector_state import MemoryState
+from assessio_connect.errors import PermanentError, RetryableError, ServerError, StoreError
 from assessio_connect.models import Result
+from assessio_connect.store import ResultRecord, StateEntry
 from assessio_connect.transport import Transport
 from assessio_connect_workday import WorkdayConnector
+from assessio_connect_workday._auth import DEFAULT_TOKEN_TTL
+from assessio_connect_workday._refresh_token import LEASE_KEY, STATE_KEY
 from assessio_connect_workday._soap import SOAP_ENV, WD
 from assessio_connect_workday.fake import FakeWorkday
 
@@ -254,6 +260,166 @@ def test_a_revoked_refresh_token_is_permanent_and_says_what_to_do(
     assert CLIENT_SECRET not in message
 
 
+# -- refresh tokens: answers without expires_in, rotation kept durably, one replica at a time ---
+
+
+@pytest.fixture
+def rotating(clock: Clock) -> Iterator[FakeWorkday]:
+    """A tenant whose every refresh answers a new refresh token (revoking the one presented)
+    and no `expires_in`, as go-workday's token type reads none."""
+    with FakeWorkday(
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
+        rotate_refresh_tokens=True,
+        send_expires_in=False,
+        clock=clock,
+    ) as server:
+        yield server
+
+
+def configured(fake: FakeWorkday, context: Context, **options: Any) -> WorkdayConnector:
+    """A connector configured, like the operator's file, with the first refresh token."""
+    return connector(
+        fake, context, **{"refresh_token": Secret("env:WD_REFRESH", REFRESH_TOKEN), **options}
+    )
+
+
+def stored_token(state: MemoryState) -> str | None:
+    entry = state.entries.get(STATE_KEY)
+    return None if entry is None else str(json.loads(entry.value)["refresh_token"])
+
+
+def test_an_answer_without_expires_in_is_cached_for_the_default_lifetime(
+    rotating: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    wd = configured(rotating, context)
+    wd.poll(None)
+    wd.poll(None)
+    assert rotating.tokens_issued == 1
+    clock.advance(DEFAULT_TOKEN_TTL)
+    wd.poll(None)
+    assert rotating.tokens_issued == 2
+    assert context.events("workday.token_issued")[0]["expires_in"] == DEFAULT_TOKEN_TTL
+
+
+def test_a_rotated_refresh_token_is_stored_and_survives_a_restart(
+    rotating: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    state = context.state
+    assert isinstance(state, MemoryState)
+    configured(rotating, context).poll(None)
+    assert rotating.refresh_tokens_issued == 1
+    assert stored_token(state) == rotating.refresh_token != REFRESH_TOKEN
+    # A restart: a new connector with the same configuration (whose token Workday revoked)
+    # and the same store presents the rotated token and stores the next one.
+    restarted = Context(context.transport, clock, state=state)
+    assert configured(rotating, restarted).poll(None).invitations == ()
+    assert rotating.refresh_tokens_issued == 2
+    assert stored_token(state) == rotating.refresh_token
+    # Without the stored token, the configured one is refused: what the store prevents.
+    forgetful = Context(context.transport, clock)
+    with pytest.raises(PermanentError, match="invalid_grant"):
+        configured(rotating, forgetful).poll(None)
+    # Secrets stay out of the log lines.
+    logged = repr(context.logs + restarted.logs + forgetful.logs)
+    assert REFRESH_TOKEN not in logged
+    assert rotating.refresh_token not in logged
+
+
+def test_a_refresh_token_configured_after_the_stored_one_wins(
+    rotating: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    state = context.state
+    assert isinstance(state, MemoryState)
+    configured(rotating, context).poll(None)
+    rotated = stored_token(state)
+    # The operator generates a new refresh token in Workday and configures it.
+    fresh = rotating.issue_refresh_token()
+    restarted = Context(context.transport, clock, state=state)
+    wd = connector(rotating, restarted, refresh_token=Secret("file:wd-refresh", fresh))
+    wd.poll(None)
+    assert stored_token(state) not in (rotated, fresh)
+    assert stored_token(state) == rotating.refresh_token
+
+
+def test_a_token_another_replica_rotated_is_re_read_before_refreshing(
+    rotating: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    shared = context.state
+    assert isinstance(shared, MemoryState)
+    first = configured(rotating, context)
+    second_context = Context(context.transport, clock, state=Replica(shared, "replica-2"))
+    second = configured(rotating, second_context)
+    first.poll(None)  # the first replica rotates the configured token away
+    second.poll(None)  # the second presents the rotated one, not its configured one
+    assert rotating.refresh_tokens_issued == 2
+    clock.advance(DEFAULT_TOKEN_TTL)
+    first.poll(None)  # and the first follows the second's rotation in turn
+    assert rotating.refresh_tokens_issued == 3
+    assert stored_token(shared) == rotating.refresh_token
+
+
+def test_only_one_replica_refreshes_at_a_time(
+    rotating: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    shared = context.state
+    assert isinstance(shared, MemoryState)
+    other = Replica(shared, "replica-2")
+    assert other.try_lease(LEASE_KEY, seconds=60)  # the other replica is refreshing
+    wd = configured(rotating, context)
+    with pytest.raises(RetryableError, match="another replica is renewing") as caught:
+        wd.poll(None)
+    assert caught.value.retry_after is not None
+    assert rotating.tokens_issued == 0  # it did not present the token meanwhile
+    other.release_lease(LEASE_KEY)
+    wd.poll(None)
+    assert rotating.tokens_issued == 1
+    # It gave the lease back: the other replica may take it at once.
+    assert other.try_lease(LEASE_KEY, seconds=60)
+
+
+class FailingWrites(MemoryState):
+    """A state whose next `failures` writes fail, as when the store is unreachable."""
+
+    def __init__(self, *, clock: Clock, failures: int) -> None:
+        super().__init__(clock=clock)
+        self.failures = failures
+
+    def _put(self, key: str, value: str, expect_version: int | None) -> StateEntry | None:
+        if key == STATE_KEY and self.failures > 0:
+            self.failures -= 1
+            raise StoreError("the store is unavailable")
+        return super()._put(key, value, expect_version)
+
+
+def test_a_rotated_token_the_store_could_not_take_is_kept_and_stored_later(
+    rotating: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    state = FailingWrites(clock=clock, failures=1)
+    flaky = Context(context.transport, clock, state=state)
+    wd = configured(rotating, flaky)
+    wd.poll(None)
+    assert flaky.events("workday.refresh_token_unsaved")
+    assert stored_token(state) is None
+    clock.advance(DEFAULT_TOKEN_TTL)
+    wd.poll(None)  # presents the unsaved rotated token (the configured one is revoked)
+    assert stored_token(state) == rotating.refresh_token
+
+
+def test_without_a_state_a_rotated_token_is_used_in_memory(
+    rotating: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    stateless = Context(context.transport, clock)
+    del stateless.state  # a daemon that offers connectors no state yet
+    wd = configured(rotating, stateless)
+    wd.poll(None)
+    clock.advance(DEFAULT_TOKEN_TTL)
+    wd.poll(None)
+    assert rotating.refresh_tokens_issued == 2
+    (rotated,) = stateless.events("workday.refresh_token_rotated")[:1]
+    assert rotated["durable"] is False
+
+
 def test_a_wrong_client_secret_is_permanent(fake: FakeWorkday, context: Context) -> None:
     wrong = Secret("env:WD_CLIENT_SECRET", "not-the-secret")
     with pytest.raises(PermanentError, match="invalid_client") as caught:
@@ -317,6 +483,49 @@ def test_push_result_sets_status_score_and_comment(fake: FakeWorkday, context: C
     stored = fake.assessment("JOB_APPLICATION-1")
     assert stored is not None
     assert stored["status"] == "ASSESSIO_COMPLETED"
+
+
+def test_the_assessment_is_dated_by_the_day_the_result_version_arrived(
+    fake: FakeWorkday, context: Context
+) -> None:
+    applicant(fake, 1)
+    result_id = "result-of-JOB_APPLICATION-1"
+    received = datetime(2026, 12, 4, 23, 59, tzinfo=timezone.utc).timestamp()
+    context.results[result_id] = ResultRecord(
+        tenant="acme",
+        result_id=result_id,
+        version=2,
+        payload=b"{}",
+        digest="d",
+        received_at=received,
+        orphan=False,
+    )
+    wd = connector(fake, context)
+    wd.push_result(pushback("JOB_APPLICATION-1", version=2))
+    wd.push_result(pushback("JOB_APPLICATION-1", version=1))  # not the stored version: today
+    assert [w.assessed_on for w in fake.writes] == [date(2026, 12, 4), date(2023, 11, 14)]
+
+
+def test_reference_id_types_follow_the_tenants_settings(clock: Clock, context: Context) -> None:
+    with FakeWorkday(
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
+        tests={GP_TEST: "Assessio General Performance"},
+        status_id_type="Assessment_Status_ID",
+        test_id_type="Assessment_Test_ID",
+        clock=clock,
+    ) as tenant:
+        applicant(tenant, 1)
+        with pytest.raises(PermanentError, match="expected 'Assessment_Test_ID'"):
+            connector(tenant, context).push_result(pushback("JOB_APPLICATION-1"))
+        configured = connector(
+            tenant,
+            context,
+            status_id_type="Assessment_Status_ID",
+            test_id_type="Assessment_Test_ID",
+        )
+        configured.push_result(pushback("JOB_APPLICATION-1"))
+        assert [w.accepted for w in tenant.writes] == [False, True]
 
 
 def test_a_second_version_sets_the_new_score(fake: FakeWorkday, context: Context) -> None:

@@ -18,12 +18,11 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from assessio_connect import codec
-from assessio_connect.connector_state import ConnectorState
 from assessio_connect.errors import PayloadError, PermanentError, RetryableError, TransportError
 from assessio_connect.transport import Transport, parse_retry_after
 
 from ._config import WorkdayConfig
-from ._refresh_token import RefreshTokens
+from ._refresh_token import RefreshTokens, StateSource
 
 __all__ = ["Auth", "IsuAuth", "OAuthSession", "make_auth"]
 
@@ -100,7 +99,7 @@ class OAuthSession:
         *,
         clock: Callable[[], float],
         log: Callable[..., None],
-        state: ConnectorState | None = None,
+        state: StateSource = lambda: None,
     ) -> None:
         if config.client_id is None or config.client_secret is None:
             raise ValueError('auth = "oauth" needs client_id and client_secret')
@@ -236,9 +235,10 @@ def make_auth(
     *,
     clock: Callable[[], float],
     log: Callable[..., None],
-    state: ConnectorState | None = None,
+    state: StateSource = lambda: None,
 ) -> Auth:
-    """The `Auth` that `config.auth` asks for (`state` keeps a rotated refresh token)."""
+    """The `Auth` that `config.auth` asks for (`state` gives where a rotated refresh token
+    is kept)."""
     if config.auth == "isu":
         return IsuAuth(config)
     return OAuthSession(config, transport, clock=clock, log=log, state=state)

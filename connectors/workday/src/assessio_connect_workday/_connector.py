@@ -21,6 +21,7 @@ from assessio_connect.connector import (
     PollPage,
     Pushback,
 )
+from assessio_connect.connector_state import ConnectorState
 from assessio_connect.errors import (
     APIError,
     ConnectorError,
@@ -85,14 +86,17 @@ class WorkdayConnector(Connector):
 
     def __init__(self, config: WorkdayConfig, context: ConnectorContext) -> None:
         super().__init__(config, context)
-        # A context without `state` (older daemons) keeps a rotated refresh token in memory.
-        state = getattr(context, "state", None)
         self.auth: Auth = make_auth(
-            config, context.transport, clock=context.now, log=context.log, state=state
+            config, context.transport, clock=context.now, log=context.log, state=self._state
         )
         self._id_types = ReferenceIdTypes(status=config.status_id_type, test=config.test_id_type)
         # A test Reference ID the recruiter added -> the lens (id or name) it stands for.
         self._lens_of_test = {test: lens for lens, test in config.tests.items()}
+
+    def _state(self) -> ConnectorState | None:
+        """The context's durable state; a context without one keeps rotated tokens in memory."""
+        state: ConnectorState | None = getattr(self.context, "state", None)
+        return state
 
     # Polling
 

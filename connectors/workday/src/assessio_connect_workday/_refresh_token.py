@@ -17,7 +17,7 @@ from typing import Any
 from assessio_connect.connector_state import ConnectorState
 from assessio_connect.errors import StoreError
 
-__all__ = ["LEASE_KEY", "LEASE_SECONDS", "STATE_KEY", "RefreshTokens"]
+__all__ = ["LEASE_KEY", "LEASE_SECONDS", "STATE_KEY", "RefreshTokens", "StateSource"]
 
 STATE_KEY = "oauth.refresh_token"
 """State key of the rotated refresh token, as JSON `{"v", "refresh_token", "configured"}`."""
@@ -30,21 +30,26 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class RefreshTokens:
-    """The refresh token to present: the configured one, or the rotated one in `state`.
+StateSource = Callable[[], "ConnectorState | None"]
+"""Gives the connector's state when asked (None: the context has none)."""
 
-    Without a `state` (a context that has none), a rotated token is kept in memory only.
+
+class RefreshTokens:
+    """The refresh token to present: the configured one, or the rotated one in the state.
+
+    `state` is asked for the state at each use, since a daemon may attach it to the context
+    after the connector is made; without one, a rotated token is kept in memory only.
     Not thread-safe on its own: `OAuthSession` calls it under its lock."""
 
     def __init__(
         self,
         configured: str,
-        state: ConnectorState | None,
+        state: StateSource,
         *,
         log: Callable[..., None],
     ) -> None:
         self._configured_digest = _digest(configured)
-        self._state = state
+        self._state_source = state
         self._log = log
         self._token = configured
         self._version = 0
@@ -56,6 +61,10 @@ class RefreshTokens:
         return f"RefreshTokens(durable={self._state is not None})"
 
     @property
+    def _state(self) -> ConnectorState | None:
+        return self._state_source()
+
+    @property
     def from_state(self) -> bool:
         """Whether the current token is a rotated one (stored or unsaved), not the configured."""
         return self._version > 0 or self._unsaved
@@ -63,33 +72,36 @@ class RefreshTokens:
     def try_lease(self) -> bool:
         """Take the refresh lease; False while another replica holds it. Without a state, or
         when the store cannot be reached, there is nothing to coordinate with: True."""
-        if self._state is None:
+        state = self._state
+        if state is None:
             return True
         try:
-            return self._state.try_lease(LEASE_KEY, seconds=LEASE_SECONDS)
+            return state.try_lease(LEASE_KEY, seconds=LEASE_SECONDS)
         except StoreError as exc:
             self._log("workday.refresh_lease_unavailable", level="warning", error=str(exc))
             return True
 
     def release_lease(self) -> None:
         """Give the refresh lease back (best effort: it expires anyway)."""
-        if self._state is None:
+        state = self._state
+        if state is None:
             return
         try:
-            self._state.release_lease(LEASE_KEY)
+            state.release_lease(LEASE_KEY)
         except StoreError as exc:
             self._log("workday.refresh_lease_unavailable", level="warning", error=str(exc))
 
     def current(self) -> str:
         """The token to present now, re-read from the state (another replica may have rotated
         it); an unsaved rotated token is written first."""
-        if self._state is None:
+        state = self._state
+        if state is None:
             return self._token
         if self._unsaved:
             self._save()
             return self._token
         try:
-            entry = self._state.get(STATE_KEY)
+            entry = state.get(STATE_KEY)
         except StoreError as exc:
             self._log("workday.refresh_token_unread", level="warning", error=str(exc))
             return self._token
@@ -122,15 +134,16 @@ class RefreshTokens:
         self._save()
 
     def _save(self) -> None:
-        assert self._state is not None
+        state = self._state
+        assert state is not None
         value = json.dumps(
             {"v": 1, "refresh_token": self._token, "configured": self._configured_digest},
             separators=(",", ":"),
         )
         try:
-            entry = self._state.swap(STATE_KEY, value, expect_version=self._version)
+            entry = state.swap(STATE_KEY, value, expect_version=self._version)
             if entry is None:  # written meanwhile by a replica whose lease had expired:
-                entry = self._state.put(STATE_KEY, value)  # ours is the newest Workday issued
+                entry = state.put(STATE_KEY, value)  # ours is the newest Workday issued
         except StoreError as exc:
             self._log(
                 "workday.refresh_token_unsaved",

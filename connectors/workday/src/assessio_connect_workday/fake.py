@@ -327,6 +327,14 @@ class FakeWorkday(ServedApp):
         with self._changed:
             self._refresh_revoked = True
 
+    def issue_refresh_token(self) -> str:
+        """An administrator generates a new refresh token (Manage Refresh Tokens for
+        Integrations): it replaces the current one, which stops working. Returns it."""
+        with self._changed:
+            self._refresh_token = secrets.token_urlsafe(24)
+            self._refresh_revoked = False
+            return self._refresh_token
+
     def rate_limit(self, n: int, retry_after: int = 1, *, only: str | None = None) -> None:
         """The next `n` calls answer 429 with `Retry-After: retry_after`: report and SOAP
         calls alike, or only those of `only` ("report" or "soap")."""
