@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import urllib3
@@ -20,7 +20,7 @@ from assessio_connect_hireboard.fake import FakeHireboard
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessio_connect import Secret
+from assessio_connect import ConnectorContext, Secret
 from assessio_connect.testing import BackgroundServer, RecordingContext
 
 API_DOCUMENT = Path(__file__).resolve().parent.parent / "HIREBOARD-API.md"
@@ -107,7 +107,8 @@ def deliver(now: float, body: bytes, signature: str) -> tuple[int, RecordingCont
         api_key=Secret("env:HIREBOARD_API_KEY", API_KEY),
         webhook_secret=Secret("env:HIREBOARD_WEBHOOK_SECRET", DOCUMENTED_SECRET),
     )
-    connector = HireboardConnector(config, context)
+    # RecordingContext.state is a MemoryState; mypy wants the protocol's exact attribute type.
+    connector = HireboardConnector(config, cast("ConnectorContext", context))
     headers = {"Content-Type": "application/json", "Hireboard-Signature": signature}
     try:
         with BackgroundServer(connector.wsgi_app()) as server:
