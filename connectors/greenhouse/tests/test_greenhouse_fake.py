@@ -529,7 +529,8 @@ def test_objects_have_the_shapes_of_the_v3_reference(
         assert items, resource
         for item in items:
             assert list(item) == SCHEMAS[schema], resource
-    # The documented "List applications" example has exactly the fake's keys.
+    # The documented "List applications" example (harvestdocs.greenhouse.io reference, via the
+    # OpenAPI copy named in fixtures/README.md) has exactly the fake's keys.
     (example,) = json.loads((FIXTURES / "harvest_v3_list_applications_example.json").read_text())
     (application,) = get(http, f"{url}/v3/applications?ids=265277", token).json()
     assert set(application) == set(example)
@@ -550,6 +551,7 @@ def test_objects_have_the_shapes_of_the_v3_reference(
         ({"body": "  "}, "body"),
         ({"visibility": None}, "visibility"),
         ({"visibility": "everyone"}, "visibility"),
+        ({"visibility": "privately_visible"}, "visibility"),  # how reads show it, not a write value
         ({"note_type": None}, "note_type"),
         ({"note_type": "note"}, "note_type"),  # only the upper-case form is accepted
         ({"user_id": 424242}, "user_id"),
@@ -800,6 +802,8 @@ def test_failed_web_hooks_are_retried_with_the_same_event_id() -> None:
 def test_the_documented_stage_change_is_sent_verbatim_and_resolves_through_v3(
     greenhouse: FakeGreenhouse, receiver: Receiver, http: urllib3.PoolManager
 ) -> None:
+    # grnhse/greenhouse-api-docs source/includes/webhooks/_candidate_events.md, verbatim
+    # (commit eb73ea399396364d47c03d5ed9f365ff8a0dd33a; see fixtures/README.md).
     fixture = (FIXTURES / "candidate_stage_change.json").read_bytes()
     assert (PACKAGE_DATA / "candidate_stage_change.json").read_bytes() == fixture
     example = greenhouse.seed_documented_stage_change()
@@ -848,6 +852,7 @@ def test_the_documented_stage_change_is_sent_verbatim_and_resolves_through_v3(
 def test_moving_an_application_sends_the_documented_shape(
     greenhouse: FakeGreenhouse, receiver: Receiver
 ) -> None:
+    # The documented example (fixtures/README.md) is the shape every stage change must have.
     documented = json.loads((FIXTURES / "candidate_stage_change.json").read_bytes())
     robin = greenhouse.add_user("Robin", "Recruiter", "robin@acme.example")
     job = greenhouse.add_job(

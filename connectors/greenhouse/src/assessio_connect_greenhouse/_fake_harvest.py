@@ -7,9 +7,9 @@ separated, at most 50), with cursor paging; an unknown parameter is refused with
 carry it in the body (`POST /v3/notes`). Every success carries `X-RateLimit-Limit` and
 `X-RateLimit-Remaining`; past the limit of the window the answer is 429 with `Retry-After`.
 Sources: harvestdocs.greenhouse.io/docs/list-endpoints, /docs/pagination,
-/docs/write-endpoint-migration-guide, the v3 reference; notes' write shape (`note_type: "NOTE"`,
-`visibility` required) from Comradery64/open-greenhouse-mcp docs/harvest-v3-migration.md,
-which probed the live API.
+/docs/write-endpoint-migration-guide, the v3 reference; notes' write shape (`note_type: "NOTE"`
+upper-case, `visibility` required, e.g. "private") from Comradery64/open-greenhouse-mcp
+docs/harvest-v3-migration.md and tests/test_harvest_v3.py, which probed the live API.
 """
 
 from __future__ import annotations
@@ -38,11 +38,9 @@ NOTE_VISIBILITY = {
     "admin_only": "admin_only_visible",
     "private": "privately_visible",
     "public": "publicly_visible",
-    "admin_only_visible": "admin_only_visible",
-    "privately_visible": "privately_visible",
-    "publicly_visible": "publicly_visible",
 }
-"""What `visibility` a new note may say, and how the note object then shows it."""
+"""What `visibility` a new note may say (the values proven against the live API), and how the
+note object then shows it (the v3 `note` schema's enum)."""
 NOTE_FIELDS = {"candidate_id", "application_id", "user_id", "body", "visibility", "note_type"}
 CANDIDATE_FIELDS = {
     "first_name",
