@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from assessio_connect._cli_kit import register_commands
 from assessio_connect._scaffold import (
     AUTHS,
+    MAX_NAME_LENGTH,
     STYLES,
     Auth,
     ConnectorScaffold,
@@ -247,7 +248,8 @@ def test_the_generated_fake_restates_the_contract_with_its_sources(
 def test_every_combination_compiles_lints_and_type_checks(tmp_path: Path) -> None:
     sources: list[Path] = []
     for style, auth in COMBINATIONS:
-        name = f"gen_{style}_{auth.replace('-', '_')}"
+        # The longest names allowed, so that no generated line outgrows the line length.
+        name = f"gen_{style}_{auth.replace('-', '_')}".ljust(MAX_NAME_LENGTH, "x")
         root = new_connector(name, style=style, auth=auth, output=tmp_path)
         for path in root.rglob("*.py"):
             compile(path.read_text(), str(path), "exec")
