@@ -3,14 +3,22 @@ Workday polled and written back to over HTTP, and a SQLite store shared across a
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 
-from workday_world import GENERAL, SECRETS, wait_until, world
+import defusedxml.ElementTree as SafeET
+import pytest
+import xmlschema
+from workday_world import GENERAL, REFRESH_TOKEN, SECRETS, wait_until, world
 
 from assessio_connect.store import DeliveryRecord, DeliveryState, OrderState
 from assessio_connect_workday._report import MICROS, format_moment, parse_moment
 from assessio_connect_workday.fake import AssessWrite, WritePredicate
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+WD = "urn:com.workday/bsvc"
 
 GP_TEST = "ASSESSIO_GENERAL_PERFORMANCE"
 
@@ -147,3 +155,59 @@ def test_a_validation_fault_is_dead_lettered_with_workdays_reason(tmp_path: Path
             in delivery.last_error
         )
         assert [x.status for x in w.workday.writes] == [500]  # not retried
+
+
+def published_schema() -> xmlschema.XMLSchema:
+    """The XSD fragment shipped with the fake, loaded here on its own."""
+    source = resources.files("assessio_connect_workday") / "_fake_schema" / "assess_candidate.xsd"
+    with resources.as_file(source) as path:
+        return xmlschema.XMLSchema(str(path))
+
+
+def test_a_result_reaches_workday_as_an_envelope_valid_per_the_published_schema(
+    tmp_path: Path,
+) -> None:
+    with world(tmp_path) as w:
+        daemon = w.start_daemon()
+        w.workday.move_to_assessment("JOB_APPLICATION-1", email="el@example.com", tests=[GP_TEST])
+        (received,) = w.wait_for_orders(1)
+        result_id = received.order.result_id
+        sent = w.sandbox.complete(result_id, score=77, provider_key=SECRETS["provider_key"])
+        write = next(x for x in w.workday.wait_for_writes(accepted(1)) if x.accepted)
+
+        # The very bytes Workday received validate against the schema fragment.
+        envelope = SafeET.fromstring(write.request)
+        request = envelope.find(f"{{{SOAP_ENV}}}Body/{{{WD}}}Assess_Candidate_Request")
+        assert request is not None
+        published_schema().validate(request)
+        # Dated by the day the daemon received the result; the report link has its own element.
+        stored = daemon.store.get_result("acme", result_id)
+        assert stored is not None
+        day = datetime.fromtimestamp(stored.received_at, timezone.utc).date()
+        assert write.assessed_on == day
+        assert request.findtext(f".//{{{WD}}}Assessed_On_Date") == day.isoformat()
+        (test,) = write.tests
+        assert (test.score, test.results_url, test.tested_on) == (
+            Decimal(77),
+            sent.assessment_report_url,
+            day,
+        )
+
+
+def test_a_rotated_refresh_token_survives_a_daemon_restart(tmp_path: Path) -> None:
+    with world(tmp_path, rotate_refresh_tokens=True, send_expires_in=False) as w:
+        first = w.start_daemon()
+        if getattr(first.tenants["acme"], "state", None) is None:
+            pytest.skip("the daemon offers connectors no state yet (TenantRuntime.state)")
+        w.workday.move_to_assessment("JOB_APPLICATION-1", email="fi@example.com")
+        w.wait_for_orders(1)
+        first.stop()
+        rotated = w.workday.refresh_tokens_issued
+        assert rotated >= 1
+        assert w.workday.refresh_token != REFRESH_TOKEN  # the configured token is revoked
+
+        # The restarted daemon reads the same store: it presents the rotated token.
+        w.start_daemon()
+        w.workday.move_to_assessment("JOB_APPLICATION-2", email="gu@example.com")
+        w.wait_for_orders(2)
+        assert w.workday.refresh_tokens_issued > rotated

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from importlib import resources
+from xml.sax.saxutils import escape
 
 import attrs
 import defusedxml
@@ -170,6 +171,7 @@ def _schema_errors(request: ET.Element) -> Iterator[ValidationError]:
     for error in _schema().iter_errors(request):
         element = error.elem if isinstance(error.elem, ET.Element) else request
         reason = (error.reason or "does not match the schema").replace(f"{{{BSVC}}}", "bsvc:")
+        reason = reason.replace("'wd:", "'bsvc:")
         yield ValidationError(reason, paths.get(element, paths[request]))
 
 
@@ -273,33 +275,39 @@ def _test_result(element: ET.Element, paths: dict[ET.Element, str]) -> TestResul
 
 
 def fault_body(fault: Fault) -> bytes:
-    """The SOAP 1.1 fault envelope, laid out as the recorded Workday fault is."""
-    envelope = ET.Element(f"{{{SOAP_ENV}}}Envelope")
-    body = ET.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
-    element = ET.SubElement(body, f"{{{SOAP_ENV}}}Fault")
-    ET.SubElement(element, "faultcode").text = fault.code
-    ET.SubElement(element, "faultstring").text = fault.string
-    if fault.errors:
-        detail = ET.SubElement(element, "detail")
-        validation = ET.SubElement(detail, _q("Validation_Fault"))
-        for error in fault.errors:
-            item = ET.SubElement(validation, _q("Validation_Error"))
-            ET.SubElement(item, _q("Message")).text = error.message
-            ET.SubElement(item, _q("Detail_Message")).text = error.message
-            ET.SubElement(item, _q("Xpath")).text = error.xpath
-    return _serialize(envelope)
+    """The SOAP 1.1 fault envelope, laid out and prefixed as the recorded Workday fault is."""
+    errors = "".join(
+        "<wd:Validation_Error>"
+        f"<wd:Message>{escape(error.message)}</wd:Message>"
+        f"<wd:Detail_Message>{escape(error.message)}</wd:Detail_Message>"
+        f"<wd:Xpath>{escape(error.xpath)}</wd:Xpath>"
+        "</wd:Validation_Error>"
+        for error in fault.errors
+    )
+    detail = (
+        f"<detail><wd:Validation_Fault>{errors}</wd:Validation_Fault></detail>" if errors else ""
+    )
+    return _envelope(
+        f'<SOAP-ENV:Fault xmlns:wd="{BSVC}">'
+        f"<faultcode>{escape(fault.code)}</faultcode>"
+        f"<faultstring>{escape(fault.string)}</faultstring>"
+        f"{detail}</SOAP-ENV:Fault>"
+    )
 
 
 def response_body(version: str, wid: str) -> bytes:
     """An `Assess_Candidate_Response` naming the candidate assessment by its WID."""
-    envelope = ET.Element(f"{{{SOAP_ENV}}}Envelope")
-    body = ET.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
-    response = ET.SubElement(body, _q("Assess_Candidate_Response"), {_q("version"): version})
-    reference = ET.SubElement(response, _q("Candidate_Assessment_Reference"))
-    ET.SubElement(reference, _q("ID"), {_q("type"): "WID"}).text = wid
-    return _serialize(envelope)
+    return _envelope(
+        f'<wd:Assess_Candidate_Response xmlns:wd="{BSVC}" wd:version="{escape(version)}">'
+        "<wd:Candidate_Assessment_Reference>"
+        f'<wd:ID wd:type="WID">{escape(wid)}</wd:ID>'
+        "</wd:Candidate_Assessment_Reference></wd:Assess_Candidate_Response>"
+    )
 
 
-def _serialize(element: ET.Element) -> bytes:
-    data: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=True)
-    return data
+def _envelope(body: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV}"><SOAP-ENV:Body>{body}'
+        "</SOAP-ENV:Body></SOAP-ENV:Envelope>"
+    ).encode()
