@@ -57,6 +57,7 @@ from assessio_connect._server import BackgroundServer
 from assessio_connect._sqlite_store import SQLiteStore
 from assessio_connect.config import DeliveryConfig, ServerConfig
 from assessio_connect.connector import Invitation, Pushback
+from assessio_connect.connector_state import StoreState
 from assessio_connect.errors import PermanentError
 from assessio_connect.models import AssessioConfig
 from assessio_connect.reference import ReferenceAts, ReferenceConfig, ReferenceConnector
@@ -443,6 +444,10 @@ class _PushContext:
 
     def now(self) -> float:
         return time.time()
+
+    @property
+    def state(self) -> StoreState:
+        return StoreState(self.store, self.tenant, "reference", owner="bench", clock=time.time)
 
     def log(self, event: str, **fields: Any) -> None:
         return None

@@ -18,6 +18,7 @@ from assessio_connect._routing import DaemonApp
 from assessio_connect._server import BackgroundServer
 from assessio_connect.config import Secret, parse_config
 from assessio_connect.connector import Invitation, Pushback
+from assessio_connect.connector_state import MemoryState
 from assessio_connect.errors import (
     ConfigError,
     PayloadError,
@@ -73,6 +74,7 @@ class Context:
         self.orders: dict[str, OrderRecord] = {}
         self.logs: list[tuple[str, dict[str, Any]]] = []
         self.invite_error: Exception | None = None
+        self.state = MemoryState(clock=lambda: NOW)
 
     def now(self) -> float:
         return NOW

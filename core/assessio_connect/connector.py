@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Protocol
 
 import attrs
 
-from .models import AssessioConfig, CandidateDetails, Recruitment, Result
 from .connector_state import ConnectorState
+from .models import AssessioConfig, CandidateDetails, Recruitment, Result
 from .store import OrderRecord, ResultRecord
 from .transport import Transport
 
@@ -147,9 +147,11 @@ class ConnectorContext(Protocol):
     tenant: str
     transport: Transport
     """The daemon's shared HTTP connection pool (timeouts, size cap, retries on request)."""
-    state: ConnectorState
-    """This connector's durable key-value space for this tenant, shared by every replica:
-    write-back receipts, rotated refresh tokens, leases (see `ConnectorState`)."""
+
+    @property
+    def state(self) -> ConnectorState:
+        """This connector's durable key-value space for this tenant, shared by every replica:
+        write-back receipts, rotated refresh tokens, leases (see `ConnectorState`)."""
 
     def now(self) -> float:
         """The daemon's clock (seconds since the epoch); tests inject their own."""
