@@ -59,6 +59,7 @@ class _WorkdaySuite(ConnectorConformance):
         InvalidConfig({"recruiting_version": "42"}, "", "recruiting_version must look like"),
         InvalidConfig({"tests": {"General Performance": "A B"}}, "", "tests['General"),
         InvalidConfig({"comment_template": "{password}"}, "", "comment_template may only"),
+        InvalidConfig({"test_id_type": "Assessment Test"}, "", "test_id_type must be the name"),
         InvalidConfig({"colour": "blue"}, "", "unknown key 'colour'"),
     )
 

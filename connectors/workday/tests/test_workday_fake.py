@@ -18,8 +18,11 @@ from urllib.parse import urlencode
 import defusedxml.ElementTree as SafeET
 import pytest
 import urllib3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from workday_world import CLIENT_SECRET, ISU_PASSWORD, REFRESH_TOKEN
 
+from assessio_connect_workday._fake_recruiting import read_assess_request, read_envelope
 from assessio_connect_workday._soap import (
     SOAP_ENV,
     WD,
@@ -27,6 +30,7 @@ from assessio_connect_workday._soap import (
     AssessmentTestResult,
     ReferenceIdTypes,
     assess_candidate_envelope,
+    xml_text,
 )
 from assessio_connect_workday.fake import FakeWorkday
 
@@ -259,6 +263,37 @@ def test_an_unknown_reference_id_is_refused_with_workdays_wording(
         b"/bsvc:Assess_Candidate_Request[1]/bsvc:Assess_Candidate_Data[1]/bsvc:Job_Application_Reference[1]"
         in (response.data)
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    comment=st.text(),
+    application=st.text(min_size=1).filter(lambda text: xml_text(text).strip() == xml_text(text)),
+    score=st.one_of(st.none(), st.decimals(allow_nan=False, allow_infinity=False, places=2)),
+    day=st.dates(min_value=date(1900, 1, 1)),
+)
+def test_the_fake_reads_back_what_any_connector_envelope_says(
+    comment: str, application: str, score: Decimal | None, day: date
+) -> None:
+    body = assess_candidate_envelope(
+        Assessment(
+            application_id=application,
+            status_id="DONE",
+            assessed_on=day,
+            comment=comment,
+            tests=(AssessmentTestResult(test_id="T", status_id="DONE", score=score),),
+        ),
+        version="v42.2",
+        id_types=ReferenceIdTypes(status="S_ID", test="T_ID"),
+    )
+    request = read_assess_request(read_envelope(body)[1])
+    assert request.application is not None
+    assert request.application.ids == (("Job_Application_ID", xml_text(application)),)
+    assert request.assessed_on == day
+    assert request.status.ids == (("S_ID", "DONE"),)
+    assert request.comment == (xml_text(comment) if comment else None)
+    (test,) = request.tests
+    assert (test.test.ids, test.score) == ((("T_ID", "T"),), score)
 
 
 # -- the token endpoint ----------------------------------------------------------------------
