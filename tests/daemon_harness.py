@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import queue
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -18,7 +25,9 @@ from assessio_connect.reference import ReferenceAts
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
 from assessio_connect.testing import wait_until
 
-__all__ = ["SECRETS", "Harness", "free_port", "harness", "wait_until"]
+__all__ = ["RUN", "SECRETS", "DaemonProcess", "Harness", "free_port", "harness", "wait_until"]
+
+RUN = [sys.executable, "-m", "assessio_connect", "run"]
 
 
 SECRETS = {
@@ -161,3 +170,56 @@ def harness(tmp: Path, **sandbox_options: Any) -> Iterator[Harness]:
         ReferenceAts(api_token=SECRETS["globex_ats_token"]) as globex_ats,
     ):
         yield Harness(tmp, sandbox, acme_ats, globex_ats, load_plugins(entry_points=False))
+
+
+class DaemonProcess:
+    """`python -m assessio_connect run` with its JSON log lines collected from stdout."""
+
+    def __init__(self, config: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ASSESSIO_")}
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [*RUN, "--config", str(config), "--log-format", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self._events: queue.Queue[dict[str, object]] = queue.Queue()
+        assert self.proc.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+            try:
+                self._events.put(json.loads(line))
+            except ValueError:
+                self._events.put({"event": "unparsed", "line": line})
+
+    def wait_for_event(self, name: str, timeout: float = 20.0) -> dict[str, object]:
+        def found() -> dict[str, object] | None:
+            while not self._events.empty():
+                event = self._events.get_nowait()
+                if event.get("event") == name:
+                    return event
+            return None
+
+        return wait_until(found, timeout, what=f"log event {name}; got {self.lines[-5:]}")
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self._close()
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=20)
+        self._close()
+        return code
+
+    def _close(self) -> None:
+        self._reader.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()

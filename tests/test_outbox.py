@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from assessio_connect._logging import Scrubber
 from assessio_connect._outbox import (
     ERROR_LIMIT,
     MIN_WAIT,
@@ -84,6 +85,7 @@ class FakeStore:
         self.failures = 0
         """How many of the next calls raise `StoreUnavailableError`."""
         self.released: list[str | None] = []
+        self.renewals: list[list[int]] = []
         self.due_override: float | None = None
         self.on_next_due: Callable[[], None] | None = None
         self._lock = threading.Lock()
@@ -175,6 +177,28 @@ class FakeStore:
         return self._finish(
             delivery_id, owner, state=DeliveryState.DEAD, last_error=error, updated_at=now
         )
+
+    def renew_delivery_leases(
+        self, ids: Sequence[int], *, owner: str, now: float, lease: float
+    ) -> Sequence[int]:
+        with self._lock:
+            self._maybe_fail()
+            self.renewals.append(list(ids))
+            renewed = []
+            for delivery_id in ids:
+                row = self.rows.get(delivery_id)
+                if (
+                    row is not None
+                    and row.state is DeliveryState.IN_FLIGHT
+                    and row.lease_owner == owner
+                    and row.lease_expires_at is not None
+                    and row.lease_expires_at > now
+                ):
+                    self.rows[delivery_id] = attrs.evolve(
+                        row, lease_expires_at=now + lease, next_attempt_at=now + lease
+                    )
+                    renewed.append(delivery_id)
+            return renewed
 
     def release(self, owner: str | None, *, now: float) -> int:
         with self._lock:
@@ -505,6 +529,81 @@ def test_a_delivery_whose_lease_ran_out_mid_batch_is_not_pushed(rig: Rig) -> Non
     assert rig.push.calls == [slow, late]
     assert rig.row(slow).state is DeliveryState.DELIVERED
     assert rig.row(late).state is DeliveryState.DELIVERED
+
+
+def test_a_slow_ats_gets_a_lease_of_its_own_for_every_push(rig: Rig) -> None:
+    ids = [rig.store.add() for _ in range(3)]
+    stolen: list[int] = []
+
+    def slow_push(delivery: DeliveryRecord) -> None:
+        rig.clock.now += 40.0  # each write-back takes 40 s of the 60 s lease
+        # Another worker looks for work just before this push returns.
+        taken = rig.store.claim_deliveries(owner="worker-b", now=rig.clock.now, lease=60, limit=9)
+        stolen.extend(d.id for d in taken)
+
+    rig.push.before = slow_push
+    assert rig.worker.run_once() == 3
+    assert stolen == []  # nothing of the batch was claimable while it was being pushed
+    assert rig.push.calls == ids
+    assert [rig.row(i).state for i in ids] == [DeliveryState.DELIVERED] * 3
+    assert rig.store.renewals == [ids[1:], ids[2:]]  # one write per push, for the rest
+    assert "delivery.lease_expired" not in rig.log.events()
+
+
+def test_a_quick_batch_renews_nothing(rig: Rig) -> None:
+    ids = [rig.store.add() for _ in range(5)]
+    rig.push.before = lambda delivery: setattr(rig.clock, "now", rig.clock.now + 0.5)
+    assert rig.worker.run_once() == 5  # 2.5 s in all, but each push starts within 1 s
+    assert rig.store.renewals == [ids[3:]]
+    rig.push.before = None
+    more = [rig.store.add() for _ in range(5)]
+    assert rig.worker.run_once() == 5
+    assert rig.store.renewals == [ids[3:]]  # a batch that takes no time writes nothing more
+    assert all(rig.row(i).state is DeliveryState.DELIVERED for i in ids + more)
+
+
+def test_a_lease_lost_while_the_batch_waited_is_not_pushed(rig: Rig) -> None:
+    first, second = rig.store.add(), rig.store.add()
+
+    def push(delivery: DeliveryRecord) -> None:
+        rig.clock.now += 30.0
+        if delivery.id == first:  # meanwhile another worker took the second one
+            rig.store.steal(second, "worker-b")
+
+    rig.push.before = push
+    assert rig.worker.run_once() == 2
+    assert rig.push.calls == [first]
+    assert rig.row(second).lease_owner == "worker-b"
+    assert [f["delivery_id"] for _, f in rig.log.find("delivery.lease_expired")] == [second]
+
+
+SECRET = "acme-ats-token-c0ffee"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        f"ATS answered 503: {{'headers': {{'Authorization': 'Bearer {SECRET}'}}}}",
+        "ATS answered 503: Authorization: Bearer eyJhbGciOi.J9eyJzdWIi.OiIxIn0",
+        f"ATS answered 503: {{'api_token': 'tok-9f8e7d6c'}} and {SECRET}",
+        "ATS answered 503: Signature: t=1700000000,signature=" + "ab12" * 16,
+        "x" * (ERROR_LIMIT - 10) + SECRET,  # a secret across the length limit
+    ],
+)
+def test_errors_are_scrubbed_before_they_are_stored(echo: str) -> None:
+    rig = Rig(scrub=Scrubber([SECRET]))
+    try:
+        delivery = rig.store.add()
+        rig.push.raises[delivery] = RetryableError(echo)
+        rig.worker.run_once()
+        stored = rig.row(delivery).last_error
+        assert stored is not None
+        assert "[redacted]" in stored or len(echo) > ERROR_LIMIT
+        for fragment in (SECRET[:6], "eyJhbGciOi", "tok-9f8e7d6c", "ab12ab12"):
+            assert fragment not in stored
+        assert rig.failed[0][1] == stored  # what the hooks and logs see is the same text
+    finally:
+        rig.worker.stop(timeout=PATIENCE)
 
 
 def test_a_failing_hook_does_not_undo_the_delivery() -> None:

@@ -130,7 +130,19 @@ LIMIT_OPTION = click.option(
 )
 
 
-def _order_data(order: OrderRecord) -> dict[str, Any]:
+def _error_scrubber(plugins: Plugins, config_path: Path | None) -> Scrubber:
+    """What stored errors go through before they are printed: the logs' scrubber, with the
+    configuration's secrets when it can be read (rows an older release stored may hold one),
+    else the credential shapes alone; a list must work even where the secrets cannot be read."""
+    if config_path is None:
+        return Scrubber()
+    try:
+        return Scrubber(load_daemon_config(plugins, config_path).secret_values())
+    except AssessioError:
+        return Scrubber()
+
+
+def _order_data(order: OrderRecord, scrub: Scrubber) -> dict[str, Any]:
     return {
         "tenant": order.tenant,
         "application_id": order.application_id,
@@ -141,7 +153,7 @@ def _order_data(order: OrderRecord) -> dict[str, Any]:
         "state": order.state.value,
         "reference": order.reference,
         "attempts": order.attempts,
-        "last_error": order.last_error,
+        "last_error": None if order.last_error is None else scrub(order.last_error),
         "created_at": order.created_at,
         "updated_at": order.updated_at,
     }
@@ -160,9 +172,11 @@ def _result_data(result: ResultRecord) -> dict[str, Any]:
     }
 
 
-def _delivery_data(delivery: DeliveryRecord) -> dict[str, Any]:
+def _delivery_data(delivery: DeliveryRecord, scrub: Scrubber) -> dict[str, Any]:
     data = attrs.asdict(delivery)
     data["state"] = delivery.state.value
+    if delivery.last_error is not None:
+        data["last_error"] = scrub(delivery.last_error)
     return data
 
 
@@ -420,8 +434,9 @@ def orders_list(
         )
     finally:
         store.close()
+    scrub = _error_scrubber(_plugins(ctx), config_path)
     if as_json:
-        _echo_json([_order_data(o) for o in found])
+        _echo_json([_order_data(o, scrub) for o in found])
         return
     _table(
         ["TENANT", "APPLICATION", "RESULT ID", "STATE", "ATTEMPTS", "UPDATED", "LAST ERROR"],
@@ -433,7 +448,7 @@ def orders_list(
                 o.state.value,
                 o.attempts,
                 _stamp(o.updated_at),
-                _short(o.last_error),
+                _short(scrub(o.last_error or "")),
             ]
             for o in found
         ],
@@ -548,8 +563,9 @@ def deliveries_list(
         )
     finally:
         store.close()
+    scrub = _error_scrubber(_plugins(ctx), config_path)
     if as_json:
-        _echo_json([_delivery_data(d) for d in found])
+        _echo_json([_delivery_data(d, scrub) for d in found])
         return
     _table(
         ["ID", "TENANT", "RESULT ID", "V", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"],
@@ -562,7 +578,7 @@ def deliveries_list(
                 d.state.value,
                 d.attempts,
                 _stamp(d.next_attempt_at) if d.state is DeliveryState.PENDING else "-",
-                _short(d.last_error),
+                _short(scrub(d.last_error or "")),
             ]
             for d in found
         ],

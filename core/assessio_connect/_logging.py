@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -15,17 +16,55 @@ LogFormat = Literal["json", "text"]
 REDACTED = "[redacted]"
 
 
+_CREDENTIAL_NAMES = (
+    r"provider[-_]key|integrator[-_]api[-_]key|integrator[-_]secret|x-api-key|api[-_]key"
+    r"|api[-_]token|access[-_]token|refresh[-_]token|id[-_]token|client[-_]secret|password"
+)
+_CREDENTIAL_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # A `Signature` header's HMAC: `t=1700000000,signature=3f9a…` (the timestamp is harmless).
+    (re.compile(r"\b(signature\s*=\s*)[0-9a-f]{16,}", re.IGNORECASE), rf"\1{REDACTED}"),
+    # An Authorization header: `Bearer eyJ…`, `Basic dXNlcjpwYXNz`; a basic token holds a digit,
+    # a symbol or a capital after a small letter, which keeps "basic authentication" readable.
+    (re.compile(r"\b(bearer)(\s+)[A-Za-z0-9\-._~+/]{8,}=*", re.IGNORECASE), rf"\1\2{REDACTED}"),
+    (
+        re.compile(
+            r"\b(basic)(\s+)(?=[A-Za-z0-9\-._~+/]*(?-i:[0-9+/_~]|[a-z][A-Z]))"
+            r"[A-Za-z0-9\-._~+/]{8,}=*",
+            re.IGNORECASE,
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+    # A named credential echoed as a header, JSON member, form field or query parameter:
+    # `provider-key: pk-…`, `"refresh_token": "…"`, `client_secret=…`.
+    (
+        re.compile(
+            rf"\b({_CREDENTIAL_NAMES})([\"']?\s*[:=]\s*[\"']?)"
+            r"(?!(?:null|none|true|false)\b)[A-Za-z0-9\-._~+/][^\s\"',;&}\]<>]*",
+            re.IGNORECASE,
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+)
+
+
 class Scrubber:
-    """Replaces every known secret value in a string (belt and braces: none should get there)."""
+    """Replaces every known secret value in a string, and anything shaped like a credential
+    (a Signature's HMAC, a bearer or basic token, a named key or token echoed by an upstream),
+    so that neither logs nor stored or printed errors carry one."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Longest first, so a secret that contains another is replaced whole.
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
+    def __repr__(self) -> str:
+        return f"Scrubber({len(self._secrets)} secret(s))"
+
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        for pattern, replacement in _CREDENTIAL_SHAPES:
+            text = pattern.sub(replacement, text)
         return text
 
 

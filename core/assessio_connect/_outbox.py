@@ -1,6 +1,9 @@
 """The delivery worker: drains the outbox of result push-backs to the ATS, with backoff.
 
 A delivery is claimed with a lease, pushed, then marked done, rescheduled or dead-lettered.
+Deliveries are claimed in batches, but every push starts with (nearly) a whole lease of its
+own: once a batch has been at work for a moment, the leases of the rest of it are renewed
+before each push, so "keep the lease longer than the slowest single write-back" holds.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Protocol
 
 import attrs
 
+from ._logging import Scrubber
 from .errors import APIError, AssessioError, PermanentError, RetryableError, TransportError
 from .store import DeliveryRecord, WorkKind
 
@@ -33,6 +37,9 @@ MIN_WAIT = 0.05
 """Shortest idle wait, so a due time already past (or another thread's work) cannot spin."""
 STORE_ERROR_WAIT = 1.0
 """Pause after the store failed before a thread tries again."""
+RENEW_MARGIN = 1.0
+"""A push starts with at least `lease - RENEW_MARGIN` seconds of lease (a tenth of the lease
+when that is shorter): a batch older than that renews its leases first, one cheap write."""
 
 PushFn = Callable[[DeliveryRecord], None]
 WaitFn = Callable[[threading.Condition, float], None]
@@ -108,6 +115,10 @@ class OutboxStore(Protocol):
 
     def delivery_dead(self, delivery_id: int, *, owner: str, error: str, now: float) -> bool: ...
 
+    def renew_delivery_leases(
+        self, ids: Sequence[int], *, owner: str, now: float, lease: float
+    ) -> Sequence[int]: ...
+
     def release(self, owner: str | None, *, now: float) -> int: ...
 
     def next_due(self, kind: WorkKind | None = None) -> float | None: ...
@@ -119,12 +130,14 @@ def _bounded(text: str) -> str:
     return text
 
 
-def _describe(exc: BaseException) -> str:
-    """The exception's own message (our errors are written to be read), else `Type: message`."""
+def _describe(exc: BaseException, scrub: Callable[[str], str]) -> str:
+    """The exception's own message (our errors are written to be read), else `Type: message`;
+    scrubbed of anything secret an upstream echoed, then bounded (in that order, so that a cut
+    cannot leave half a secret unrecognised)."""
     message = str(exc)
-    if isinstance(exc, AssessioError) and message:
-        return _bounded(message)
-    return _bounded(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+    if not (isinstance(exc, AssessioError) and message):
+        message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return _bounded(scrub(message))
 
 
 def _where(exc: BaseException) -> str | None:
@@ -185,6 +198,7 @@ class DeliveryWorker:
         on_failed: Callable[[DeliveryRecord, str, bool], None] | None = None,
         log: Callable[..., None] | None = None,
         wait: WaitFn | None = None,
+        scrub: Callable[[str], str] | None = None,
     ) -> None:
         if threads < 1 or batch < 1:
             raise ValueError(f"threads ({threads}) and batch ({batch}) must be at least 1")
@@ -196,6 +210,7 @@ class DeliveryWorker:
         self._local = threading.local()
         self._thread_count = threads
         self._lease = lease
+        self._renew_margin = min(RENEW_MARGIN, lease / 10)
         self._batch = batch
         self._backoff = backoff
         self._clock = clock
@@ -206,6 +221,7 @@ class DeliveryWorker:
         self._on_failed = on_failed
         self._log: Callable[..., None] = log or _no_log
         self._wait: WaitFn = wait or _real_wait
+        self._scrub: Callable[[str], str] = scrub or Scrubber()
         self._cond = threading.Condition()
         self._generation = 0
         """Bumped by `notify`; a thread that saw it change since its last claim does not wait."""
@@ -265,7 +281,7 @@ class DeliveryWorker:
             released = sum(self._store.release(owner, now=self._clock()) for owner in owners)
         except Exception as exc:  # leases then expire on their own; stopping must go on
             self._count("errors")
-            self._log("deliveries.release_failed", level="error", error=_describe(exc))
+            self._log("deliveries.release_failed", level="error", error=self._describe(exc))
             return
         if released:
             self._log("deliveries.released", owner=self._owner, deliveries=released)
@@ -288,11 +304,32 @@ class DeliveryWorker:
         claimed = self._store.claim_deliveries(
             owner=self._claimer(), now=claim_now, lease=self._lease, limit=self._batch
         )
-        for delivery in claimed:
+        # Until when we hold each delivery of the batch; a lost one is dropped.
+        leases = {delivery.id: claim_now + self._lease for delivery in claimed}
+        for index, delivery in enumerate(claimed):
             if self._stopping:
                 break
-            self._process(delivery, claim_now + self._lease, now)
+            step_now = self._now(now)
+            held_until = leases.get(delivery.id)
+            if held_until is not None and held_until - step_now < self._lease - self._renew_margin:
+                self._renew(claimed[index:], leases, step_now)
+            self._process(delivery, leases.get(delivery.id), now)
         return len(claimed)
+
+    def _renew(self, rest: Sequence[DeliveryRecord], leases: dict[int, float], now: float) -> None:
+        """Renew the leases of the batch's remaining deliveries (one write for all of them);
+        a lease that ran out meanwhile is lost, and its delivery is left for another claim."""
+        wanted = [delivery.id for delivery in rest if delivery.id in leases]
+        renewed = set(
+            self._store.renew_delivery_leases(
+                wanted, owner=self._claimer(), now=now, lease=self._lease
+            )
+        )
+        for delivery_id in wanted:
+            if delivery_id in renewed:
+                leases[delivery_id] = now + self._lease
+            else:
+                del leases[delivery_id]
 
     def _now(self, fixed: float | None) -> float:
         return self._clock() if fixed is None else fixed
@@ -310,29 +347,33 @@ class DeliveryWorker:
             "attempts": delivery.attempts,
         }
 
-    def _process(self, delivery: DeliveryRecord, lease_end: float, fixed: float | None) -> None:
-        deadline = delivery.lease_expires_at if delivery.lease_expires_at is not None else lease_end
-        if self._now(fixed) >= deadline:
+    def _describe(self, exc: BaseException) -> str:
+        return _describe(exc, self._scrub)
+
+    def _process(
+        self, delivery: DeliveryRecord, deadline: float | None, fixed: float | None
+    ) -> None:
+        if deadline is None or self._now(fixed) >= deadline:
             # Another worker may claim it now; pushing too could deliver it twice.
             self._log("delivery.lease_expired", level="warning", **self._fields(delivery))
             return
         try:
             self._push(delivery)
         except PermanentError as exc:
-            self._dead(delivery, _describe(exc), fixed)
+            self._dead(delivery, self._describe(exc), fixed)
         except (RetryableError, TransportError, APIError) as exc:
-            self._retry(delivery, _describe(exc), _retry_after(exc), fixed)
+            self._retry(delivery, self._describe(exc), _retry_after(exc), fixed)
         except Exception as exc:
             # A connector bug: keep the result and retry, but make it visible.
             self._count("errors")
             self._log(
                 "delivery.connector_bug",
                 level="error",
-                error=_describe(exc),
+                error=self._describe(exc),
                 where=_where(exc),
                 **self._fields(delivery),
             )
-            self._retry(delivery, _describe(exc), None, fixed)
+            self._retry(delivery, self._describe(exc), None, fixed)
         else:
             if not self._store.delivery_done(
                 delivery.id, owner=self._claimer(), now=self._now(fixed)
@@ -399,7 +440,7 @@ class DeliveryWorker:
             callback(*args)
         except Exception as exc:  # the outcome is recorded; a hook must not undo or stop it
             self._count("errors")
-            self._log("delivery.callback_error", level="error", error=_describe(exc))
+            self._log("delivery.callback_error", level="error", error=self._describe(exc))
 
     # Threads
 
@@ -431,7 +472,7 @@ class DeliveryWorker:
                 self._log(
                     "deliveries.store_error",
                     level="error",
-                    error=_describe(exc),
+                    error=self._describe(exc),
                     retry_in=STORE_ERROR_WAIT,
                 )
                 self._sleep(generation, STORE_ERROR_WAIT)

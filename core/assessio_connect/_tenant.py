@@ -1,17 +1,22 @@
 """One tenant at run time: its Assessio client, webhook auth and connector, and its orders.
 
-`TenantRuntime` is the `ConnectorContext` a connector instance receives. Orders are recorded
-before they are sent; the order sender sends them, so a crash between the two only delays one.
+`TenantRuntime` is the `ConnectorContext` a connector instance receives, with the connector's
+durable state in the store. Orders are recorded before they are sent; the order sender sends
+them, so a crash between the two only delays one.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import threading
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._logging import Scrubber
+from .connector_state import ConnectorState, StoreState
 from .errors import (
     APIError,
     AuthenticationError,
@@ -34,13 +39,20 @@ if TYPE_CHECKING:
     from .transport import Transport
     from .webhook import WebhookAuth
 
-__all__ = ["TenantRuntime"]
+__all__ = ["LINK_UNKNOWN_NOTE", "TenantRuntime", "new_owner_id"]
 
 CONFIG_CACHE_SECONDS = 600.0
+ERROR_LIMIT = 500
+LINK_UNKNOWN_NOTE = (
+    "Assessio answered 409 to a resent link order: the candidate is in the recruitment, but "
+    "the assessment link of the first send was never recorded; find it in the Assessio "
+    "Platform and give it to the candidate (docs/troubleshooting.md, link_unknown)"
+)
 
 
-def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+def new_owner_id() -> str:
+    """Who this process is when it takes leases: `host:pid:random`, unique per start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class TenantRuntime:
@@ -59,6 +71,8 @@ class TenantRuntime:
         log: Callable[..., None],
         wake_orders: Callable[[], None],
         backoff: Backoff,
+        owner: str | None = None,
+        scrub: Callable[[str], str] | None = None,
     ) -> None:
         self.tenant = config.name
         self.config = config
@@ -76,6 +90,13 @@ class TenantRuntime:
         self._rng = random.Random()  # noqa: S311 - jitter needs no cryptographic randomness
         self._config_lock = threading.Lock()
         self._config_cache: tuple[float, AssessioConfig] | None = None
+        # Only Assessio's answers are stored here, and Assessio only knows these two secrets.
+        credentials = (config.provider_key, config.integrator_secret)
+        self._scrub = scrub or Scrubber(c.reveal() for c in credentials if c is not None)
+        self.state: ConnectorState = StoreState(
+            store, config.name, config.ats_kind, owner=owner or new_owner_id(), clock=clock
+        )
+        """The connector's durable key-value space for this tenant (namespace: its kind)."""
         self.connector: Connector = connector_cls(config.ats, self)
 
     def __repr__(self) -> str:
@@ -108,6 +129,11 @@ class TenantRuntime:
             fetched = self.client.get_config()
             self._config_cache = (self._clock(), fetched)
             return fetched
+
+    def _error_text(self, exc: BaseException) -> str:
+        """The error as stored: scrubbed of anything secret an upstream echoed, then bounded
+        (scrubbing first, so a cut cannot leave half a secret unrecognised)."""
+        return self._scrub(f"{type(exc).__name__}: {exc}")[:ERROR_LIMIT]
 
     def invite(self, invitation: Invitation) -> OrderRecord:
         """Record the order for `invitation` (once per application) and wake the order sender.
@@ -185,6 +211,8 @@ class TenantRuntime:
                 reference = self.client.create_order(record.order) or None
         except ConflictError:
             # The candidate is already in the recruitment: a resend after a crash.
+            if self.config.order_endpoint == "link" and record.reference is None:
+                return self._link_unknown(record, now)
             self._store.order_sent(self.tenant, record.result_id, None, now=now)
             self.log("order.sent", result_id=record.result_id, already_ordered=True)
             self._announce_sent(record.result_id)
@@ -196,11 +224,13 @@ class TenantRuntime:
                 record.created_at, record.attempts, now, self._rng, retry_after
             )
             if due is None:
-                self._store.order_failed(self.tenant, record.result_id, _error_text(exc), now=now)
+                self._store.order_failed(
+                    self.tenant, record.result_id, self._error_text(exc), now=now
+                )
                 self.log("order.failed", level="error", result_id=record.result_id, error=str(exc))
                 return OrderState.FAILED
             self._store.order_retry(
-                self.tenant, record.result_id, _error_text(exc), due=due, now=now
+                self.tenant, record.result_id, self._error_text(exc), due=due, now=now
             )
             self.log(
                 "order.retry",
@@ -212,13 +242,27 @@ class TenantRuntime:
             )
             return OrderState.PENDING
         except APIError as exc:
-            self._store.order_failed(self.tenant, record.result_id, _error_text(exc), now=now)
+            self._store.order_failed(self.tenant, record.result_id, self._error_text(exc), now=now)
             self.log("order.failed", level="error", result_id=record.result_id, error=str(exc))
             return OrderState.FAILED
         self._store.order_sent(self.tenant, record.result_id, reference, now=now)
         self.log("order.sent", result_id=record.result_id, application_id=record.application_id)
         self._announce_sent(record.result_id)
         return OrderState.SENT
+
+    def _link_unknown(self, record: OrderRecord, now: float) -> OrderState:
+        """A link order Assessio already has, whose link we never recorded: it must not pass
+        for sent, so record it as `link_unknown`, say so loudly and tell the observers."""
+        self._store.order_link_unknown(self.tenant, record.result_id, LINK_UNKNOWN_NOTE, now=now)
+        self.log(
+            "order.link_unknown",
+            level="warning",
+            result_id=record.result_id,
+            application_id=record.application_id,
+            message=LINK_UNKNOWN_NOTE,
+        )
+        self._announce_sent(record.result_id)
+        return OrderState.LINK_UNKNOWN
 
     def _announce_sent(self, result_id: str) -> None:
         sent = self._store.get_order(self.tenant, result_id)

@@ -6,26 +6,25 @@
     Assessio ──▶ /results/{tenant}/{id} ─▶ store (result + outbox) ─▶ DeliveryWorker ─▶ ATS
 
 Everything durable goes through the `Store` first, so a crash at any point loses nothing: on
-restart, pending orders are sent and unfinished deliveries are retried.
+restart, pending orders are sent and unfinished deliveries are retried. A store only one
+process may use (SQLite) is locked for the daemon's lifetime, before anything else starts.
 """
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
+from ._logging import Scrubber
 from ._loops import OrderSender, Poller
 from ._outbox import Backoff, DeliveryWorker
 from ._routing import DaemonApp
 from ._server import BackgroundServer
-from ._tenant import TenantRuntime
+from ._tenant import TenantRuntime, new_owner_id
 from .config import DaemonConfig
 from .connector import Pushback, WSGIApplication
 from .errors import ConfigError, PermanentError
@@ -33,6 +32,7 @@ from .plugins import Plugins
 from .receiver import ResultReceiver
 from .store import (
     DeliveryRecord,
+    ProcessLock,
     RecordedResult,
     ResultOutcome,
     ResultRecord,
@@ -45,10 +45,6 @@ __all__ = ["Daemon"]
 
 def _quiet(event: str, /, **fields: Any) -> None:
     """The default logger: discard (the CLI passes a real `EventLog`)."""
-
-
-def _owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Daemon:
@@ -67,10 +63,18 @@ class Daemon:
         self.config = config
         self.plugins = plugins
         self.log = log
-        self.owner = owner or _owner_id()
+        self.owner = owner or new_owner_id()
         self._clock = clock
+        self.scrub = Scrubber(config.secret_values())
+        """What every error stored or logged by the runtime goes through."""
         self._transport = transport or Transport(pool_maxsize=max(10, config.delivery.workers))
         self.store = plugins.open_store(config.store_url)
+        if isinstance(self.store, ProcessLock):
+            try:  # before the port: a second daemon on one SQLite file is told why it stops
+                self.store.lock_for_daemon()
+            except BaseException:
+                self.store.close()
+                raise
         try:
             self.server = BackgroundServer(
                 self._dispatch,
@@ -120,6 +124,8 @@ class Daemon:
                     log=log,
                     wake_orders=self.orders.notify,
                     backoff=self.backoff,
+                    owner=self.owner,
+                    scrub=self.scrub,
                 )
             if problems:
                 raise ConfigError(problems, source=config.source)
@@ -134,6 +140,7 @@ class Daemon:
                 on_delivered=self._delivered,
                 on_failed=self._failed,
                 log=log,
+                scrub=self.scrub,
             )
             self.receiver = ResultReceiver(
                 {name: tenant.auth for name, tenant in self.tenants.items()},
@@ -190,10 +197,11 @@ class Daemon:
     def start(self) -> Daemon:
         """Migrate the store, then serve, send orders, poll and deliver in background threads."""
         self.store.migrate()
-        if self.store.exclusive:
-            released = self.store.release(None, now=self._clock())
-            if released:
-                self.log("deliveries.recovered", count=released)
+        # Only leases whose holder died: a live one may belong to another replica (or, were
+        # the lock not honoured, another daemon on this file) pushing that delivery right now.
+        released = self.store.release_expired(now=self._clock())
+        if released:
+            self.log("deliveries.recovered", count=released)
         if isinstance(self.store, WorkNotifications):  # a shared store wakes every replica
             self.store.subscribe(deliveries=self.worker.notify, orders=self.orders.notify)
         self.server.start()

@@ -80,7 +80,9 @@ def assessio_choose_assessment(
 
 @hookspec
 def assessio_order_sent(tenant: str, order: OrderRecord) -> None:
-    """An order was accepted by Assessio (or was already there: 409)."""
+    """An order was accepted by Assessio (or was already there: 409). `order.state` is `sent`,
+    or `link_unknown` when a resent link order was answered 409 and its link was never
+    recorded (`order.reference` is then None: the link must be found in the Assessio Platform)."""
 
 
 @hookspec
