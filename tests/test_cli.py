@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -185,3 +187,42 @@ def test_demo_names_an_unknown_ats() -> None:
     assert result.exit_code == 1
     assert "no demo for nosuchats; available:" in result.output
     assert "reference" in result.output
+
+
+# -- the emulator command's failures (its running life is in test_documented_commands) -----
+
+
+def test_sandbox_on_a_busy_port_says_so_in_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["sandbox", "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_sandbox_with_an_unusable_host_or_a_repeated_org_is_refused_not_a_traceback() -> None:
+    runner = CliRunner()
+    host = runner.invoke(cli, ["sandbox", "--host", "no-such-host.invalid", "--port", "0"])
+    assert host.exit_code == 1, host.output
+    assert host.output.startswith("error: cannot listen on no-such-host.invalid:0: ")
+    twice = runner.invoke(cli, ["sandbox", "--port", "0", "--org", "a=1", "--org", "a=2"])
+    assert twice.exit_code == 2, twice.output
+    assert "two organisations share a provider_key" in twice.output
+    assert twice.exception is None or isinstance(twice.exception, SystemExit)
+
+
+def test_a_plugin_command_s_failure_is_the_same_one_error_line() -> None:
+    @click.command("plugin-failure")
+    def failing() -> None:
+        raise click.ClickException("the ATS said no")
+
+    cli.add_command(failing)
+    try:
+        result = CliRunner().invoke(cli, ["plugin-failure"])
+    finally:
+        assert isinstance(cli, click.Group)
+        cli.commands.pop("plugin-failure")
+    assert result.exit_code == 1
+    assert result.output == "error: the ATS said no\n"

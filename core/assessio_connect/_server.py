@@ -109,7 +109,18 @@ class _GuardedServer(TcpWSGIServer):
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(adj.threads)
         listen: Any = adj.listen  # resolved (family, type, proto, address) tuples
-        super().__init__(app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=listen[0])
+        try:
+            super().__init__(app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=listen[0])
+        except BaseException:
+            # A busy port: close what waitress opened before bind() failed.
+            dispatcher.shutdown(cancel_pending=True, timeout=5)
+            trigger = getattr(self, "trigger", None)
+            if trigger is not None:
+                trigger.close()
+            sock = getattr(self, "socket", None)
+            if sock is not None:
+                sock.close()
+            raise
 
     def readable(self) -> bool:
         # The event loop asks this at least once a second (and after every event).

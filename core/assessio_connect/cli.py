@@ -5,10 +5,13 @@ Exit codes: 0 success, 1 an API, transport or input error (one line on stderr), 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import IO, Any, TypeVar
 
 import click
@@ -36,8 +39,9 @@ class _Failure(click.ClickException):
 
 
 class _Group(click.Group):
-    """Loads plugins (and the commands they add) on first use; turns every `AssessioError` into
-    a one-line message and exit code 1, never a traceback."""
+    """Loads plugins (and the commands they add) on first use; turns every `AssessioError` and
+    every failure a command raises as a `ClickException` into a one-line `error: …` message
+    and exit code 1, never a traceback."""
 
     plugins: Plugins | None = None
 
@@ -61,6 +65,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except AssessioError as exc:
             raise _Failure(str(exc)) from None
+        except click.UsageError:
+            raise
+        except click.ClickException as exc:
+            if type(exc).show is not click.ClickException.show:
+                raise  # it prints itself the documented way already
+            # A plugin's command (or click's FileError): the same one `error: …` line.
+            raise _Failure(exc.format_message()) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -319,6 +330,20 @@ def _resolve_lens(client: AssessioClient, lens: str) -> str:
     return lens
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Within the block SIGTERM stops a long-running command as Ctrl-C does, so it cleans up."""
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
@@ -383,17 +408,18 @@ def sandbox_command(
     ]
     try:
         sandbox = Sandbox(organisations, completion_delay=completion_delay, host=host, port=port)
-    except OSError as exc:
-        raise _Failure(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    names = ", ".join(key for key, _ in parsed)
-    click.echo(f"Assessio emulator on {sandbox.url} (organisations: {names}); Ctrl-C stops it")
-    click.echo(f"  export ASSESSIO_BASE_URL={sandbox.url}")
-    try:
-        sandbox.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--org'") from None
+    with _sigterm_interrupts():
+        try:
+            sandbox.start()  # binds the port, so `url` is known and a busy port is said now
+        except (OSError, ValueError) as exc:  # ValueError: waitress cannot resolve the host
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise _Failure(f"cannot listen on {host}:{port}: {reason}") from None
+        names = ", ".join(key for key, _ in parsed)
+        click.echo(f"Assessio emulator on {sandbox.url} (organisations: {names}); Ctrl-C stops it")
+        click.echo(f"  export ASSESSIO_BASE_URL={sandbox.url}")
+        sandbox.serve_forever()  # until SIGINT or SIGTERM; it stops the sandbox either way
 
 
 @cli.command("demo")
@@ -422,13 +448,14 @@ def demo_command(
     plugins = ctx.find_object(Plugins)
     assert plugins is not None
     try:
-        run_demo(
-            plugins,
-            candidates=candidates,
-            kinds=kinds,
-            keep_running=keep_running,
-            echo=click.echo,
-            load=lambda path: load_daemon_config(plugins, path),
-        )
+        with _sigterm_interrupts():
+            run_demo(
+                plugins,
+                candidates=candidates,
+                kinds=kinds,
+                keep_running=keep_running,
+                echo=click.echo,
+                load=lambda path: load_daemon_config(plugins, path),
+            )
     except (TimeoutError, ValueError) as exc:
         raise _Failure(str(exc)) from None

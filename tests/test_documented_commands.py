@@ -1,0 +1,824 @@
+"""Every command README.md and docs/cli.md show, run as the installed console script.
+
+The commands are read out of the documents (code blocks, inline code and docs/cli.md's command
+headings). `CASES` says how to run each one, as written or with the placeholders filled in,
+and what it must do; `test_every_documented_command_has_a_case` fails when a document shows a
+command `CASES` does not know, so a command cannot be documented untested. Each run is a
+subprocess of `.venv/bin/assessio-connect` in a temporary folder holding the files the
+documents name (`daemon.toml`, `order.json`, `candidates.csv`). It fails on a traceback, on an
+exit code other than the expected one or one docs/cli.md does not document, and, for the
+long-running commands (started, probed over HTTP, stopped with SIGTERM), when one never
+becomes ready.
+
+To cover another document (a connector's README), add it to `DOCUMENTS` and its commands to
+`CASES`; `Run`, `Serving` and the worlds are meant to be reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import IO
+
+import attrs
+import pytest
+
+from assessio_connect import __version__
+from daemon_harness import SECRETS, Harness, free_port, harness
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = (ROOT / "README.md", ROOT / "docs" / "cli.md")
+CLI_DOC = ROOT / "docs" / "cli.md"
+SCRIPT = shutil.which("assessio-connect", path=str(Path(sys.prefix) / "bin"))
+TRACEBACK = "Traceback (most recent call last)"
+READY_TIMEOUT = 30.0
+RUN_TIMEOUT = 60.0
+
+# The contract's example order body, verbatim (assessio-recruitment-api.md, "POST
+# /recruitment/v1/assessment-order"); README.md: `order --file order.json  # the wire format`.
+ORDER_JSON = """{
+  "recruitment": {"id": "82bd4452-bd16-4227-bce9-f1812a9db6ef", "title": "Developer", "description": "string"},
+  "additionalRecruitmentCollaboratorsEmails": ["recruiter@assessio.com"],
+  "resultUpdateUrl": "https://www.integrator.com/api/v1/candidate-results/73273ca0-0253-4d5f-8f91-d39e298bd351",
+  "resultId": "73273ca0-0253-4d5f-8f91-d39e298bd351",
+  "lensId": "7922dd91-1b44-43e4-a740-7c4d9c2fba41",
+  "locale": "sv-SE",
+  "candidateDetails": {"email": "candidate@example.com"}
+}
+"""  # noqa: E501 - verbatim
+# The contract's worked signing example (assessio-recruitment-api.md, "Signature": "from the
+# description's Java sample"): secret TODO, t 1539756759, body {}.
+SIGNED_EXAMPLE = (
+    "t=1539756759,signature=d4ac43f53240c27b4729b088e9cff14b0dddbd5246ce0f4c48b6a73529d3724a"
+)
+CANDIDATES_CSV = (
+    "application_id,job_id,job_title,candidate_id,email\n"
+    "app-1,job-7,Backend Engineer,cand-1,asa.oberg@example.se\n"
+    "app-2,job-7,Backend Engineer,cand-2,jonas.lind@example.se\n"
+)
+
+
+# -- reading the documents ----------------------------------------------------------------
+
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_INLINE = re.compile(r"`([^`\n]+)`")
+_HEADING = re.compile(r"^###\s+`([a-z][a-z -]*)`\s*$", re.MULTILINE)
+_INVOCATION = re.compile(
+    r"^(?:\$\s+)?(?:[A-Z_]+=\S+\s+)*(?:printf\s+'[^']*'\s*\|\s*)?"
+    r"(?:\.venv/bin/)?(?:assessio-connect|python -m assessio_connect)(?:\s|$)"
+)
+
+
+def _normalise(line: str) -> str:
+    line = re.sub(r"\s+#\s.*$", "", line)  # a trailing comment
+    return " ".join(line.split())
+
+
+def documented_commands(path: Path) -> set[str]:
+    """Each invocation the document shows: code-block lines (continuations joined) and inline
+    code that start with the command, as written (prompt and comments dropped)."""
+    text = path.read_text(encoding="utf-8")
+    found: set[str] = set()
+    for block in _FENCE.findall(text):
+        for line in block.replace("\\\n", " ").splitlines():
+            command = _normalise(line)
+            if _INVOCATION.match(command) and " " in command.removeprefix("$ ").strip():
+                found.add(command)
+    for span in _INLINE.findall(_FENCE.sub("", text)):
+        command = _normalise(span)
+        if _INVOCATION.match(command) and (" " in command):
+            found.add(command)
+    return found
+
+
+def command_headings(path: Path) -> set[str]:
+    """The commands docs/cli.md documents under a heading of their own (`### \\`orders list\\``)."""
+    return set(_HEADING.findall(path.read_text(encoding="utf-8")))
+
+
+def documented_exit_codes() -> set[int]:
+    """The exit codes docs/cli.md promises ("Exit codes: `0` success; `1` …; `2` …")."""
+    text = CLI_DOC.read_text(encoding="utf-8")
+    sentence = re.search(r"Exit codes:(.*?)(?:\n\n|$)", text, re.DOTALL)
+    assert sentence is not None, "docs/cli.md no longer lists the exit codes"
+    return {int(code) for code in re.findall(r"`(\d+)`", sentence[1])}
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Serving:
+    """A long-running command: ready once `ready` matches its stdout (its `url` group is the
+    base URL to probe), then every `probes` path must answer 200 to a GET."""
+
+    ready: str
+    probes: tuple[str, ...]
+
+
+@attrs.frozen
+class Run:
+    """One invocation: `command` is shell-like text as in the documents; `VAR=value` prefixes
+    set the environment and a `printf '…' |` prefix feeds stdin."""
+
+    command: str
+    exit_code: int = 0
+    stdout: tuple[str, ...] = ()
+    """Fragments stdout must contain, in order."""
+    stderr: tuple[str, ...] = ()
+    """Fragments stderr must contain, in order."""
+    serving: Serving | None = None
+    check: Callable[[World, str], None] | None = None
+    """Further checks on the world and stdout, after the run."""
+
+
+@attrs.frozen
+class Case:
+    """How to run one documented command; `needs` names the worlds it runs in."""
+
+    runs: tuple[Run, ...]
+    needs: frozenset[str] = frozenset()
+    setup: tuple[str, ...] = ()
+    """Commands run first, each expected to exit 0 (e.g. the order a conflict repeats)."""
+
+
+@attrs.define
+class World:
+    """The temporary folder, the environment, and whatever the case needs running."""
+
+    folder: Path
+    env: dict[str, str]
+    harness: Harness | None = None
+    daemon_port: int | None = None
+
+
+@attrs.frozen
+class Finished:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def _argv(command: str, world: World) -> tuple[list[str], dict[str, str], bytes | None]:
+    tokens = shlex.split(command.removeprefix("$ "))
+    env = dict(world.env)
+    while tokens and re.fullmatch(r"[A-Z_]+=.*", tokens[0]):
+        name, _, value = tokens.pop(0).partition("=")
+        env[name] = value
+    stdin = None
+    if tokens[:1] == ["printf"]:
+        stdin = tokens[1].encode()
+        assert tokens[2] == "|", command
+        tokens = tokens[3:]
+    program = tokens.pop(0)
+    if program == "python":
+        assert tokens[:2] == ["-m", "assessio_connect"], command
+        return [sys.executable, *tokens], env, stdin
+    assert program in ("assessio-connect", ".venv/bin/assessio-connect"), command
+    assert SCRIPT is not None, "the assessio-connect console script is not installed"
+    return [SCRIPT, *tokens], env, stdin
+
+
+class _Output:
+    """A running process's stdout and stderr, collected line by line by two threads."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._changed = threading.Condition()
+        self._open = 2
+        self._threads = [
+            threading.Thread(target=self._read, args=(stream, into), daemon=True)
+            for stream, into in ((process.stdout, self.out), (process.stderr, self.err))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, stream: IO[str], into: list[str]) -> None:
+        for line in stream:
+            with self._changed:
+                into.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._open -= 1
+            self._changed.notify_all()
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self.out)
+
+    @property
+    def both(self) -> str:
+        return "".join(self.out + self.err)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str] | None:
+        """The first match of `pattern` in stdout; None once the output ended or on timeout."""
+
+        def found() -> re.Match[str] | bool:
+            return re.search(pattern, self.stdout) or self._open == 0
+
+        with self._changed:
+            result = self._changed.wait_for(found, timeout=timeout)
+        return result if isinstance(result, re.Match) else None
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def _stop(process: subprocess.Popen[str], command: str) -> None:
+    """SIGTERM, as the documents say stops a long-running command; then wait for it to end."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail(f"{command!r} did not stop within {RUN_TIMEOUT:g} s of SIGTERM")
+    finally:
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+        status: int = response.status
+        return status
+
+
+def run_command(run: Run, world: World) -> Finished:
+    argv, env, stdin = _argv(run.command, world)
+    if run.serving is None:
+        try:
+            done = subprocess.run(  # noqa: S603 - our own console script
+                argv,
+                input=stdin,
+                env=env,
+                cwd=world.folder,
+                capture_output=True,
+                timeout=RUN_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{run.command!r} did not finish within {RUN_TIMEOUT:g} s")
+        return Finished(done.returncode, done.stdout.decode(), done.stderr.decode())
+    return _serve(run.serving, run.command, argv, env, world)
+
+
+def _serve(
+    serving: Serving, command: str, argv: list[str], env: dict[str, str], world: World
+) -> Finished:
+    process = subprocess.Popen(  # noqa: S603 - our own console script
+        argv,
+        env=env,
+        cwd=world.folder,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    output = _Output(process)
+    try:
+        match = output.wait_for(serving.ready, READY_TIMEOUT)
+        if match is None:
+            pytest.fail(
+                f"{command!r} never became ready ({serving.ready!r} within {READY_TIMEOUT:g} s;"
+                f" exit code {process.poll()}):\n{output.both}"
+            )
+        for path in serving.probes:
+            assert _get(match["url"] + path) == 200, path
+    finally:
+        _stop(process, command)
+        output.close()
+    return Finished(process.returncode, output.stdout, "".join(output.err))
+
+
+def _contains_in_order(text: str, fragments: tuple[str, ...]) -> bool:
+    position = 0
+    for fragment in fragments:
+        found = text.find(fragment, position)
+        if found < 0:
+            return False
+        position = found + len(fragment)
+    return True
+
+
+def assert_documented_behaviour(run: Run, world: World) -> None:
+    finished = run_command(run, world)
+    shown = f"{run.command!r} exited {finished.code}\n--- stdout\n{finished.stdout}"
+    shown += f"\n--- stderr\n{finished.stderr}"
+    assert TRACEBACK not in finished.stdout + finished.stderr, shown
+    assert finished.code in documented_exit_codes(), shown
+    assert finished.code == run.exit_code, shown
+    assert _contains_in_order(finished.stdout, run.stdout), shown
+    assert _contains_in_order(finished.stderr, run.stderr), shown
+    if run.exit_code == 1:
+        assert finished.stderr.startswith("error: "), shown  # one line, as documented
+    if run.check is not None:
+        run.check(world, finished.stdout)
+
+
+# -- worlds -------------------------------------------------------------------------------
+
+SANDBOX_COMMAND = (
+    ".venv/bin/assessio-connect sandbox --port 8765 --org acme-key=acme-secret "
+    "--completion-delay 10"
+)
+SANDBOX_READY = r"Assessio emulator on (?P<url>http://\S+) "
+
+
+@contextmanager
+def readme_emulator(folder: Path) -> Iterator[dict[str, str]]:
+    """The README's emulator, started with its own documented command (on a free port); yields
+    the README's `export`s that point the CLI at it."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSESSIO")}
+    world = World(folder, env)
+    command = SANDBOX_COMMAND.replace("--port 8765", "--port 0")
+    argv, env, _ = _argv(command, world)
+    process = subprocess.Popen(  # noqa: S603 - our own console script
+        argv, env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    output = _Output(process)
+    try:
+        match = output.wait_for(SANDBOX_READY, READY_TIMEOUT)
+        assert match is not None, f"the emulator did not start:\n{output.both}"
+        yield {
+            "ASSESSIO_BASE_URL": match["url"],
+            "ASSESSIO_PROVIDER_KEY": "acme-key",
+            "ASSESSIO_INTEGRATOR_SECRET": "acme-secret",
+        }
+    finally:
+        _stop(process, command)
+        output.close()
+
+
+@pytest.fixture(scope="module")
+def emulator_exports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One README emulator for every case of this module that talks to Assessio: the orders
+    they send do not disturb each other (a resent resultId is the same order)."""
+    with readme_emulator(tmp_path_factory.mktemp("emulator")) as exports:
+        yield exports
+
+
+WORKDAY_TOML = """
+[store]
+url = "sqlite:///workday-state.db"
+
+[tenants.acme]
+base_url = "{assessio}"
+provider_key = {{ file = "secrets/acme_provider_key" }}
+integrator_secret = {{ file = "secrets/acme_integrator_secret" }}
+
+[tenants.acme.webhook]
+api_keys = [{{ file = "secrets/acme_result_key" }}]
+
+[tenants.acme.ats]
+kind = "workday"
+base_url = "http://127.0.0.1:9"
+tenant = "acme_impl"
+report = "ISU_Assessio/Assessio_Assessment_Candidates"
+auth = "isu"
+username = "ISU_Assessio"
+password = {{ file = "secrets/acme_ats_token" }}
+status_completed = "ASSESSIO_COMPLETED"
+
+[tenants.acme.ats.tests]
+"General Performance" = "ASSESSIO_GENERAL_PERFORMANCE"
+"""
+
+
+@contextmanager
+def daemon_world(world: World) -> Iterator[None]:
+    """The emulator and two reference ATSs in-process, and `daemon.toml` for them."""
+    with harness(world.folder) as running:
+        world.harness = running
+        world.daemon_port = free_port()
+        (world.folder / "daemon.toml").write_text(running.config_text(port=world.daemon_port))
+        (world.folder / "workday.toml").write_text(
+            WORKDAY_TOML.format(assessio=running.sandbox.url)
+        )
+        yield
+
+
+def _files(folder: Path) -> None:
+    (folder / "order.json").write_text(ORDER_JSON)
+    (folder / "candidates.csv").write_text(CANDIDATES_CSV)
+
+
+# -- what each documented command must do -------------------------------------------------
+
+ORDER_LINK = (
+    ".venv/bin/assessio-connect order --link --email asa.oberg@example.se "
+    '--recruitment-id job-42 --title "Backend developer" --lens "General Performance" '
+    "--locale sv-SE --result-update-url http://127.0.0.1:9000/results/acme/r-1 --result-id r-1"
+)
+ORDER_LINK_ARGS = ORDER_LINK.removeprefix(".venv/bin/assessio-connect order --link ")
+INVITE = "assessio-connect invite --config daemon.toml --tenant acme --csv candidates.csv"
+ORDERS_LIST = (
+    "assessio-connect orders list --config daemon.toml [--tenant acme] [--state pending] [--json]"
+)
+SIGN = "printf '{}' | .venv/bin/assessio-connect sign --secret TODO --timestamp 1539756759"
+VERIFY = (
+    "printf '{}' | .venv/bin/assessio-connect verify --secret TODO --header \"t=…,signature=…\""
+)
+NEW_CONNECTOR = "assessio-connect new-connector NAME --style push|pull --auth api-key|basic|oauth2"
+TAMPERED = (
+    "$ ASSESSIO_INTEGRATOR_SECRET=tampered .venv/bin/assessio-connect order --file order.json"
+)
+RUN_JSON = "assessio-connect run --config daemon.toml --log-format json"
+DAEMON_READY = Serving(
+    ready=r'"event": "daemon.started".*"url": "(?P<url>[^"]+)"', probes=("/healthz", "/readyz")
+)
+DEMO_READY = Serving(
+    ready=r"daemon\s+(?P<url>http://\S+)[\s\S]*Ctrl-C stops it", probes=("/healthz",)
+)
+SANDBOX = frozenset({"sandbox"})
+DAEMON = frozenset({"daemon"})
+
+
+def _optional(command: str, keep: bool) -> str:
+    """`[--json]` kept (brackets dropped) or left out."""
+    return re.sub(r"\[([^]]+)\]", r"\1" if keep else "", command)
+
+
+def _no_secret_in(_world: World, stdout: str) -> None:
+    leaked = [name for name, value in SECRETS.items() if value in stdout]
+    assert not leaked, f"secrets shown: {leaked}"
+
+
+def _json_lines(_world: World, stdout: str) -> None:
+    events = [json.loads(line)["event"] for line in stdout.splitlines()]
+    assert events[0] == "daemon.started" or "daemon.started" in events, events
+    assert events[-1] == "daemon.stopped", events
+    _no_secret_in(_world, stdout)
+
+
+def _two_orders_sent(world: World, stdout: str) -> None:
+    assert world.harness is not None
+    emails = sorted(order.order.candidate_details.email for order in world.harness.sandbox.orders())
+    assert emails == ["asa.oberg@example.se", "jonas.lind@example.se"], stdout
+
+
+def _is_json(_world: World, stdout: str) -> None:
+    json.loads(stdout)
+
+
+def _two_sent_orders(_world: World, stdout: str) -> None:
+    orders = json.loads(stdout)
+    assert {(order["tenant"], order["state"]) for order in orders} == {("acme", "sent")}, orders
+
+
+def _redacted_json(world: World, stdout: str) -> None:
+    _is_json(world, stdout)
+    _no_secret_in(world, stdout)
+
+
+def _package_written(name: str) -> Callable[[World, str], None]:
+    def check(world: World, stdout: str) -> None:
+        assert (world.folder / f"assessio-connect-{name}" / "pyproject.toml").is_file(), stdout
+
+    return check
+
+
+CASES: Mapping[str, Case] = {
+    # README.md, "Try the API against the emulator"
+    SANDBOX_COMMAND: Case(
+        runs=(
+            Run(
+                SANDBOX_COMMAND.replace("--port 8765", "--port 0"),
+                stdout=("Assessio emulator on http://127.0.0.1:", "export ASSESSIO_BASE_URL="),
+                serving=Serving(ready=SANDBOX_READY, probes=("/_sandbox/orders",)),
+            ),
+        )
+    ),
+    ".venv/bin/assessio-connect lenses": Case(
+        runs=(
+            Run(
+                ".venv/bin/assessio-connect lenses",
+                stdout=("LENS", "General Performance", "LOCALES", "sv-SE"),
+            ),
+        ),
+        needs=SANDBOX,
+    ),
+    ".venv/bin/assessio-connect lenses --json": Case(
+        runs=(
+            Run(
+                ".venv/bin/assessio-connect lenses --json",
+                stdout=('"availableLenses"', '"General Performance"'),
+                check=_is_json,
+            ),
+        ),
+        needs=SANDBOX,
+    ),
+    ORDER_LINK: Case(
+        runs=(
+            Run(ORDER_LINK, stdout=("ordered r-1; assessment link: http://", "/_sandbox/take/")),
+        ),
+        needs=SANDBOX,
+    ),
+    ".venv/bin/assessio-connect order --file order.json": Case(
+        runs=(
+            Run(
+                ".venv/bin/assessio-connect order --file order.json",
+                stdout=("ordered 73273ca0-0253-4d5f-8f91-d39e298bd351; Assessio reference: ",),
+            ),
+        ),
+        needs=SANDBOX,
+    ),
+    # README.md, the errors "said in one line on stderr"; fragments as the README shows them
+    "$ ASSESSIO_PROVIDER_KEY=wrong .venv/bin/assessio-connect lenses": Case(
+        runs=(
+            Run(
+                "$ ASSESSIO_PROVIDER_KEY=wrong .venv/bin/assessio-connect lenses",
+                exit_code=1,
+                stderr=(
+                    "error: Assessio rejected the credentials (check the provider-key and "
+                    "integrator-secret) (HTTP 401) ",
+                ),
+            ),
+        ),
+        needs=SANDBOX,
+    ),
+    TAMPERED: Case(
+        runs=(
+            Run(
+                "$ ASSESSIO_INTEGRATOR_SECRET=tampered .venv/bin/assessio-connect order "
+                "--file order.json",
+                exit_code=1,
+                stderr=(
+                    "error: Assessio rejected the credentials ",
+                    " the Signature does not match the body ",
+                ),
+            ),
+        ),
+        needs=SANDBOX,
+    ),
+    "$ .venv/bin/assessio-connect order --link …same candidate again…": Case(
+        setup=(ORDER_LINK,),
+        runs=(
+            Run(
+                # The same candidate in the same recruitment, as a new order (its own
+                # resultId): resending r-1 itself would be the same order again, not a conflict.
+                ".venv/bin/assessio-connect order --link "
+                + ORDER_LINK_ARGS.replace(" --result-id r-1", ""),
+                exit_code=1,
+                stderr=(
+                    "error: Assessio reported a conflict (the candidate may already be in this "
+                    "recruitment) (HTTP 409) ",
+                ),
+            ),
+        ),
+        needs=SANDBOX,
+    ),
+    # README.md, "Sign and verify"
+    SIGN: Case(runs=(Run(SIGN, stdout=(SIGNED_EXAMPLE + "\n",)),)),
+    VERIFY: Case(
+        runs=(
+            # Signed a moment ago: valid.
+            Run(VERIFY.replace("t=…,signature=…", "{fresh}"), stdout=("valid: signed at t=",)),
+            # The README's own signature, from 2018: outside the 300 s clock skew.
+            Run(
+                VERIFY.replace("t=…,signature=…", SIGNED_EXAMPLE),
+                exit_code=1,
+                stderr=("error: ", "timestamp", "300 s"),
+            ),
+            Run(
+                VERIFY.replace("t=…,signature=…", "{fresh}").replace("TODO", "wrong"),
+                exit_code=1,
+                stderr=("error: ",),
+            ),
+        )
+    ),
+    # README.md, "The connector daemon"
+    "assessio-connect run": Case(
+        runs=(
+            Run(
+                "assessio-connect run",
+                exit_code=2,
+                stderr=("give --config FILE (or set ASSESSIO_CONNECT_CONFIG)",),
+            ),
+            Run(
+                "ASSESSIO_CONNECT_CONFIG=daemon.toml assessio-connect run",
+                stdout=("event=daemon.started", "event=daemon.stopped"),
+                serving=Serving(
+                    ready=r"event=daemon\.started url=(?P<url>\S+)", probes=("/healthz",)
+                ),
+            ),
+        ),
+        needs=DAEMON,
+    ),
+    "assessio-connect check --config daemon.toml": Case(
+        runs=(
+            Run(
+                "assessio-connect check --config daemon.toml",
+                stdout=("configuration: ok (2 tenants)", "store: ok", "acme:", "globex:"),
+                check=_no_secret_in,
+            ),
+        ),
+        needs=DAEMON,
+    ),
+    "assessio-connect config show --config daemon.toml": Case(
+        runs=(
+            Run(
+                "assessio-connect config show --config daemon.toml",
+                stdout=('"server"', "<redacted file:secrets/acme_provider_key>"),
+                check=_redacted_json,
+            ),
+        ),
+        needs=DAEMON,
+    ),
+    RUN_JSON: Case(runs=(Run(RUN_JSON, serving=DAEMON_READY, check=_json_lines),), needs=DAEMON),
+    ORDERS_LIST: Case(
+        setup=(INVITE,),
+        runs=(
+            Run(_optional(ORDERS_LIST, keep=False), stdout=("acme", "app-1", "sent")),
+            Run(
+                _optional(ORDERS_LIST, keep=True).replace("pending", "sent"),
+                check=_two_sent_orders,
+            ),
+            Run(_optional(ORDERS_LIST, keep=True), stdout=("[]",)),
+        ),
+        needs=DAEMON,
+    ),
+    "assessio-connect results list --config daemon.toml": Case(
+        runs=(Run("assessio-connect results list --config daemon.toml"),), needs=DAEMON
+    ),
+    "assessio-connect results orphans --config daemon.toml": Case(
+        runs=(Run("assessio-connect results orphans --config daemon.toml"),), needs=DAEMON
+    ),
+    "assessio-connect deliveries list --config daemon.toml --state dead": Case(
+        runs=(Run("assessio-connect deliveries list --config daemon.toml --state dead"),),
+        needs=DAEMON,
+    ),
+    "assessio-connect deliveries retry --config daemon.toml --dead": Case(
+        runs=(
+            Run(
+                "assessio-connect deliveries retry --config daemon.toml --dead",
+                stdout=("0 deliveries queued for retry",),
+            ),
+            Run(
+                "assessio-connect deliveries retry --config daemon.toml",
+                exit_code=2,
+                stderr=("give delivery IDs or --dead",),
+            ),
+        ),
+        needs=DAEMON,
+    ),
+    INVITE: Case(runs=(Run(INVITE, check=_two_orders_sent),), needs=DAEMON),
+    # README.md, prose
+    "assessio-connect demo": Case(
+        runs=(
+            Run("assessio-connect demo", stdout=("TENANT", "CANDIDATE", "WRITTEN BACK TO")),
+            Run(
+                "assessio-connect demo --candidates 1 --ats reference --keep-running",
+                stdout=("demo-reference", "Ctrl-C stops it."),
+                serving=DEMO_READY,
+            ),
+            Run(
+                "assessio-connect demo --ats no-such-ats",
+                exit_code=1,
+                stderr=("error: ",),
+            ),
+        )
+    ),
+    "assessio-connect plugins [--json]": Case(
+        runs=(
+            Run("assessio-connect plugins", stdout=("reference",)),
+            Run("assessio-connect plugins --json", check=_is_json),
+        )
+    ),
+    NEW_CONNECTOR: Case(
+        runs=(
+            Run(
+                "assessio-connect new-connector my_push --style push --auth api-key",
+                stdout=("Created ",),
+                check=_package_written("my_push"),
+            ),
+            Run(
+                "assessio-connect new-connector my_pull --style pull --auth oauth2",
+                check=_package_written("my_pull"),
+            ),
+            Run(
+                "assessio-connect new-connector my_basic --auth basic",
+                check=_package_written("my_basic"),
+            ),
+            Run("assessio-connect new-connector My-Ats", exit_code=2, stderr=("Error: ",)),
+        )
+    ),
+    # docs/cli.md
+    "assessio-connect [--strict-plugins] [--version] [-h | --help] COMMAND [ARGS]...": Case(
+        runs=(
+            Run("assessio-connect --version", stdout=(__version__,)),
+            Run("assessio-connect -h", stdout=("Usage: assessio-connect",)),
+            Run("assessio-connect --help", stdout=("Commands:", "sandbox")),
+            Run("assessio-connect --strict-plugins plugins", stdout=("reference",)),
+            Run("assessio-connect no-such-command", exit_code=2, stderr=("No such command",)),
+        )
+    ),
+    "assessio-connect orders list --help": Case(
+        runs=(Run("assessio-connect orders list --help", stdout=("--state",)),)
+    ),
+    "python -m assessio_connect": Case(
+        runs=(Run("python -m assessio_connect --version", stdout=(__version__,)),)
+    ),
+    "assessio-connect workday tests": Case(
+        runs=(
+            Run(
+                "assessio-connect workday tests --config workday.toml --tenant acme",
+                stdout=("ASSESSIO_GENERAL_PERFORMANCE",),
+            ),
+            Run(
+                "assessio-connect workday tests --config daemon.toml --tenant acme",
+                exit_code=1,
+                stderr=("error: ", "not to Workday"),
+            ),
+        ),
+        needs=DAEMON,
+    ),
+}
+
+
+def _fill(command: str) -> str:
+    if "{fresh}" in command:
+        fresh = subprocess.run(  # noqa: S603 - our own console script
+            [str(SCRIPT), "sign", "--secret", "TODO"],
+            input=b"{}",
+            capture_output=True,
+            check=True,
+        )
+        command = command.replace("{fresh}", fresh.stdout.decode().strip())
+    return command
+
+
+@contextmanager
+def world_for(case: Case, folder: Path, request: pytest.FixtureRequest) -> Iterator[World]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSESSIO")}
+    world = World(folder, env)
+    _files(folder)
+    if "sandbox" in case.needs:
+        world.env.update(request.getfixturevalue("emulator_exports"))
+    with ExitStack() as stack:
+        if "daemon" in case.needs:
+            stack.enter_context(daemon_world(world))
+        yield world
+
+
+# -- the tests ----------------------------------------------------------------------------
+
+
+def test_every_documented_command_has_a_case() -> None:
+    documented = set().union(*(documented_commands(path) for path in DOCUMENTS))
+    assert documented, "no command found in the documents: has the extraction broken?"
+    untested = sorted(documented - CASES.keys())
+    assert not untested, f"documented but not run by this module (add them to CASES): {untested}"
+    stale = sorted(CASES.keys() - documented)
+    assert not stale, f"CASES run commands the documents no longer show: {stale}"
+
+
+def test_every_command_heading_of_the_cli_doc_is_run() -> None:
+    headings = command_headings(CLI_DOC)
+    assert len(headings) >= 15, headings
+    run_paths = set()
+    for case in CASES.values():
+        for run in case.runs:
+            words = shlex.split(run.command.removeprefix("$ "))
+            words = [w for w in words if not re.fullmatch(r"[A-Z_]+=.*", w)]
+            scripts = [i for i, w in enumerate(words) if w.endswith("assessio-connect")]
+            rest = words[scripts[0] + 1 :] if scripts else []
+            run_paths.add(" ".join(rest[:1]))
+            run_paths.add(" ".join(rest[:2]))
+    missing = sorted(heading for heading in headings if heading not in run_paths)
+    assert not missing, f"docs/cli.md documents commands no case runs: {missing}"
+
+
+def test_the_documented_exit_codes_are_the_cli_s() -> None:
+    assert documented_exit_codes() == {0, 1, 2}
+
+
+@pytest.mark.parametrize("documented", sorted(CASES))
+def test_the_documented_command_runs_as_documented(
+    documented: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    case = CASES[documented]
+    with world_for(case, tmp_path, request) as world:
+        for command in case.setup:
+            setup = run_command(Run(command), world)
+            assert setup.code == 0, f"setup {command!r} failed:\n{setup.stdout}{setup.stderr}"
+        for run in case.runs:
+            started = time.monotonic()
+            assert_documented_behaviour(attrs.evolve(run, command=_fill(run.command)), world)
+            assert time.monotonic() - started < RUN_TIMEOUT
