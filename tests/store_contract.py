@@ -226,13 +226,14 @@ class StoreContract:
         due = store.claim_orders(owner="a", now=NOW + 60, lease=LEASE, limit=9)
         assert [(o.result_id, o.attempts) for o in due] == [("r-2", 2)]
 
-    def test_a_link_order_without_its_link_is_link_unknown_and_keeps_any_reference(
+    def test_a_link_order_without_its_link_is_link_unknown_unless_one_was_stored(
         self, store: Store
     ) -> None:
         for result_id in ("r-1", "r-2"):
             store.add_order(new_order(result_id), now=NOW)
         store.claim_orders(owner="a", now=NOW, lease=LEASE, limit=2)
         store.order_link_unknown("acme", "r-1", "Assessio answered 409", now=NOW + 1)
+        # Another sender recorded the link meanwhile: the order is sent, with its link.
         store.order_sent("acme", "r-2", "https://assessio.example/link", now=NOW + 1)
         store.order_link_unknown("acme", "r-2", "409 again", now=NOW + 2)
         unknown = store.get_order("acme", "r-1")
@@ -245,14 +246,12 @@ class StoreContract:
             "Assessio answered 409",
             NOW + 1,
         )
-        assert (kept.state, kept.reference) == (
-            OrderState.LINK_UNKNOWN,
+        assert (kept.state, kept.reference, kept.last_error) == (
+            OrderState.SENT,
             "https://assessio.example/link",
+            None,
         )
-        assert [o.result_id for o in store.list_orders(state=OrderState.LINK_UNKNOWN)] == [
-            "r-2",
-            "r-1",
-        ]
+        assert [o.result_id for o in store.list_orders(state=OrderState.LINK_UNKNOWN)] == ["r-1"]
         # Not pending: never claimed or sent again, and no work is due for it.
         assert store.claim_orders(owner="b", now=NOW + 10_000, lease=LEASE, limit=9) == []
         assert store.next_due("orders") is None

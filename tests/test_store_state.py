@@ -134,3 +134,16 @@ def test_the_value_of_an_entry_is_never_in_a_repr(tmp_path: Path) -> None:
         assert "rt-secret-4f4f" not in repr(state)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("seconds", [0.0, -5.0, float("nan"), float("inf")])
+def test_a_lease_must_last_a_finite_positive_time(tmp_path: Path, seconds: float) -> None:
+    store = SQLiteStore(tmp_path / "state.db")
+    store.migrate()
+    state = StoreState(store, "acme", "greenhouse", owner="me", clock=Clock())
+    try:
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            state.try_lease("refresh", seconds=seconds)
+        assert state.get("refresh") is None  # a NaN lease would never have counted as held
+    finally:
+        store.close()

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 __all__ = ["OrderSender", "Poller"]
 
 POLL_CURSOR = "poll"
+ORDERS_PER_CLAIM = 1
+"""Orders are claimed one at a time, so each send (up to a read timeout long) starts with a
+whole lease; a claim costs far less than a send, and orders come one per candidate."""
 
 
 class _Wakeable:
@@ -81,9 +84,11 @@ class OrderSender(_Wakeable):
         self._idle_wait = idle_wait
 
     def run_once(self) -> int:
-        """Claim and send one batch of due orders; returns how many were sent or rescheduled."""
+        """Claim and send the next due order; returns how many were sent or rescheduled."""
         now = self._clock()
-        claimed = self._store.claim_orders(owner=self._owner, now=now, lease=self._lease, limit=16)
+        claimed = self._store.claim_orders(
+            owner=self._owner, now=now, lease=self._lease, limit=ORDERS_PER_CLAIM
+        )
         for record in claimed:
             if self.stopping:
                 break

@@ -602,13 +602,15 @@ class SQLiteStore:
         )
 
     def order_link_unknown(self, tenant: str, result_id: str, note: str, *, now: float) -> None:
-        """Mark a link order ordered without its link, saying why in `last_error`."""
+        """Mark a link order ordered without its link, saying why in `last_error`; sent
+        instead when a reference was stored meanwhile."""
         self._update_order(
             "mark an order's link unknown",
             tenant,
             result_id,
-            "state = ?, last_error = ?, updated_at = ?",
-            (OrderState.LINK_UNKNOWN.value, note, now),
+            """state = CASE WHEN reference IS NULL THEN ? ELSE ? END,
+               last_error = CASE WHEN reference IS NULL THEN ? END, updated_at = ?""",
+            (OrderState.LINK_UNKNOWN.value, OrderState.SENT.value, note, now),
         )
 
     def list_orders(

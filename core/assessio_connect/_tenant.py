@@ -252,8 +252,14 @@ class TenantRuntime:
 
     def _link_unknown(self, record: OrderRecord, now: float) -> OrderState:
         """A link order Assessio already has, whose link we never recorded: it must not pass
-        for sent, so record it as `link_unknown`, say so loudly and tell the observers."""
+        for sent, so record it as `link_unknown`, say so loudly and tell the observers (unless
+        another sender recorded the link meanwhile: then it is sent)."""
         self._store.order_link_unknown(self.tenant, record.result_id, LINK_UNKNOWN_NOTE, now=now)
+        stored = self._store.get_order(self.tenant, record.result_id)
+        if stored is not None and stored.state is OrderState.SENT:
+            self.log("order.sent", result_id=record.result_id, already_ordered=True)
+            self._announce(stored)
+            return OrderState.SENT
         self.log(
             "order.link_unknown",
             level="warning",
@@ -261,13 +267,16 @@ class TenantRuntime:
             application_id=record.application_id,
             message=LINK_UNKNOWN_NOTE,
         )
-        self._announce_sent(record.result_id)
+        if stored is not None:
+            self._announce(stored)
         return OrderState.LINK_UNKNOWN
 
     def _announce_sent(self, result_id: str) -> None:
         sent = self._store.get_order(self.tenant, result_id)
-        if sent is None:
-            return
+        if sent is not None:
+            self._announce(sent)
+
+    def _announce(self, sent: OrderRecord) -> None:
         try:
             self._plugins.hook.assessio_order_sent(tenant=self.tenant, order=sent)
         except Exception as exc:  # an observer's bug must not hold up the other orders

@@ -8,9 +8,11 @@ that let one replica at a time do a job such as refreshing a token.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable
 
+from .errors import StoreError
 from .store import StateEntry, Store
 
 __all__ = ["ConnectorState", "MemoryState", "StoreState"]
@@ -46,7 +48,8 @@ class ConnectorState:
     def put(self, key: str, value: str) -> StateEntry:
         """Write `value` whatever is stored (durable when this returns)."""
         entry = self._put(key, value, None)
-        assert entry is not None  # an unconditional write cannot lose a race
+        if entry is None:  # an unconditional write cannot lose a race: a backend's bug
+            raise StoreError(f"the store did not save the connector state {key!r}")
         return entry
 
     def swap(self, key: str, value: str, *, expect_version: int) -> StateEntry | None:
@@ -61,6 +64,8 @@ class ConnectorState:
     def try_lease(self, key: str, *, seconds: float) -> bool:
         """Hold the lease `key` for `seconds` (taking it, or renewing our own); False while
         another owner holds an unexpired one. A holder that dies loses it when it expires."""
+        if not (seconds > 0 and math.isfinite(seconds)):
+            raise ValueError(f"a lease lasts a positive number of seconds, not {seconds!r}")
         now = self._now()
         entry = self._get(key)
         if entry is not None:

@@ -236,7 +236,8 @@ class Store(Protocol):
 
     def order_link_unknown(self, tenant: str, result_id: str, note: str, *, now: float) -> None:
         """Mark a link order ordered but without its assessment link (`LINK_UNKNOWN`), with
-        `note` saying why in `last_error`; a stored reference is kept."""
+        `note` saying why in `last_error`; if a reference was stored meanwhile (another sender
+        recorded the link), the order is `SENT` instead."""
 
     def list_orders(
         self, *, tenant: str | None = None, state: OrderState | None = None, limit: int = 100

@@ -600,13 +600,15 @@ class PostgresStore:
         )
 
     def order_link_unknown(self, tenant: str, result_id: str, note: str, *, now: float) -> None:
-        """Mark a link order ordered without its link, saying why in `last_error`."""
+        """Mark a link order ordered without its link, saying why in `last_error`; sent
+        instead when a reference was stored meanwhile (the row lock orders the two)."""
         self._update_order(
             "mark an order's link unknown",
             tenant,
             result_id,
-            "state = %s, last_error = %s, updated_at = %s",
-            (OrderState.LINK_UNKNOWN.value, _storable(note), now),
+            """state = CASE WHEN reference IS NULL THEN %s ELSE %s END,
+               last_error = CASE WHEN reference IS NULL THEN %s END, updated_at = %s""",
+            (OrderState.LINK_UNKNOWN.value, OrderState.SENT.value, _storable(note), now),
         )
 
     def list_orders(
