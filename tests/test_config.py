@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from assessio_connect import ConfigError, Transport, sign
 from assessio_connect._server import DEFAULT_LIMITS, BackgroundServer, ConnectionLimits
+from assessio_connect.cli import cli
 from assessio_connect.client import ENVIRONMENTS
 from assessio_connect.config import (
     AssessmentRule,
@@ -884,3 +886,63 @@ def test_only_an_unknown_tenant_is_a_problem(folder: Path) -> None:
     assert problems_of(VALID, folder, only_tenant="initech") == [
         "no tenant named 'initech' (configured: acme, globex-2) @ $.tenants"
     ]
+
+
+# Secret files others can read (issue 11 item 9)
+
+
+@pytest.mark.parametrize(
+    ("mode", "readers"),
+    [
+        (0o600, None),
+        (0o400, None),
+        (0o640, "group"),
+        (0o604, "others"),
+        (0o644, "group and others"),
+    ],
+)
+def test_a_secret_file_readable_by_group_or_others_gets_a_warning_naming_it(
+    folder: Path, mode: int, readers: str | None
+) -> None:
+    secret = folder / "secrets" / "acme-integrator"
+    secret.chmod(mode)
+    (folder / "secrets" / "globex-ats").chmod(0o600)
+    config = parse(VALID, folder)
+    if readers is None:
+        assert config.warnings == ()
+        return
+    (warning,) = config.warnings
+    assert warning.startswith(f"secret file {secret} is readable by {readers} (mode 0{mode:o})")
+    assert f"chmod 600 {secret}" in warning
+    assert FILE_SECRETS["acme-integrator"] not in warning
+
+
+def test_check_prints_the_secret_file_warning_at_start(folder: Path) -> None:
+    secret = folder / "secrets" / "acme-integrator"
+    secret.chmod(0o644)
+    path = folder / "daemon.toml"
+    path.write_text(
+        """
+[store]
+url = "sqlite:///state.db"
+
+[tenants.acme]
+base_url = "http://127.0.0.1:9"
+provider_key = { env = "ACME_PROVIDER_KEY" }
+integrator_secret = { file = "secrets/acme-integrator" }
+[tenants.acme.webhook]
+api_keys = [{ env = "ACME_RESULT_KEY" }]
+[tenants.acme.ats]
+kind = "reference"
+base_url = "http://127.0.0.1:9"
+api_token = { env = "ACME_ATS_TOKEN" }
+poll = true
+"""
+    )
+    result = CliRunner().invoke(cli, ["check", "--config", str(path)])
+    lines = result.output.splitlines()
+    assert lines[0] == "configuration: ok (1 tenant)", result.output
+    assert lines[1] == (
+        f"configuration: warning: secret file {secret} is readable by group and others "
+        f"(mode 0644): make it readable by the daemon's user only, e.g. chmod 600 {secret}"
+    )

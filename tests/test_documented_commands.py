@@ -374,6 +374,8 @@ def emulator_exports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         yield exports
 
 
+LOOSE_SECRET = "secrets/acme_ats_webhook"
+
 WORKDAY_TOML = """
 [store]
 url = "sqlite:///workday-state.db"
@@ -408,6 +410,9 @@ def daemon_world(world: World) -> Iterator[None]:
         world.harness = running
         world.daemon_port = free_port()
         (world.folder / "daemon.toml").write_text(running.config_text(port=world.daemon_port))
+        for secret in (world.folder / "secrets").iterdir():
+            secret.chmod(0o600)
+        (world.folder / LOOSE_SECRET).chmod(0o640)  # `run` must warn about this one
         (world.folder / "workday.toml").write_text(
             WORKDAY_TOML.format(assessio=running.sandbox.url)
         )
@@ -460,11 +465,16 @@ def _no_secret_in(_world: World, stdout: str) -> None:
     assert not leaked, f"secrets shown: {leaked}"
 
 
-def _json_lines(_world: World, stdout: str) -> None:
-    events = [json.loads(line)["event"] for line in stdout.splitlines()]
-    assert events[0] == "daemon.started" or "daemon.started" in events, events
+def _json_lines(world: World, stdout: str) -> None:
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    events = [line["event"] for line in lines]
+    assert "daemon.started" in events, events
     assert events[-1] == "daemon.stopped", events
-    _no_secret_in(_world, stdout)
+    (warning,) = [line for line in lines if line["event"] == "config.warning"]
+    assert warning["level"] == "warning"
+    assert warning["message"].startswith(f"secret file {world.folder / LOOSE_SECRET} ")
+    assert events.index("config.warning") < events.index("daemon.started")  # at start
+    _no_secret_in(world, stdout)
 
 
 def _two_orders_sent(world: World, stdout: str) -> None:

@@ -217,6 +217,8 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
             distribution=failure.distribution,
             error=failure.error,
         )
+    for warning in config.warnings:
+        log("config.warning", level="warning", message=warning)
     # Warnings of libraries (waitress, urllib3) become log lines of the same format.
     handler = log.handler()
     root = logging.getLogger()
@@ -333,6 +335,8 @@ def check_command(ctx: click.Context, config_path: Path | None, tenant: str | No
         click.echo(scrub(line))
 
     echo(f"configuration: ok ({_plural(len(config.tenants), 'tenant')})")
+    for warning in config.warnings:
+        echo(f"configuration: warning: {warning}")
     failed: list[str] = []
     store = plugins.open_store(config.store_url)
     transport = Transport(connect_timeout=5.0, read_timeout=15.0)

@@ -67,6 +67,7 @@ import ipaddress
 import math
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -196,6 +197,24 @@ def resolve_builtin_secret(
             return text[:-2]
         return text[:-1] if text.endswith("\n") else text
     return None
+
+
+def _loose_secret_file(path: Path) -> str | None:
+    """A warning when the secret file at `path` is readable by its group or by others."""
+    if os.name != "posix":
+        return None  # permission bits mean nothing there
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    readers = [who for who, bit in (("group", 0o040), ("others", 0o004)) if mode & bit]
+    if not readers:
+        return None
+    return (
+        f"secret file {path} is readable by {' and '.join(readers)} (mode "
+        f"{stat.S_IMODE(mode):04o}): make it readable by the daemon's user only, "
+        f"e.g. chmod 600 {path}"
+    )
 
 
 # Durations
@@ -425,6 +444,8 @@ class DaemonConfig:
     store_url: str = attrs.field(repr=_redact_url)
     delivery: DeliveryConfig
     tenants: Mapping[str, TenantConfig] = attrs.field(converter=_as_dict)
+    warnings: tuple[str, ...] = attrs.field(default=(), eq=False)
+    """What is valid but unsafe (a secret file others can read), for a warning at start."""
 
     def secret_values(self) -> tuple[str, ...]:
         """Every resolved secret (and the store URL's password), for scrubbing logs."""
@@ -847,6 +868,7 @@ class _Loader:
         self.resolve_secret = resolve_secret
         self.known_kinds = tuple(known_kinds)
         self.problems: list[str] = []
+        self.warnings: list[str] = []
         self.resolved: list[str] = []
         self.converter = _make_converter(self._structure_secret)
 
@@ -928,6 +950,10 @@ class _Loader:
         if not value:
             raise InvalidValue(f"secret {label} is empty")
         self.resolved.append(value)
+        if scheme == "file":
+            warning = _loose_secret_file(Path(lookup).expanduser())
+            if warning and warning not in self.warnings:
+                self.warnings.append(warning)
         return Secret(label, value)
 
     # The file, table by table
@@ -1140,7 +1166,7 @@ def parse_config(
     tenants = loader.tenants(document.get("tenants"), only_tenant)
     if loader.problems or server is None or store_url is None or delivery is None:
         raise loader.error()
-    return DaemonConfig(source, server, store_url, delivery, tenants)
+    return DaemonConfig(source, server, store_url, delivery, tenants, tuple(loader.warnings))
 
 
 def _read_text(path: str | os.PathLike[str], source: str) -> str:
