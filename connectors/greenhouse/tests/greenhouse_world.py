@@ -1,45 +1,38 @@
 """A small world for the Greenhouse connector's tests: the Assessio emulator, a fake Greenhouse
-with users, jobs and custom fields, secrets in files, a daemon configuration, and a hand-made
-`ConnectorContext` for tests that drive the connector without the daemon."""
+(Harvest v3 behind OAuth) with users, jobs and custom fields, secrets in files, a daemon
+configuration, and the clock both may share."""
 
 from __future__ import annotations
 
 import io
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import attrs
+import urllib3
 
 import assessio_connect_greenhouse.plugin as greenhouse_plugin
 from assessio_connect._cli_runtime import load_daemon_config
 from assessio_connect._logging import EventLog
 from assessio_connect.config import DaemonConfig
-from assessio_connect.connector import Invitation
 from assessio_connect.daemon import Daemon
-from assessio_connect.models import (
-    AssessioConfig,
-    AssessmentOrder,
-    CandidateDetails,
-    Lens,
-    Recruitment,
-)
 from assessio_connect.plugins import Plugins, load_plugins
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
-from assessio_connect.store import OrderRecord, OrderState, ResultRecord
 from assessio_connect.testing import wait_until
-from assessio_connect.transport import Transport
 from assessio_connect_greenhouse.fake import FakeGreenhouse
 
 __all__ = [
     "GENERAL",
     "KEYS",
-    "NOW",
     "SALES",
-    "Context",
+    "FakeClock",
     "World",
-    "order_record",
+    "free_port",
     "wait_until",
     "world",
 ]
@@ -49,16 +42,42 @@ KEYS = {
     "provider_key": "pk-acme-gh-41d2",
     "integrator_secret": "acme-integrator-gh-9c1e",
     "result_key": "acme-result-gh-7f70",
-    "harvest_key": "harvest-key-3a9b5c",
     "webhook_secret": "gh-webhook-secret-e8e8",
     "partner_key": "gh-partner-key-5151",
     "client_id": "gh-client-77",
     "client_secret": "gh-client-secret-0d0d",
+    "partner_client_id": "gh-partner-client-31",
+    "partner_client_secret": "gh-partner-client-secret-a4a4",
 }
 GENERAL = "7922dd91-1b44-43e4-a740-7c4d9c2fba41"
 """The emulator's "General Performance" lens id."""
 SALES = "1650ccfe-5e70-4732-89e6-123af02f2a6d"
-NOW = 1_700_000_000.0
+CLIENT_CREDENTIALS = "client_credentials"
+AUTHORIZATION_CODE = "authorization_code"
+
+
+class FakeClock:
+    """Epoch seconds that start now, pass as real time does, and jump when the test says."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._offset = 0.0
+
+    def __call__(self) -> float:
+        with self._lock:
+            return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+
+
+def free_port() -> int:
+    """A port nothing listens on right now: the partner app's redirect URI must name the
+    daemon's address before the daemon (configured with the fake's address) exists."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @attrs.define
@@ -73,7 +92,13 @@ class World:
     manager: int
     engineering: int
     sales: int
+    daemon_port: int
+    clock: FakeClock
     log: io.StringIO = attrs.field(factory=io.StringIO)
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.daemon_port}/connectors/acme/oauth/callback"
 
     def secret(self, name: str) -> str:
         """The TOML reference to a secret, written to a file first."""
@@ -82,23 +107,27 @@ class World:
         path.write_text(KEYS[name] + "\n")
         return f'{{ file = "secrets/{name}" }}'
 
-    def config_text(self, ats: str, *, auth: str = "basic") -> str:
+    def oauth_table(self, grant: str) -> str:
+        """`oauth = {…}` for a custom integration or the partner app."""
+        s = self.secret
+        if grant == CLIENT_CREDENTIALS:
+            return (
+                f'oauth = {{ client_id = "{KEYS["client_id"]}", '
+                f"client_secret = {s('client_secret')}, user_id = {self.author} }}"
+            )
+        return (
+            f'oauth = {{ grant = "authorization_code", client_id = "{KEYS["partner_client_id"]}", '
+            f"client_secret = {s('partner_client_secret')}, keep_alive_interval = 0.05 }}"
+        )
+
+    def config_text(self, ats: str, *, grant: str | None = CLIENT_CREDENTIALS) -> str:
         """The daemon's TOML; `ats` is appended inside `[tenants.acme.ats]` (keys first, then
         sub-tables written as `[tenants.acme.ats.NAME]`)."""
         s = self.secret
-        if auth == "basic":
-            credentials = f"api_key = {s('harvest_key')}"
-        elif auth == "oauth":
-            credentials = (
-                f'oauth = {{ client_id = "{KEYS["client_id"]}", '
-                f"client_secret = {s('client_secret')}, "
-                f'token_url = "{self.greenhouse.url}/token", user_id = {self.author} }}'
-            )
-        else:
-            credentials = ""
+        oauth = self.oauth_table(grant) if grant is not None else ""
         return f"""
 [server]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{self.daemon_port}"
 
 [store]
 url = "sqlite:///state.db"
@@ -128,35 +157,54 @@ lens = "Sales"
 [tenants.acme.ats]
 kind = "greenhouse"
 harvest_url = "{self.greenhouse.url}"
-{credentials}
+auth_url = "{self.greenhouse.url}"
+rate_limit_window = 0.2
+{oauth}
 {ats}
 """
 
     def webhook_ats(self, extra: str = "", stages: str = '[{ name = "Assessment" }]') -> str:
         """Web hook mode writing score and report into custom fields."""
-        return f"""on_behalf_of = {self.author}
-custom_fields = {{ score = "assessio_score", report_url = "assessio_report" }}
+        return f"""custom_fields = {{ score = "assessio_score", report_url = "assessio_report" }}
 {extra}
 [tenants.acme.ats.webhook]
 secret_key = {self.secret("webhook_secret")}
 stages = {stages}
 """
 
-    def load(self, ats: str, *, auth: str = "basic") -> DaemonConfig:
+    def config_path(
+        self, ats: str | None = None, *, grant: str | None = CLIENT_CREDENTIALS
+    ) -> Path:
         path = self.tmp / "assessio-connect.toml"
-        path.write_text(self.config_text(ats, auth=auth))
-        return load_daemon_config(self.plugins, path)
+        path.write_text(self.config_text(self.webhook_ats() if ats is None else ats, grant=grant))
+        return path
+
+    def load(self, ats: str, *, grant: str | None = CLIENT_CREDENTIALS) -> DaemonConfig:
+        return load_daemon_config(self.plugins, self.config_path(ats, grant=grant))
 
     @contextmanager
-    def daemon(self, ats: str | None = None, *, auth: str = "basic") -> Iterator[Daemon]:
+    def daemon(
+        self,
+        ats: str | None = None,
+        *,
+        grant: str | None = CLIENT_CREDENTIALS,
+        clock: FakeClock | None = None,
+        configure_webhook: bool = True,
+    ) -> Iterator[Daemon]:
         """A started daemon (web hook mode by default) with web hooks pointed at it."""
-        config = self.load(self.webhook_ats() if ats is None else ats, auth=auth)
-        daemon = Daemon(config, self.plugins, log=EventLog(self.log, secrets=KEYS.values()))
+        config = load_daemon_config(self.plugins, self.config_path(ats, grant=grant))
+        daemon = Daemon(
+            config,
+            self.plugins,
+            log=EventLog(self.log, secrets=KEYS.values()),
+            clock=clock or time.time,
+        )
         daemon.start()
         try:
-            self.greenhouse.configure_webhook(
-                f"{daemon.url}/connectors/acme/webhook", KEYS["webhook_secret"]
-            )
+            if configure_webhook and config.tenants["acme"].ats.webhook_enabled:
+                self.greenhouse.configure_webhook(
+                    f"{daemon.url}/connectors/acme/webhook", KEYS["webhook_secret"]
+                )
             yield daemon
         finally:
             daemon.stop()
@@ -175,14 +223,30 @@ stages = {stages}
 
         return wait_until(enough, timeout, what=f"{count} orders at the emulator")
 
+    def approve_in_browser(self, authorization_url: str) -> urllib3.BaseHTTPResponse:
+        """What a person's browser does: open Greenhouse's page (which approves at once, as
+        `authorizing_user`), then follow its redirect back to the daemon."""
+        http = urllib3.PoolManager(retries=False)
+        at_greenhouse = http.request("GET", authorization_url, redirect=False)
+        assert at_greenhouse.status == 302, at_greenhouse.data
+        return http.request("GET", at_greenhouse.headers["Location"], redirect=False)
+
 
 @contextmanager
 def world(tmp: Path, **greenhouse_options: Any) -> Iterator[World]:
-    """The emulator and a fake Greenhouse with a recruiter, a hiring manager, an engineering
-    and a sales job, and two candidate custom fields."""
-    greenhouse_options.setdefault("api_key", KEYS["harvest_key"])
+    """The emulator and a fake Greenhouse (a custom integration's client and a partner app)
+    with a recruiter (who approves the partner app), a hiring manager, an engineering and a
+    sales job, and two candidate custom fields."""
+    clock = greenhouse_options.setdefault("clock", FakeClock())
+    daemon_port = free_port()
     greenhouse_options.setdefault("client_id", KEYS["client_id"])
     greenhouse_options.setdefault("client_secret", KEYS["client_secret"])
+    greenhouse_options.setdefault("partner_client_id", KEYS["partner_client_id"])
+    greenhouse_options.setdefault("partner_client_secret", KEYS["partner_client_secret"])
+    greenhouse_options.setdefault(
+        "partner_redirect_uris",
+        [f"http://127.0.0.1:{daemon_port}/connectors/acme/oauth/callback"],
+    )
     organisation = Organisation(
         provider_key=KEYS["provider_key"],
         integrator_secret=KEYS["integrator_secret"],
@@ -194,6 +258,7 @@ def world(tmp: Path, **greenhouse_options: Any) -> Iterator[World]:
         FakeGreenhouse(**greenhouse_options) as greenhouse,
     ):
         author = greenhouse.add_user("Robin", "Recruiter", "robin@acme.example")
+        greenhouse.authorizing_user = author
         manager = greenhouse.add_user("Hana", "Manager", "hana@acme.example")
         engineering = greenhouse.add_job(
             "Backend Engineer",
@@ -205,84 +270,15 @@ def world(tmp: Path, **greenhouse_options: Any) -> Iterator[World]:
         greenhouse.add_custom_field("Assessio Score", value_type="number")
         greenhouse.add_custom_field("Assessio Report", value_type="url")
         plugins = load_plugins(entry_points=False, extra=[("greenhouse", greenhouse_plugin)])
-        yield World(tmp, sandbox, greenhouse, plugins, author, manager, engineering, sales)
-
-
-# -- a hand-made ConnectorContext ---------------------------------------------------------
-
-
-class Context:
-    """Records invitations and log lines; one OrderRecord per application id; results set by
-    the test."""
-
-    tenant = "acme"
-
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
-        self.invited: list[Invitation] = []
-        self.orders: dict[str, OrderRecord] = {}
-        self.results: dict[str, ResultRecord] = {}
-        self.logs: list[tuple[str, dict[str, Any]]] = []
-
-    def now(self) -> float:
-        return NOW
-
-    def log(self, event: str, **fields: Any) -> None:
-        self.logs.append((event, fields))
-
-    def invite(self, invitation: Invitation) -> OrderRecord:
-        self.invited.append(invitation)
-        known = self.orders.get(invitation.application_id)
-        if known is None:
-            known = order_record(
-                invitation.application_id,
-                f"result-{len(self.orders) + 1}",
-                candidate_id=invitation.candidate.id,
-                metadata=invitation.metadata,
-            )
-            self.orders[invitation.application_id] = known
-        return known
-
-    def find_order(self, application_id: str) -> OrderRecord | None:
-        return self.orders.get(application_id)
-
-    def latest_result(self, result_id: str) -> ResultRecord | None:
-        return self.results.get(result_id)
-
-    def assessio_config(self) -> AssessioConfig:
-        return AssessioConfig(
-            [Lens(GENERAL, "General Performance"), Lens(SALES, "Sales")], ["en-GB"]
+        yield World(
+            tmp,
+            sandbox,
+            greenhouse,
+            plugins,
+            author,
+            manager,
+            engineering,
+            sales,
+            daemon_port,
+            clock,
         )
-
-
-def order_record(
-    application_id: str,
-    result_id: str,
-    *,
-    candidate_id: str = "cand-1",
-    metadata: Any = None,
-) -> OrderRecord:
-    order = AssessmentOrder(
-        recruitment=Recruitment(id="rec-1", title="Backend Engineer"),
-        result_update_url=f"http://127.0.0.1:9/results/acme/{result_id}",
-        result_id=result_id,
-        lens_id=GENERAL,
-        locale="en-GB",
-        candidate_details=CandidateDetails(email="ada@example.com"),
-    )
-    return OrderRecord(
-        tenant="acme",
-        application_id=application_id,
-        result_id=result_id,
-        job_id="job-7",
-        candidate_id=candidate_id,
-        order=order,
-        metadata=dict(metadata or {}),
-        state=OrderState.SENT,
-        reference=None,
-        attempts=1,
-        next_attempt_at=NOW,
-        last_error=None,
-        created_at=NOW,
-        updated_at=NOW,
-    )

@@ -1,5 +1,6 @@
-"""The Greenhouse connector passes assessio-connect's conformance suite against FakeGreenhouse,
-once in web hook mode and once in Assessment Partner mode (both are push style)."""
+"""The Greenhouse connector passes assessio-connect's conformance suite against FakeGreenhouse
+(Harvest v3 behind OAuth), once in web hook mode and once in Assessment Partner mode (both are
+push style)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ from assessio_connect_greenhouse.fake import FakeGreenhouse, TakeHomeTest
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-HARVEST_KEY = "gh-conformance-harvest-5e21"
 WEBHOOK_SECRET = "gh-conformance-webhook-93a0"
 PARTNER_KEY = "gh-conformance-partner-4c7d"
 CLIENT_ID = "gh-conformance-client"
@@ -35,7 +35,7 @@ GENERAL_ID = DEFAULT_LENSES[0].id
 """The emulator's "General Performance" lens, sent by Greenhouse as a partner test id."""
 FAST_WINDOW = 0.05
 """`rate_limit_window`: after an injected 429 without Retry-After, Harvest calls pause this long
-instead of Harvest's 10 s."""
+instead of Harvest's 30 s."""
 _NOT_FORWARDED = {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
 
 
@@ -138,9 +138,7 @@ class _GreenhouseSuite(ConnectorConformance):
     @pytest.fixture
     def fake_ats(self) -> Iterator[GreenhouseUnderTest]:
         with (
-            FakeGreenhouse(
-                api_key=HARVEST_KEY, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-            ) as greenhouse,
+            FakeGreenhouse(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as greenhouse,
             StandIn() as stand_in,
         ):
             author = greenhouse.add_user("Robin", "Recruiter", "robin@acme.example")
@@ -156,23 +154,25 @@ class _GreenhouseSuite(ConnectorConformance):
 
 
 class TestGreenhouseWebhookConformance(_GreenhouseSuite):
-    """Web hook mode: a signed `candidate_stage_change` orders; the result is written back as an
-    activity-feed note (and custom fields) through Harvest with Basic auth."""
+    """Web hook mode: a signed `candidate_stage_change` orders; the result is written back as a
+    Harvest v3 note (and custom fields) with a client-credentials token."""
 
     connector_class = GreenhouseConnector
     valid_config: ClassVar[Mapping[str, Any]] = {
-        "api_key": HARVEST_KEY,
-        "on_behalf_of": 1,
+        "oauth": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "user_id": 1},
         "custom_fields": {"score": "assessio_score", "report_url": "assessio_report"},
         "webhook": {"secret_key": WEBHOOK_SECRET, "stages": [{"name": "Assessment"}]},
     }
     invalid_configs: ClassVar[Sequence[InvalidConfig]] = (
-        InvalidConfig({"api_key": ""}, "api_key", "is empty", id="empty-api-key"),
+        InvalidConfig({"api_key": "retired-key"}, "", "no longer accepted", id="retired-api-key"),
         InvalidConfig(
-            {"api_key": MISSING}, "", "webhook mode writes results through Harvest", id="no-key"
+            {"oauth": MISSING}, "", "webhook mode writes results through Harvest v3", id="no-oauth"
         ),
         InvalidConfig(
-            {"on_behalf_of": MISSING}, "", "webhook mode needs on_behalf_of", id="no-author"
+            {"oauth": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}},
+            "oauth",
+            "oauth.user_id is required",
+            id="no-user",
         ),
         InvalidConfig({"on_behalf_of": "robin"}, "on_behalf_of", "expected an integer"),
         InvalidConfig(
@@ -180,6 +180,12 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
         ),
         InvalidConfig(
             {"harvest_url": "ftp://harvest.example"}, "", "harvest_url must be", id="harvest-url"
+        ),
+        InvalidConfig(
+            {"harvest_url": "https://harvest.greenhouse.io/v1"},
+            "",
+            "points at Harvest v1",
+            id="harvest-v1",
         ),
         InvalidConfig(
             {"webhook": {"secret_key": WEBHOOK_SECRET, "stages": []}},
@@ -199,19 +205,16 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
             "immutable field key",
             id="custom-field-key",
         ),
-        InvalidConfig(
-            {"oauth": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}},
-            "",
-            "not both",
-            id="api-key-and-oauth",
-        ),
         InvalidConfig({"colour": "blue"}, "", "unknown key 'colour'", id="unknown-key"),
     )
 
     def ats_config(self, fake_ats: GreenhouseUnderTest) -> Mapping[str, Any]:
+        url = fake_ats.greenhouse.url
+        oauth = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "user_id": fake_ats.author}
         return {
-            "harvest_url": fake_ats.greenhouse.url,
-            "on_behalf_of": fake_ats.author,
+            "harvest_url": url,
+            "auth_url": url,
+            "oauth": oauth,
             "rate_limit_window": FAST_WINDOW,
         }
 
@@ -228,7 +231,7 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
         return [*super().bad_push_requests(fake_ats, good), attrs.evolve(good, headers=forged)]
 
     def written_results(self, fake_ats: GreenhouseUnderTest, application_id: str) -> Sequence[Any]:
-        """The notes on the application's candidate: the connector writes one per result
+        """The v3 notes on the application's candidate: the connector writes one per result
         version (custom fields are overwritten in place, so they cannot pile up)."""
         return fake_ats.greenhouse.notes(fake_ats.candidates[application_id])
 
@@ -267,7 +270,11 @@ class TestGreenhousePartnerConformance(_GreenhouseSuite):
     connector_class = GreenhouseConnector
     valid_config: ClassVar[Mapping[str, Any]] = {
         "oauth": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "user_id": 1},
-        "partner": {"api_key": PARTNER_KEY, "completion_hosts": ["127.0.0.1"]},
+        "partner": {
+            "api_key": PARTNER_KEY,
+            "completion_hosts": ["127.0.0.1"],
+            "allow_http_completion": True,
+        },
     }
     invalid_configs: ClassVar[Sequence[InvalidConfig]] = (
         InvalidConfig(
@@ -284,10 +291,16 @@ class TestGreenhousePartnerConformance(_GreenhouseSuite):
             id="completion-host",
         ),
         InvalidConfig(
-            {"oauth": {"client_id": " ", "client_secret": CLIENT_SECRET}},
+            {"oauth": {"client_id": " ", "client_secret": CLIENT_SECRET, "user_id": 1}},
             "oauth",
             "oauth.client_id must not be empty",
             id="oauth-client-id",
+        ),
+        InvalidConfig(
+            {"oauth": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant": "x"}},
+            "oauth",
+            "oauth.grant must be client_credentials",
+            id="oauth-grant",
         ),
         InvalidConfig(
             {"oauth": {"client_id": CLIENT_ID}}, "oauth.client_secret", "required key missing"
@@ -302,13 +315,13 @@ class TestGreenhousePartnerConformance(_GreenhouseSuite):
 
     def ats_config(self, fake_ats: GreenhouseUnderTest) -> Mapping[str, Any]:
         url = fake_ats.greenhouse.url
-        oauth = {
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "token_url": f"{url}/token",
-            "user_id": fake_ats.author,
+        oauth = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "user_id": fake_ats.author}
+        return {
+            "harvest_url": url,
+            "auth_url": url,
+            "oauth": oauth,
+            "rate_limit_window": FAST_WINDOW,
         }
-        return {"harvest_url": url, "oauth": oauth, "rate_limit_window": FAST_WINDOW}
 
     def create_invitation(self, fake_ats: GreenhouseUnderTest, index: int) -> AtsRequest | None:
         application = fake_ats.applicant(index)

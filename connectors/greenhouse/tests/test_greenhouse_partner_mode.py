@@ -1,18 +1,29 @@
 """Assessment Partner mode end to end through a real daemon: the fake Greenhouse lists the
 tenant's lenses as tests, sends a test, is told of the result with a completion PATCH and reads
-it with test_status; plus the partner endpoints' authentication and error answers."""
+it with test_status; plus the partner endpoints' authentication and error answers, and
+completion URLs that would carry the partner key to another host."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pytest
 import urllib3
 from greenhouse_world import GENERAL, KEYS, SALES, World, world
 
+from assessio_connect.config import Secret
 from assessio_connect.connector import recruitment_id
+from assessio_connect.errors import PermanentError
+from assessio_connect.testing import BackgroundServer, RecordingContext, make_pushback
+from assessio_connect_greenhouse import GreenhouseConfig, GreenhouseConnector, PartnerSettings
 from assessio_connect_greenhouse.fake import FakeGreenhouse, TakeHomeTest
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 IN_PROGRESS = {
     "partner_status": "in_progress",
@@ -22,11 +33,13 @@ IN_PROGRESS = {
 }
 
 
-def partner_table(w: World) -> str:
+def partner_table(w: World, hosts: str = '["127.0.0.1"]') -> str:
+    """The fake's completion URLs are http://127.0.0.1:PORT/…, hence the explicit http."""
     return f"""
 [tenants.acme.ats.partner]
 api_key = {w.secret("partner_key")}
-completion_hosts = ["127.0.0.1"]
+completion_hosts = {hosts}
+allow_http_completion = true
 """
 
 
@@ -52,7 +65,7 @@ def test_a_sent_test_is_ordered_completed_and_reported(tmp_path: Path) -> None:
         (order,) = w.wait_for_orders(1)
         assert order.order.lens_id == GENERAL  # the test Greenhouse sent, not the Sales rule
         assert order.order.candidate_details.email == "ada@example.com"
-        assert order.order.recruitment.title == "Account Executive"  # read through Harvest
+        assert order.order.recruitment.title == "Account Executive"  # read through Harvest v3
         assert order.order.recruitment.id == recruitment_id("acme", str(w.sales))
         assert w.greenhouse.test_status(interview) == (200, IN_PROGRESS)
 
@@ -65,6 +78,7 @@ def test_a_sent_test_is_ordered_completed_and_reported(tmp_path: Path) -> None:
             "partner_score": 64,
             "metadata": {**result.subscores, "Assessio result id": result_id},
         }
+        assert test.errors == ()
         (completion,) = w.greenhouse.writes
         assert (completion.kind, completion.target, completion.status) == (
             "completion",
@@ -89,23 +103,29 @@ def post(
     return response.status, json.loads(response.data), response
 
 
-def send_test_body(w: World, take_home_test: int, **changes: Any) -> dict[str, Any]:
+def send_test_body(url: str, **changes: Any) -> dict[str, Any]:
+    """Greenhouse's documented `send_test` example (grnhse/greenhouse-api-docs,
+    source/includes/assessment/_send_test.md), with our test id and completion url."""
     body = {
         "partner_test_id": GENERAL,
         "candidate": {
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "email": "ada@example.com",
-            "greenhouse_profile_url": "https://app.greenhouse.io/people/1",
+            "first_name": "Harry",
+            "last_name": "Potter",
+            "preferred_name": "The Chosen One",
+            "resume_url": "https://hogwarts.com/resume",
+            "phone_number": "123-456-7890",
+            "email": "hpotter@hogwarts.edu",
+            "greenhouse_profile_url": "https://app.greenhouse.io/people/17681532?application_id=26234709",
         },
-        "url": f"{w.greenhouse.url}/integrations/testing_partners/take_home_tests/{take_home_test}",
+        "sent_by": "test_sender@example.org",
+        "url": url,
     }
     body.update(changes)
     return body
 
 
 def test_partner_endpoints_check_the_key_and_explain_refusals(tmp_path: Path) -> None:
-    with world(tmp_path) as w, w.daemon(partner_table(w), auth="none") as daemon:
+    with world(tmp_path) as w, w.daemon(partner_table(w), grant=None) as daemon:
         http = urllib3.PoolManager(retries=False)
         base = f"{daemon.url}/connectors/acme"
         anonymous = http.request("GET", f"{base}/list_tests")
@@ -115,52 +135,105 @@ def test_partner_endpoints_check_the_key_and_explain_refusals(tmp_path: Path) ->
             "GET", f"{base}/list_tests", headers=urllib3.make_headers(basic_auth="nope:")
         )
         assert wrong.status == 401
-        status, _, _ = post(http, f"{base}/send_test", send_test_body(w, 1), key="nope")
+        url = f"{w.greenhouse.url}/integrations/testing_partners/take_home_tests/1"
+        status, _, _ = post(http, f"{base}/send_test", send_test_body(url), key="nope")
         assert status == 401
         assert w.sandbox.orders() == []
-        assert http.request("POST", f"{base}/webhook", body=b"{}").status == 404  # not enabled
 
-        status, data, _ = post(http, f"{base}/send_test", send_test_body(w, 7))
-        assert (status, data) == (200, {"partner_interview_id": "gh-test-7"})
-        status, data, _ = post(http, f"{base}/send_test", send_test_body(w, 7))  # a resend
-        assert (status, data) == (200, {"partner_interview_id": "gh-test-7"})
-        (order,) = w.wait_for_orders(1)
-        # No Harvest credentials: one recruitment per test.
-        assert order.order.recruitment.title == "General Performance (Greenhouse assessment)"
 
+class Catcher:
+    """A server on 127.0.0.1 that records every request it gets: where a bent completion url
+    would send the partner key."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+        self._server = BackgroundServer(self._app)
+
+    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        with self._lock:
+            self.received.append(
+                (
+                    str(environ.get("REQUEST_METHOD")),
+                    str(environ.get("PATH_INFO")),
+                    str(environ.get("HTTP_AUTHORIZATION", "")),
+                )
+            )
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    @property
+    def port(self) -> int:
+        return int(self._server.url.rsplit(":", 1)[1])
+
+    def __enter__(self) -> Catcher:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()
+
+
+@pytest.fixture
+def catcher() -> Iterator[Catcher]:
+    with Catcher() as server:
+        yield server
+
+
+BENT = (
+    # urllib.parse sees host tests.greenhouse.io; urllib3, which sends, sees 127.0.0.1.
+    "http://127.0.0.1:{port}\\@tests.greenhouse.io/integrations/testing_partners/take_home_tests/7",
+    "http://tests.greenhouse.io@127.0.0.1:{port}/take_home_tests/7",
+    "http://127.0.0.1:{port}#@tests.greenhouse.io/take_home_tests/7",
+)
+
+
+@pytest.mark.parametrize("template", BENT)
+def test_send_test_refuses_a_completion_url_bent_to_another_host(
+    tmp_path: Path, catcher: Catcher, template: str
+) -> None:
+    """Issue 11 item 7: the allow-list must judge the URL as the sender will parse it."""
+    bent = template.format(port=catcher.port)
+    hosts = '["*.greenhouse.io"]'
+    with world(tmp_path) as w, w.daemon(partner_table(w, hosts), grant=None) as daemon:
+        http = urllib3.PoolManager(retries=False)
         status, data, _ = post(
-            http,
-            f"{base}/send_test",
-            send_test_body(w, 8, url="https://evil.example/take_home_tests/8", candidate={}),
+            http, f"{daemon.url}/connectors/acme/send_test", send_test_body(bent)
         )
-        assert status == 422
-        assert data["errors"] == [
-            "host 'evil.example' is not allowed for completion (partner.completion_hosts) @ $.url",
-            "required field missing @ $.candidate.email",
-        ]
-        status, data, _ = post(http, f"{base}/send_test", send_test_body(w, 9, partner_test_id="x"))
-        assert status == 422
-        assert "lens 'x' is not available" in data["errors"][0]
+        assert status == 422, data
+        assert any("@ $.url" in problem for problem in data["errors"]), data
+        assert daemon.store.list_orders() == []
+    assert catcher.received == []
 
-        auth = urllib3.make_headers(basic_auth=f"{KEYS['partner_key']}:")
-        unknown = http.request(
-            "GET", f"{base}/test_status?partner_interview_id=gh-test-99", headers=auth
+
+def test_a_stored_bent_completion_url_is_refused_when_the_result_comes(
+    catcher: Catcher,
+) -> None:
+    """An order recorded before the check existed never sends the partner key elsewhere."""
+    bent = BENT[0].format(port=catcher.port)
+    config = GreenhouseConfig(
+        partner=PartnerSettings(
+            api_key=Secret("test", KEYS["partner_key"]),
+            completion_hosts=("*.greenhouse.io",),
+            allow_http_completion=True,
         )
-        assert unknown.status == 404
-        missing = http.request("GET", f"{base}/test_status", headers=auth)
-        assert missing.status == 400
-        status, data, _ = post(
-            http,
-            f"{base}/request_errors",
-            {
-                "api_call": "test_status",
-                "errors": ["partner_profile_url is required"],
-                "partner_interview_id": "gh-test-7",
-                "candidate_email": "ada@example.com",
-            },
+    )
+    context = RecordingContext("acme")
+    connector = GreenhouseConnector(config, context)
+    try:
+        from assessio_connect.connector import AtsCandidate, AtsJob, Invitation
+
+        order = context.invite(
+            Invitation(
+                application_id="gh-test-7",
+                job=AtsJob(id="test-x", title="x"),
+                candidate=AtsCandidate(id="1", email="ada@example.com"),
+                metadata={"mode": "partner", "completion_url": bent},
+            )
         )
-        assert (status, data) == (200, {})
-        line = next(x for x in w.log.getvalue().splitlines() if "partner_request_error" in x)
-        assert "partner_profile_url is required" in line
-        assert "ada@example.com" not in line
-    assert len(w.sandbox.orders()) == 1
+        with pytest.raises(PermanentError, match="partner key is not sent there"):
+            connector.push_result(make_pushback(order))
+    finally:
+        connector.close()
+        context.close()
+    assert catcher.received == []

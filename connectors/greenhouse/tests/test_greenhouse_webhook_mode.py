@@ -1,18 +1,20 @@
 """Web hook mode end to end through a real daemon over HTTP on 127.0.0.1: a stage change in the
-fake Greenhouse orders an assessment at the emulator, and the result comes back as an
-activity-feed note and candidate custom fields, through rate limits, expired tokens, duplicate
-and forged web hooks, result updates and permanent errors."""
+fake Greenhouse orders an assessment at the emulator, and the result comes back as a Harvest v3
+note and candidate custom fields (OAuth client credentials), through rate limits, expired
+tokens, duplicate and forged web hooks, result updates and permanent errors."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import urllib3
 from greenhouse_world import GENERAL, KEYS, SALES, wait_until, world
 
 from assessio_connect.connector import recruitment_id
+from assessio_connect.daemon import Daemon
 from assessio_connect.store import DeliveryState
 from assessio_connect_greenhouse import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from assessio_connect_greenhouse.fake import FakeGreenhouse, WebhookDelivery
@@ -34,6 +36,48 @@ def notes_count(candidate: int, count: int) -> Check:
     return check
 
 
+def dead_delivery(daemon: Daemon, result_id: str) -> Callable[[], bool]:
+    def check() -> bool:
+        dead = daemon.store.list_deliveries(state=DeliveryState.DEAD)
+        return any(d.result_id == result_id for d in dead)
+
+    return check
+
+
+def test_greenhouses_documented_stage_change_orders_and_lands_as_a_v3_note(
+    tmp_path: Path,
+) -> None:
+    """The `candidate_stage_change` example of Greenhouse's web hook documentation
+    (grnhse/greenhouse-api-docs, source/includes/webhooks/_candidate_events.md), byte for byte,
+    orders through the daemon, and the result is written back on Harvest v3 only."""
+    with world(tmp_path) as w:
+        example = w.greenhouse.seed_documented_stage_change()
+        application = example["payload"]["application"]
+        candidate = int(application["candidate"]["id"])
+        stages = "[{ id = 71416 }]"  # the example's current_stage ("Assessment")
+        with w.daemon(w.webhook_ats(stages=stages)) as daemon:
+            w.greenhouse.send_webhook_body(
+                "candidate_stage_change", w.greenhouse.documented_stage_change_body()
+            )
+            (order,) = w.wait_for_orders(1)
+            assert order.order.candidate_details.email == "giuseppe.hurley@example.com"
+            assert order.order.recruitment.title == "Designer"
+            assert order.order.recruitment.id == recruitment_id("acme", "3485")
+            stored = daemon.store.find_order("acme", str(application["id"]))
+            assert stored is not None
+            result = w.sandbox.complete(order.order.result_id, provider_key=KEYS["provider_key"])
+            w.greenhouse.wait_for(
+                lambda g: g.custom_field_values(candidate).get("assessio_score") == result.score
+            )
+            (note,) = w.greenhouse.notes(candidate)
+            assert note["body"].endswith(f"assessio-result: {order.order.result_id} v1")
+            assert note["user_id"] == w.author  # the token's `sub`
+        paths = {r.path for r in w.greenhouse.requests}
+        assert {"/token", "/v3/notes", f"/v3/candidates/{candidate}"} <= paths
+        assert not [p for p in paths if p.startswith(("/v1", "/v2"))]
+        assert all(r.auth == "bearer" for r in w.greenhouse.requests if r.path.startswith("/v3"))
+
+
 def test_stage_change_orders_and_the_result_lands_in_the_candidate(tmp_path: Path) -> None:
     with world(tmp_path) as w, w.daemon() as daemon:
         ada, ada_app = w.applicant("Ada", "ada@example.com")
@@ -50,9 +94,6 @@ def test_stage_change_orders_and_the_result_lands_in_the_candidate(tmp_path: Pat
         assert ada_order.recruitment.description == "Builds things & more"
         assert ada_order.lens_id == GENERAL
         assert orders["bo@example.com"].order.lens_id == SALES  # the department rule
-        stored = daemon.store.find_order("acme", str(ada_app))
-        assert stored is not None
-        assert stored.candidate_id == str(ada)
 
         result = w.sandbox.complete(ada_order.result_id, provider_key=KEYS["provider_key"])
         w.greenhouse.wait_for(has_fields(ada))
@@ -61,15 +102,15 @@ def test_stage_change_orders_and_the_result_lands_in_the_candidate(tmp_path: Pat
         assert "(General Performance)" in note["body"]
         assert f"Report: {result.assessment_report_url}" in note["body"]
         assert note["body"].endswith(f"assessio-result: {ada_order.result_id} v1")
-        assert note["visibility"] == "admin_only"
-        assert note["user"]["id"] == w.author
+        assert note["visibility"] == "admin_only_visible"
+        assert note["type"] == "NOTE"
         assert w.greenhouse.custom_field_values(ada) == {
             "assessio_score": result.score,
             "assessio_report": result.assessment_report_url,
         }
         writes = w.greenhouse.writes
         assert [(x.kind, x.status) for x in writes] == [("note", 201), ("custom_fields", 200)]
-        assert {x.on_behalf_of for x in writes} == {str(w.author)}
+        assert {x.user_id for x in writes} == {w.author}
         assert w.greenhouse.notes(bo) == []
         wait_until(
             lambda: daemon.store.list_deliveries(state=DeliveryState.DELIVERED),
@@ -98,6 +139,11 @@ def test_a_second_result_version_adds_an_updated_note_and_overwrites_fields(
             "Assessio assessment result updated (version 2): score 93/100"
         )
         assert second["body"].endswith(f"assessio-result: {result_id} v2")
+        # The first version's write searched the candidate's notes once (no receipt yet);
+        # the second knew from its receipt that nothing needed searching.
+        searches = [r for r in w.greenhouse.requests if r.path == "/v3/notes" and r.method == "GET"]
+        assert len(searches) == 1
+        assert parse_qs(searches[0].query)["candidate_ids"] == [str(ada)]
 
 
 def test_a_forged_signature_is_refused_and_orders_nothing(tmp_path: Path) -> None:
@@ -164,10 +210,10 @@ def test_a_rate_limited_harvest_is_retried_after_retry_after(tmp_path: Path) -> 
         ada, application = w.applicant("Ada", "ada@example.com")
         w.greenhouse.move_to_stage(application, "Assessment")
         (order,) = w.wait_for_orders(1)
-        w.greenhouse.fail_next(1, 429, retry_after=1, path="/v1/candidates")
+        w.greenhouse.fail_next(1, 429, retry_after=1, path="/v3/notes")
         w.sandbox.complete(order.order.result_id, provider_key=KEYS["provider_key"])
         w.greenhouse.wait_for(has_fields(ada))
-        calls = [r for r in w.greenhouse.requests if r.path.startswith("/v1/candidates")]
+        calls = [r for r in w.greenhouse.requests if r.path == "/v3/notes"]
         assert calls[0].status == 429
         assert calls[1].at - calls[0].at >= 1.0  # Retry-After: 1 honoured
         (delivery,) = wait_until(
@@ -185,7 +231,7 @@ def test_a_rate_limited_harvest_is_retried_after_retry_after(tmp_path: Path) -> 
 
 
 def test_an_expired_oauth_token_is_replaced(tmp_path: Path) -> None:
-    with world(tmp_path) as w, w.daemon(auth="oauth"):
+    with world(tmp_path) as w, w.daemon():
         ada, application = w.applicant("Ada", "ada@example.com")
         w.greenhouse.move_to_stage(application, "Assessment")
         (order,) = w.wait_for_orders(1)
@@ -199,7 +245,7 @@ def test_an_expired_oauth_token_is_replaced(tmp_path: Path) -> None:
         assert w.greenhouse.tokens_issued == 2
         refused = [r for r in w.greenhouse.requests if r.status == 401]
         assert len(refused) == 1
-        harvest = [r for r in w.greenhouse.requests if r.path.startswith("/v1")]
+        harvest = [r for r in w.greenhouse.requests if r.path.startswith("/v3")]
         assert all(r.auth == "bearer" for r in harvest if r.status != 401)
         assert len(w.greenhouse.notes(ada)) == 2
 
@@ -212,26 +258,23 @@ def test_permanent_harvest_errors_are_dead_lettered_with_the_reason(tmp_path: Pa
         w.greenhouse.move_to_stage(bad_app, "Assessment")
         orders = {o.order.candidate_details.email: o for o in w.wait_for_orders(2)}
         w.greenhouse.delete_candidate(gone)
-        w.greenhouse.fail_next(1, 422, path=f"/v1/candidates/{bad}/activity_feed/notes")
-        for order in orders.values():
-            w.sandbox.complete(order.order.result_id, provider_key=KEYS["provider_key"])
-        dead = wait_until(
-            lambda: (
-                found
-                if len(found := daemon.store.list_deliveries(state=DeliveryState.DEAD)) == 2
-                else None
-            ),
-            what="two dead deliveries",
-        )
+        w.greenhouse.fail_next(1, 422, path=f"/v3/candidates/{bad}")
+        for email in ("bad@example.com", "gone@example.com"):
+            result_id = orders[email].order.result_id
+            w.sandbox.complete(result_id, provider_key=KEYS["provider_key"])
+            wait_until(
+                dead_delivery(daemon, result_id), what=f"the delivery for {email} to be dead"
+            )
+        dead = daemon.store.list_deliveries(state=DeliveryState.DEAD)
         reasons = {d.result_id: d.last_error or "" for d in dead}
         gone_reason = reasons[orders["gone@example.com"].order.result_id]
         bad_reason = reasons[orders["bad@example.com"].order.result_id]
-        assert f"activity feed of candidate {gone}" in gone_reason
+        assert f"write custom fields of candidate {gone}" in gone_reason
         assert "HTTP 404: Resource not found" in gone_reason
-        assert f"add the result note to candidate {bad}" in bad_reason
+        assert f"write custom fields of candidate {bad}" in bad_reason
         assert "HTTP 422: Validation error; body: injected failure" in bad_reason
         assert all(d.attempts == 1 for d in dead)
-        assert w.greenhouse.notes(bad) == []
+        assert w.greenhouse.custom_field_values(bad) == {}
 
 
 def test_hiring_team_collaborators_and_greenhouse_retrying_a_failed_web_hook(
@@ -241,7 +284,7 @@ def test_hiring_team_collaborators_and_greenhouse_retrying_a_failed_web_hook(
         ats = w.webhook_ats(extra="hiring_team_collaborators = true")
         with w.daemon(ats):
             _, application = w.applicant("Ada", "ada@example.com")
-            w.greenhouse.fail_next(1, 503, path="/v1/jobs")
+            w.greenhouse.fail_next(1, 503, path="/v3/job_hiring_managers")
             event_id = w.greenhouse.move_to_stage(application, "Assessment")
             (order,) = w.wait_for_orders(1)
 

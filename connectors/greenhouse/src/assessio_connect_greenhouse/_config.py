@@ -15,33 +15,53 @@ import attrs
 
 from assessio_connect.config import Secret
 
+from ._completion import DEFAULT_COMPLETION_HOSTS, host_pattern_problem
+
 __all__ = [
-    "DEFAULT_COMPLETION_HOSTS",
+    "AUTHORIZATION_CODE",
+    "CLIENT_CREDENTIALS",
+    "DEFAULT_AUTH_URL",
     "DEFAULT_HARVEST_URL",
-    "DEFAULT_TOKEN_URL",
+    "DEFAULT_RATE_LIMIT_WINDOW",
+    "GRANTS",
     "NOTE_VISIBILITIES",
+    "OAUTH_INSTEAD",
+    "RETIRED",
     "CustomFieldMap",
     "GreenhouseConfig",
-    "OAuthCredentials",
+    "OAuthSettings",
     "PartnerSettings",
     "StageTrigger",
     "WebhookSettings",
-    "host_allowed",
 ]
 
 DEFAULT_HARVEST_URL = "https://harvest.greenhouse.io"
-DEFAULT_TOKEN_URL = "https://auth.greenhouse.io/token"  # noqa: S105 - a URL, not a secret
-DEFAULT_COMPLETION_HOSTS = ("*.greenhouse.io",)
+DEFAULT_AUTH_URL = "https://auth.greenhouse.io"
+DEFAULT_RATE_LIMIT_WINDOW = 30.0
+"""Seconds per `X-RateLimit-Limit` window on Harvest v3 (reported by integrators; v1 used 10)."""
+CLIENT_CREDENTIALS = "client_credentials"
+AUTHORIZATION_CODE = "authorization_code"
+GRANTS = (CLIENT_CREDENTIALS, AUTHORIZATION_CODE)
 NOTE_VISIBILITIES = ("admin_only", "private", "public")
+RETIRED = "Greenhouse retired Harvest v1/v2 and their API keys on 31 Aug 2026"
+OAUTH_INSTEAD = (
+    'use Harvest v3 OAuth instead: [...ats.oauth] with client_id = "…", '
+    'client_secret = { env = "…" } and user_id = <Greenhouse user id> (a custom '
+    'integration\'s credentials), or with grant = "authorization_code" (a partner '
+    "integration, connected with `assessio-connect greenhouse connect`)"
+)
 _NAME_KEY = re.compile(r"[A-Za-z0-9_]{1,255}")
-_HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
+_RETIRED_PATH = re.compile(r"/v[12]", re.IGNORECASE)
+_SCOPE = re.compile(r"[A-Za-z0-9_:.-]{1,200}")
 
 
-def _strip_slash(value: str) -> str:
-    return value.rstrip("/")
+def _origin(value: str) -> str:
+    """Without trailing slashes, nor the `/v3` the connector adds itself."""
+    value = value.rstrip("/")
+    return value[:-3] if value.lower().endswith("/v3") else value
 
 
-def _url_problem(name: str, value: str) -> str | None:
+def _origin_problem(name: str, value: str) -> str | None:
     try:
         parts = urlsplit(value)
         _ = parts.port  # raises ValueError for a port that is not a number
@@ -53,11 +73,15 @@ def _url_problem(name: str, value: str) -> str | None:
         return f"{name} must be an https:// URL, got {value!r}"
     if parts.query or parts.fragment:
         return f"{name} must not have a query or a fragment"
+    if _RETIRED_PATH.fullmatch(parts.path):
+        return f"{name} points at Harvest {parts.path.strip('/')}: {RETIRED}; {OAUTH_INSTEAD}"
+    if parts.path:
+        return f"{name} is an origin such as {DEFAULT_HARVEST_URL}, without a path"
     return None
 
 
-def _check_url(_inst: object, attribute: attrs.Attribute[Any], value: str) -> None:
-    problem = _url_problem(attribute.name, value)
+def _check_origin(_inst: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    problem = _origin_problem(attribute.name, value)
     if problem:
         raise ValueError(problem)
 
@@ -75,34 +99,64 @@ def _check_positive_id(_inst: object, attribute: attrs.Attribute[Any], value: in
         raise ValueError(f"{attribute.name} must be a Greenhouse id (a positive integer)")
 
 
-def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
-    """Whether `host` matches one of `patterns` (`example.com`, or `*.example.com` for the
-    domain and every subdomain), case-insensitively."""
-    host = host.lower().rstrip(".")
-    for pattern in patterns:
-        pattern = pattern.lower()
-        if pattern.startswith("*."):
-            domain = pattern[2:]
-            if host == domain or host.endswith("." + domain):
-                return True
-        elif host == pattern:
-            return True
-    return False
+def _check_seconds(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{attribute.name} must be a positive number of seconds, not {value!r}")
 
 
 @attrs.frozen
-class OAuthCredentials:
-    """Harvest v3 client credentials: a Bearer token from `token_url`, cached until it expires."""
+class OAuthSettings:
+    """Harvest v3 OAuth: a custom integration's client credentials, or a partner integration's
+    authorization code grant (connected once per tenant with `assessio-connect greenhouse
+    connect`, then kept alive with refresh tokens)."""
 
     client_id: str
     client_secret: Secret
-    token_url: str = attrs.field(default=DEFAULT_TOKEN_URL, validator=_check_url)
+    grant: str = CLIENT_CREDENTIALS
     user_id: int | None = attrs.field(default=None, validator=_check_positive_id)
-    """Sent as `sub`: the Greenhouse user the token acts for (and, by default, `On-Behalf-Of`)."""
+    """client_credentials: sent as `sub`, the Greenhouse user writes are attributed to."""
+    scopes: tuple[str, ...] = ()
+    """authorization_code: the `scope` asked for in the authorization URL (empty: the scopes
+    Greenhouse registered for the client)."""
+    refresh_token_lifetime: float = attrs.field(default=86400.0, validator=_check_seconds)
+    """authorization_code: how long a refresh token lives (Greenhouse documents 24 h); the
+    connector renews it when half of that is left, even while the tenant is idle."""
+    keep_alive_interval: float = attrs.field(default=300.0, validator=_check_seconds)
+    """authorization_code: seconds between the daemon's looks at the refresh token."""
+    authorization_lifetime: float = attrs.field(default=600.0, validator=_check_seconds)
+    """authorization_code: how long the link printed by `greenhouse connect` stays usable."""
 
     def __attrs_post_init__(self) -> None:
+        problems = []
         if not self.client_id.strip():
-            raise ValueError("oauth.client_id must not be empty")
+            problems.append("oauth.client_id must not be empty")
+        if self.grant not in GRANTS:
+            problems.append(
+                f"oauth.grant must be {CLIENT_CREDENTIALS} (a custom integration) or "
+                f"{AUTHORIZATION_CODE} (a partner integration), not {self.grant!r}"
+            )
+        elif self.grant == CLIENT_CREDENTIALS and self.user_id is None:
+            problems.append(
+                "oauth.user_id is required with client_credentials: the Greenhouse user id "
+                "sent as `sub`, to whom notes and edits are attributed"
+            )
+        elif self.grant == AUTHORIZATION_CODE and self.user_id is not None:
+            problems.append(
+                "oauth.user_id is for client_credentials; with authorization_code the "
+                "Greenhouse user who approves the connection is the author"
+            )
+        problems.extend(
+            f"oauth.scopes entry {scope!r} is not a scope such as harvest:notes:create"
+            for scope in self.scopes
+            if not _SCOPE.fullmatch(scope)
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def partner(self) -> bool:
+        """Whether this is a partner integration (authorization code grant)."""
+        return self.grant == AUTHORIZATION_CODE
 
 
 @attrs.frozen
@@ -187,21 +241,16 @@ class PartnerSettings:
     enabled: bool = True
     completion_hosts: tuple[str, ...] = DEFAULT_COMPLETION_HOSTS
     """Hosts a send_test `url` may point at (the partner key is sent there on completion)."""
+    allow_http_completion: bool = False
+    """Accept `http://` completion URLs too: for tests against a local fake only."""
 
     def __attrs_post_init__(self) -> None:
         if not self.completion_hosts:
             raise ValueError("partner.completion_hosts must list at least one host")
         for pattern in self.completion_hosts:
-            if not _HOST_PATTERN.fullmatch(pattern):
-                raise ValueError(
-                    f"partner.completion_hosts entry {pattern!r} is not a host name "
-                    '(write e.g. "app.greenhouse.io" or "*.greenhouse.io")'
-                )
-
-
-def _check_window(_inst: object, _attribute: attrs.Attribute[Any], value: float) -> None:
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"rate_limit_window must be a positive number of seconds, not {value!r}")
+            problem = host_pattern_problem(pattern)
+            if problem:
+                raise ValueError(f"partner.completion_hosts {problem}")
 
 
 def _check_visibility(_inst: object, _attribute: attrs.Attribute[Any], value: str) -> None:
@@ -213,54 +262,58 @@ def _check_visibility(_inst: object, _attribute: attrs.Attribute[Any], value: st
 
 @attrs.frozen
 class GreenhouseConfig:
-    """A tenant's Greenhouse connection: Harvest credentials, webhook mode, partner mode.
+    """A tenant's Greenhouse connection: Harvest v3 OAuth, webhook mode, partner mode.
 
     Webhook mode orders on stage changes and writes results into the candidate through Harvest;
     partner mode serves Greenhouse's Assessment Partner API. Either or both may be enabled."""
 
     harvest_url: str = attrs.field(
-        default=DEFAULT_HARVEST_URL, converter=_strip_slash, validator=_check_url
+        default=DEFAULT_HARVEST_URL, converter=_origin, validator=_check_origin
     )
-    api_key: Secret | None = None
-    """Harvest API key (Basic auth, blank password)."""
-    oauth: OAuthCredentials | None = None
-    """Or Harvest OAuth client credentials (Bearer)."""
+    """Harvest's origin; calls go to `{harvest_url}/v3/…`."""
+    auth_url: str = attrs.field(
+        default=DEFAULT_AUTH_URL, converter=_origin, validator=_check_origin
+    )
+    """Greenhouse's OAuth origin: `{auth_url}/token` and `{auth_url}/authorize`."""
+    oauth: OAuthSettings | None = None
+    api_key: Any = attrs.field(default=None, repr=False)
+    """Retired with Harvest v1/v2; read only to say so."""
     on_behalf_of: int | None = attrs.field(default=None, validator=_check_positive_id)
-    """The Greenhouse user id written in `On-Behalf-Of` (and as the note's author)."""
+    """Also send `On-Behalf-Of` on writes (v1's audit header, not confirmed for v3, where the
+    token's user is the author)."""
     note_visibility: str = attrs.field(default="admin_only", validator=_check_visibility)
     custom_fields: CustomFieldMap = CustomFieldMap()
     hiring_team_collaborators: bool = False
-    """Fetch the job's hiring team from Harvest and add them as recruitment collaborators."""
+    """Read the job's hiring team through Harvest and add them as recruitment collaborators."""
     webhook: WebhookSettings | None = None
     partner: PartnerSettings | None = None
-    rate_limit_window: float = attrs.field(default=10.0, validator=_check_window)
-    """Seconds of Harvest's `X-RateLimit-Limit` window (10 for Harvest v1/v2)."""
+    rate_limit_window: float = attrs.field(
+        default=DEFAULT_RATE_LIMIT_WINDOW, validator=_check_seconds
+    )
+    """Seconds of Harvest's `X-RateLimit-Limit` window."""
 
     def __attrs_post_init__(self) -> None:
+        if self.api_key is not None:
+            raise ValueError(f"api_key is no longer accepted: {RETIRED}; {OAUTH_INSTEAD}")
         problems = []
         if not self.webhook_enabled and not self.partner_enabled:
             problems.append(
                 "enable webhook mode ([...ats.webhook] with secret_key and stages), "
                 "partner mode ([...ats.partner] with api_key), or both"
             )
-        if self.api_key is not None and self.oauth is not None:
-            problems.append("set api_key (Basic) or [...ats.oauth] (client credentials), not both")
-        if self.webhook_enabled and not self.has_harvest:
+        if self.webhook_enabled and self.oauth is None:
             problems.append(
-                "webhook mode writes results through Harvest: set api_key or [...ats.oauth]"
-            )
-        if self.webhook_enabled and self.author is None:
-            problems.append(
-                "webhook mode needs on_behalf_of (the Greenhouse user id that writes the notes)"
+                "webhook mode writes results through Harvest v3: set [...ats.oauth] "
+                '(client_id, client_secret and user_id, or grant = "authorization_code")'
             )
         if self.custom_fields.items() and not self.webhook_enabled:
             problems.append(
                 "custom_fields are written in webhook mode only; enable [...ats.webhook]"
             )
-        if self.hiring_team_collaborators and not self.has_harvest:
+        if self.hiring_team_collaborators and self.oauth is None:
             problems.append(
-                "hiring_team_collaborators reads the hiring team through Harvest: set api_key "
-                "or [...ats.oauth]"
+                "hiring_team_collaborators reads the hiring team through Harvest: set "
+                "[...ats.oauth]"
             )
         if problems:
             raise ValueError("; ".join(problems))
@@ -274,13 +327,9 @@ class GreenhouseConfig:
         return self.partner is not None and self.partner.enabled
 
     @property
-    def has_harvest(self) -> bool:
-        """Whether Harvest credentials are configured."""
-        return self.api_key is not None or self.oauth is not None
+    def token_url(self) -> str:
+        return f"{self.auth_url}/token"
 
     @property
-    def author(self) -> int | None:
-        """The user id for `On-Behalf-Of` and notes: `on_behalf_of`, else the OAuth user."""
-        if self.on_behalf_of is not None:
-            return self.on_behalf_of
-        return self.oauth.user_id if self.oauth is not None else None
+    def authorize_url(self) -> str:
+        return f"{self.auth_url}/authorize"

@@ -1,15 +1,14 @@
-"""`GreenhouseConnector`: web hooks and Assessment Partner calls in, results out through the
-Harvest API (a note and custom fields on the candidate) or the partner completion PATCH."""
+"""`GreenhouseConnector`: web hooks and Assessment Partner calls in, results out through
+Harvest v3 (a note and custom fields on the candidate) or the partner completion PATCH."""
 
 from __future__ import annotations
 
 import hmac
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
 from assessio_connect import codec
 from assessio_connect._wsgi import RequestBodyError, header, read_body
@@ -35,23 +34,34 @@ from assessio_connect.errors import (
     StoreUnavailableError,
     TransportError,
 )
-from assessio_connect.models import email_problem
 from assessio_connect.store import OrderRecord
 
-from ._auth import basic_header, error_text
+from ._auth import ClientCredentialsAuth, HarvestAuth, basic_header, error_text
+from ._authorization import CALLBACK_PATH, AuthorizationRequests
+from ._candidate_writer import CandidateWriter
+from ._completion import completion_url
 from ._config import GreenhouseConfig, PartnerSettings
 from ._harvest import HarvestClient
 from ._http import Reply, basic_credentials, error, respond
-from ._partner import interview_id_for, parse_send_test, status_answer, tests_answer
+from ._jobs import hiring_team_emails, job_of_application
+from ._keepalive import KeepAlive
+from ._oauth_callback import handle_callback
+from ._partner import (
+    CompletionSettings,
+    interview_id_for,
+    parse_send_test,
+    status_answer,
+    tests_answer,
+)
+from ._partner_oauth import PartnerConnection
+from ._tokens import TokenEndpoint
 from ._webhook import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
     RecentEvents,
     parse_stage_change,
-    plain_text,
     signature_problem,
 )
-from ._writeback import custom_field_entries, note_body, written_versions
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -64,8 +74,6 @@ __all__ = ["MAX_REQUEST_BYTES", "GreenhouseConnector"]
 MAX_REQUEST_BYTES = 1024 * 1024
 DEFAULT_RETRY_AFTER = 60
 """Seconds Greenhouse is asked to wait when the connector cannot take a call right now."""
-FIELD_CACHE_SECONDS = 600.0
-HIRING_ROLES = ("hiring_managers", "recruiters", "coordinators", "sourcers")
 WEBHOOK_PATH = "/webhook"
 PARTNER_PATHS = ("/list_tests", "/send_test", "/test_status", "/request_errors")
 
@@ -86,7 +94,8 @@ def _retry_later(message: str, retry_after: float | None = None) -> Reply:
 
 class GreenhouseConnector(Connector):
     """Greenhouse: web hook mode (`POST /webhook`), Assessment Partner mode (`list_tests`,
-    `send_test`, `test_status`, `request_errors`), or both, under `/connectors/{tenant}/`."""
+    `send_test`, `test_status`, `request_errors`), or both, under `/connectors/{tenant}/`;
+    plus `GET /oauth/callback` for a partner integration's connection."""
 
     kind: ClassVar[str] = "greenhouse"
     Config: ClassVar[type[Any]] = GreenhouseConfig
@@ -101,17 +110,43 @@ class GreenhouseConnector(Connector):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(config, context)
-        self.harvest = (
-            HarvestClient(config, context.transport, sleep=sleep, clock=clock)
-            if config.has_harvest
-            else None
-        )
         self.events = RecentEvents()
         """Greenhouse-Event-IDs already handled (a bounded memory; see the README)."""
-        self._clock = clock
-        self._fields_lock = threading.Lock()
-        self._field_types: tuple[float, dict[str, str]] | None = None
+        self.connection: PartnerConnection | None = None
+        """A partner integration's connection (authorization code grant), if configured."""
+        self.harvest: HarvestClient | None = None
+        self._writer: CandidateWriter | None = None
+        self._keep_alive: KeepAlive | None = None
         self._routes: dict[str, tuple[str, Handler]] = {}
+        oauth = config.oauth
+        if oauth is not None:
+            endpoint = TokenEndpoint(
+                config.token_url,
+                oauth.client_id,
+                oauth.client_secret,
+                context.transport,
+                clock=context.now,
+            )
+            auth: HarvestAuth
+            if oauth.partner:
+                self.connection = PartnerConnection(oauth, endpoint, context)
+                auth = self.connection
+                self._routes[CALLBACK_PATH] = ("GET", self._oauth_callback)
+            else:
+                assert oauth.user_id is not None  # the configuration requires it
+                auth = ClientCredentialsAuth(endpoint, oauth.user_id, clock=context.now)
+            self.harvest = HarvestClient(
+                config.harvest_url,
+                auth,
+                context.transport,
+                window=config.rate_limit_window,
+                on_behalf_of=config.on_behalf_of,
+                sleep=sleep,
+                clock=clock,
+            )
+            self._writer = CandidateWriter(
+                self.harvest, context.state, config, log=context.log, clock=clock
+            )
         if config.webhook_enabled:
             self._routes[WEBHOOK_PATH] = ("POST", self._webhook)
         if config.partner_enabled:
@@ -123,6 +158,14 @@ class GreenhouseConnector(Connector):
                     "/request_errors": ("POST", self._request_errors),
                 }
             )
+        if self.connection is not None and oauth is not None:
+            self._keep_alive = KeepAlive(
+                self.connection.keep_alive,
+                oauth.keep_alive_interval,
+                name=f"greenhouse-keep-alive:{context.tenant}",
+                on_error=self._keep_alive_failed,
+            )
+            self._keep_alive.start()
 
     @property
     def is_push(self) -> bool:
@@ -132,6 +175,18 @@ class GreenhouseConnector(Connector):
     @property
     def is_pull(self) -> bool:
         return False
+
+    def close(self) -> None:
+        """Stop renewing the partner connection's tokens."""
+        if self._keep_alive is not None:
+            self._keep_alive.stop()
+
+    def _keep_alive_failed(self, exc: Exception) -> None:
+        self.context.log(
+            "greenhouse.oauth_keep_alive_failed",
+            level="warning",
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
     # Routing
 
@@ -144,7 +199,9 @@ class GreenhouseConnector(Connector):
             reply = self._route(environ)
         except Exception as exc:  # a bug or a store failure must not show a traceback
             self.context.log(
-                "greenhouse.request_error", level="error", error=f"{type(exc).__name__}: {exc}"
+                "greenhouse.request_error",
+                level="error",
+                error=f"{type(exc).__name__}: {exc}",
             )
             reply = error(500, "internal error (see the connector's log)")
         return respond(start_response, reply)
@@ -177,6 +234,19 @@ class GreenhouseConnector(Connector):
                 problems="; ".join(exc.problems),
             )
             return error(422, "no assessment fits this request", errors=list(exc.problems))
+
+    # Partner integration: the browser coming back from Greenhouse
+
+    def _oauth_callback(self, environ: WSGIEnvironment) -> Reply:
+        assert self.connection is not None
+        requests = AuthorizationRequests(self.context.state, self.context.now)
+        return handle_callback(
+            environ,
+            requests,
+            self.connection,
+            tenant=self.context.tenant,
+            log=self.context.log,
+        )
 
     # Web hook mode
 
@@ -237,14 +307,15 @@ class GreenhouseConnector(Connector):
                 why="the candidate has no valid e-mail address",
             )
             return error(
-                422, f"candidate {change.candidate_id} has no valid e-mail address to invite"
+                422,
+                f"candidate {change.candidate_id} has no valid e-mail address to invite",
             )
         known = self.context.find_order(change.application_id)
         if known is None:
             team: tuple[str, ...] = ()
             if self.config.hiring_team_collaborators:
                 try:
-                    team = self._hiring_team(change.job_id)
+                    team = hiring_team_emails(self._require_harvest(), change.job_id)
                 except RetryableError as exc:
                     return _retry_later(str(exc), exc.retry_after)
                 except ConnectorError as exc:
@@ -264,9 +335,14 @@ class GreenhouseConnector(Connector):
                     hiring_team=team,
                 ),
                 candidate=AtsCandidate(
-                    id=change.candidate_id, email=change.email, name=change.candidate_name
+                    id=change.candidate_id,
+                    email=change.email,
+                    name=change.candidate_name,
                 ),
-                metadata={"mode": "webhook", "stage": change.stage_name or change.stage_id or ""},
+                metadata={
+                    "mode": "webhook",
+                    "stage": change.stage_name or change.stage_id or "",
+                },
             )
             outcome = self._invite(invitation)
             if isinstance(outcome, Reply):
@@ -286,36 +362,6 @@ class GreenhouseConnector(Connector):
                 "state": known.state.value,
             },
         )
-
-    def _hiring_team(self, job_id: str) -> tuple[str, ...]:
-        """E-mail addresses of the job's hiring team (active users only)."""
-        harvest = self._require_harvest()
-        team = harvest.get(
-            f"/v1/jobs/{quote(job_id, safe='')}/hiring_team",
-            action=f"read the hiring team of job {job_id}",
-        )
-        user_ids: list[str] = []
-        for role in HIRING_ROLES:
-            members = team.get(role) if isinstance(team, dict) else None
-            for member in members if isinstance(members, list) else []:
-                user_id = (
-                    member.get("id", member.get("user_id")) if isinstance(member, dict) else None
-                )
-                valid = isinstance(user_id, (int, str)) and not isinstance(user_id, bool)
-                if valid and str(user_id) not in user_ids:
-                    user_ids.append(str(user_id))
-        emails: list[str] = []
-        for user_id in user_ids:
-            user = harvest.get(
-                f"/v1/users/{quote(user_id, safe='')}", action=f"read hiring team user {user_id}"
-            )
-            if not isinstance(user, dict) or user.get("disabled") is True:
-                continue
-            candidates = [user.get("primary_email_address"), *(user.get("emails") or [])]
-            email = next((e for e in candidates if email_problem(e) is None), None)
-            if isinstance(email, str):
-                emails.append(email)
-        return _unique(emails)
 
     def map_order(self, invitation: Invitation, choice: AssessmentChoice) -> OrderDraft:
         """The default mapping, plus the job's hiring team as collaborators when configured."""
@@ -337,6 +383,10 @@ class GreenhouseConnector(Connector):
         settings = self.config.partner
         assert settings is not None
         return settings
+
+    def _completion_settings(self) -> CompletionSettings:
+        settings = self._partner_settings()
+        return CompletionSettings(settings.completion_hosts, settings.allow_http_completion)
 
     def _partner_denied(self, environ: WSGIEnvironment) -> Reply | None:
         credentials = basic_credentials(environ)
@@ -376,7 +426,7 @@ class GreenhouseConnector(Connector):
         except PayloadError as exc:
             return error(400, str(exc))
         try:
-            order = parse_send_test(data, self._partner_settings().completion_hosts)
+            order = parse_send_test(data, self._completion_settings())
         except PayloadError as exc:
             return error(422, "invalid send_test request", errors=list(exc.problems))
         interview_id = interview_id_for(order.completion_url)
@@ -403,7 +453,9 @@ class GreenhouseConnector(Connector):
                 return outcome
             known = outcome
         self.context.log(
-            "greenhouse.test_sent", partner_interview_id=interview_id, result_id=known.result_id
+            "greenhouse.test_sent",
+            partner_interview_id=interview_id,
+            result_id=known.result_id,
         )
         return Reply(200, {"partner_interview_id": interview_id})
 
@@ -412,7 +464,7 @@ class GreenhouseConnector(Connector):
         recruitment per test: send_test itself does not name the job."""
         if self.harvest is not None and order.application_id is not None:
             try:
-                return self._job_of_application(order.application_id)
+                return job_of_application(self.harvest, order.application_id)
             except ConnectorError as exc:
                 self.context.log(
                     "greenhouse.partner_job_unknown",
@@ -427,34 +479,6 @@ class GreenhouseConnector(Connector):
         except AssessioError:
             pass
         return AtsJob(id=f"test-{order.partner_test_id}", title=f"{name} (Greenhouse assessment)")
-
-    def _job_of_application(self, application_id: str) -> AtsJob:
-        harvest = self._require_harvest()
-        application = harvest.get(
-            f"/v1/applications/{application_id}",
-            action=f"read application {application_id}",
-        )
-        jobs = application.get("jobs") if isinstance(application, dict) else None
-        first = jobs[0] if isinstance(jobs, list) and jobs else None
-        job_id = first.get("id") if isinstance(first, dict) else None
-        if not isinstance(job_id, (int, str)) or isinstance(job_id, bool):
-            raise PermanentError(f"application {application_id} has no job")
-        job = harvest.get(f"/v1/jobs/{quote(str(job_id), safe='')}", action=f"read job {job_id}")
-        if not isinstance(job, dict):
-            raise PermanentError(f"job {job_id} could not be read")
-        department = None
-        for item in job.get("departments") or []:
-            if isinstance(item, dict) and isinstance(item.get("name"), str):
-                department = item["name"]
-                break
-        notes = job.get("notes")
-        name = job.get("name")
-        return AtsJob(
-            id=str(job_id),
-            title=name if isinstance(name, str) and name.strip() else f"Greenhouse job {job_id}",
-            description=plain_text(notes) if isinstance(notes, str) else "",
-            department=department,
-        )
 
     def _test_status(self, environ: WSGIEnvironment) -> Reply:
         denied = self._partner_denied(environ)
@@ -484,7 +508,12 @@ class GreenhouseConnector(Connector):
             data = None
         fields: dict[str, Any] = {}
         if isinstance(data, dict):
-            for key in ("api_call", "partner_test_id", "partner_test_name", "partner_interview_id"):
+            for key in (
+                "api_call",
+                "partner_test_id",
+                "partner_test_name",
+                "partner_interview_id",
+            ):
                 if isinstance(data.get(key), (str, int)):
                     fields[key] = str(data[key])[:200]
             errors = data.get("errors")
@@ -496,24 +525,46 @@ class GreenhouseConnector(Connector):
     # Results
 
     def push_result(self, pushback: Pushback) -> None:
-        """Partner-mode orders: PATCH the completion url. Web-hook orders: an activity-feed note
-        (once per result version) and the configured candidate custom fields."""
+        """Partner-mode orders: PATCH the completion url. Web-hook orders: a note (once per
+        result version) and the configured candidate custom fields."""
         if pushback.order.metadata.get("mode") == "partner":
             self._complete_test(pushback)
-        else:
-            self._write_candidate(pushback)
+            return
+        writer = self._writer
+        if writer is None:
+            raise PermanentError(
+                "writing results back needs Harvest v3: set [...ats.oauth] for the tenant"
+            )
+        order = pushback.order
+        writer.write(
+            order,
+            pushback.result,
+            pushback.version,
+            self._lens_name(order.order.lens_id),
+        )
 
     def _complete_test(self, pushback: Pushback) -> None:
         order = pushback.order
-        url = order.metadata.get("completion_url")
+        stored = order.metadata.get("completion_url")
         settings = self.config.partner
-        if not url:
+        if not stored:
             raise PermanentError(f"order {order.result_id} has no Greenhouse completion url")
         if settings is None:
             raise PermanentError(
                 "partner mode is no longer configured for this tenant, so the test cannot be "
                 "marked complete; add [...ats.partner] back"
             )
+        try:  # checked again: the order may predate today's rules
+            url = completion_url(
+                stored,
+                settings.completion_hosts,
+                allow_http=settings.allow_http_completion,
+            )
+        except ValueError as exc:
+            raise PermanentError(
+                f"the completion url of test {order.application_id} {exc}; the partner key is "
+                "not sent there"
+            ) from None
         headers = {"Authorization": basic_header(settings.api_key.reveal())}
         action = f"mark test {order.application_id} complete in Greenhouse"
         try:
@@ -536,91 +587,6 @@ class GreenhouseConnector(Connector):
             version=pushback.version,
         )
 
-    def _write_candidate(self, pushback: Pushback) -> None:
-        harvest = self._require_harvest()
-        order, result, version = pushback.order, pushback.result, pushback.version
-        candidate = quote(order.candidate_id, safe="")
-        fields = self.config.custom_fields.items()
-        entries: list[dict[str, Any]] = []
-        if fields:
-            entries, problems = custom_field_entries(result, fields, self._custom_field_types())
-            if problems:
-                raise PermanentError(
-                    "cannot write the result into the candidate's custom fields: "
-                    + "; ".join(problems)
-                    + " (fix ats.custom_fields, then requeue the delivery)"
-                )
-        feed = self._notes(candidate)
-        written = written_versions(feed, result.result_id)
-        if any(other > version for other in written):
-            self.context.log(
-                "greenhouse.result_stale",
-                candidate_id=order.candidate_id,
-                result_id=order.result_id,
-                version=version,
-                written=max(written),
-            )
-            return
-        if version not in written:
-            harvest.write(
-                "POST",
-                f"/v1/candidates/{candidate}/activity_feed/notes",
-                {
-                    "user_id": self.config.author,
-                    "body": note_body(result, version, self._lens_name(order.order.lens_id)),
-                    "visibility": self.config.note_visibility,
-                },
-                action=f"add the result note to candidate {order.candidate_id}",
-            )
-        if entries:
-            harvest.write(
-                "PATCH",
-                f"/v1/candidates/{candidate}",
-                {"custom_fields": entries},
-                action=f"write custom fields of candidate {order.candidate_id}",
-            )
-        self.context.log(
-            "greenhouse.result_written",
-            candidate_id=order.candidate_id,
-            result_id=order.result_id,
-            version=version,
-            note="already there" if version in written else "added",
-            custom_fields=len(entries),
-        )
-
-    def _notes(self, candidate: str) -> list[Any]:
-        """Every note in the candidate's activity feed (following `Link` pages if any)."""
-        harvest = self._require_harvest()
-        notes: list[Any] = []
-        for page in harvest.pages(
-            f"/v1/candidates/{candidate}/activity_feed",
-            action=f"read the activity feed of candidate {candidate}",
-        ):
-            found = page.get("notes") if isinstance(page, dict) else None
-            if isinstance(found, list):
-                notes.extend(found)
-        return notes
-
-    def _custom_field_types(self, *, force: bool = False) -> dict[str, str]:
-        """Candidate custom fields' `name_key` -> `value_type` (cached; read again when a
-        configured key is missing, in case the field was just created)."""
-        wanted = {key for _, key in self.config.custom_fields.items()}
-        with self._fields_lock:
-            cached = self._field_types
-            fresh = cached is not None and self._clock() - cached[0] < FIELD_CACHE_SECONDS
-            if cached is not None and fresh and not force and wanted <= cached[1].keys():
-                return cached[1]
-            items = self._require_harvest().get_all(
-                "/v1/custom_fields/candidate", action="list the candidate custom fields"
-            )
-            types = {
-                str(item["name_key"]): str(item.get("value_type"))
-                for item in items
-                if isinstance(item, dict) and isinstance(item.get("name_key"), str)
-            }
-            self._field_types = (self._clock(), types)
-            return types
-
     def _lens_name(self, lens_id: str) -> str | None:
         try:
             lens = self.context.assessio_config().find_lens(lens_id)
@@ -630,38 +596,54 @@ class GreenhouseConnector(Connector):
 
     def _require_harvest(self) -> HarvestClient:
         if self.harvest is None:
-            raise PermanentError(
-                "this needs Harvest access: set ats.api_key or [...ats.oauth] for the tenant"
-            )
+            raise PermanentError("this needs Harvest v3: set [...ats.oauth] for the tenant")
         return self.harvest
 
     # Check
 
     def check(self) -> str:
-        """Harvest: the credentials, the `on_behalf_of` user and the custom field keys;
-        partner mode needs nothing from Greenhouse until it calls."""
+        """Harvest: the connection or credentials, the user writes are attributed to and the
+        custom field keys; partner mode needs nothing from Greenhouse until it calls."""
         said: list[str] = []
         if self.harvest is not None:
-            harvest = self.harvest
-            harvest.get("/v1/users?per_page=1", action="reach Harvest")
-            said.append(f"Harvest at {harvest.base_url} accepted the credentials")
-            author = self.config.author
-            if author is not None:
-                user = harvest.get(f"/v1/users/{author}", action=f"read user {author}")
-                name = user.get("name") if isinstance(user, dict) else None
-                said.append(f"on_behalf_of is user {author} ({name or 'unnamed'})")
-            keys = [key for _, key in self.config.custom_fields.items()]
-            if keys:
-                types = self._custom_field_types(force=True)
-                missing = [key for key in keys if key not in types]
-                if missing:
-                    raise PermanentError(
-                        "these ats.custom_fields keys are not candidate custom fields in "
-                        f"Greenhouse: {', '.join(missing)}"
-                    )
-                said.append(f"custom fields {', '.join(keys)} exist")
+            said.extend(self._check_harvest(self.harvest))
         if self.config.webhook_enabled:
             said.append(f"web hooks are received at {WEBHOOK_PATH}")
         if self.config.partner_enabled:
             said.append("the Assessment Partner API is served (" + ", ".join(PARTNER_PATHS) + ")")
         return "; ".join(said)
+
+    def _check_harvest(self, harvest: HarvestClient) -> list[str]:
+        said: list[str] = []
+        oauth = self.config.oauth
+        if self.connection is not None:
+            problem = self.connection.problem()
+            if problem is not None:
+                raise PermanentError(problem)
+        harvest.first_page("users", {}, action="reach Harvest v3", per_page=1)
+        said.append(f"Harvest v3 at {harvest.base_url} accepted the OAuth token")
+        if self.connection is not None:
+            tokens = self.connection.stored()
+            if tokens is not None:
+                said.append(f"partner connection {tokens.describe()}")
+        elif oauth is not None and oauth.user_id is not None:
+            user = harvest.find("users", str(oauth.user_id), action=f"read user {oauth.user_id}")
+            if user is None or user.get("deactivated") is True:
+                raise PermanentError(
+                    f"oauth.user_id {oauth.user_id} is not an active Greenhouse user; writes "
+                    "are attributed to it"
+                )
+            said.append(
+                f"writes are attributed to user {oauth.user_id} ({user.get('name') or 'unnamed'})"
+            )
+        keys = [key for _, key in self.config.custom_fields.items()]
+        if keys and self._writer is not None:
+            types = self._writer.custom_field_types(force=True)
+            missing = [key for key in keys if key not in types]
+            if missing:
+                raise PermanentError(
+                    "these ats.custom_fields keys are not candidate custom fields in "
+                    f"Greenhouse: {', '.join(missing)}"
+                )
+            said.append(f"custom fields {', '.join(keys)} exist")
+        return said

@@ -1,5 +1,6 @@
 """The Greenhouse connector in `assessio-connect demo`: the fake Greenhouse moves candidates into
-its "Assessment" stage and receives each result as an activity-feed note and a custom field."""
+its "Assessment" stage and receives each result as a Harvest v3 note and a custom field, the
+connector authenticating with OAuth client credentials (a custom integration)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,13 @@ class GreenhouseDemo:
     """A fake Greenhouse sending signed `candidate_stage_change` web hooks to the daemon."""
 
     def __init__(self) -> None:
-        self._api_key = secrets.token_urlsafe(16)
+        self._client_id = f"demo-{secrets.token_hex(4)}"
+        self._client_secret = secrets.token_urlsafe(16)
         self._webhook_secret = secrets.token_urlsafe(16)
         self._organisation = demo_organisation("greenhouse")
-        self.greenhouse = FakeGreenhouse(api_key=self._api_key)
+        self.greenhouse = FakeGreenhouse(
+            client_id=self._client_id, client_secret=self._client_secret
+        )
         self._author = self.greenhouse.add_user("Demo", "Recruiter", "recruiter@demo.example")
         self.greenhouse.add_custom_field("Assessio Score", value_type="number")
         self._jobs = {
@@ -49,7 +53,11 @@ class GreenhouseDemo:
         self._tenant = tenant
         ref = secret_writer(secrets_dir, tenant)
         assessio = assessio_tables(
-            tenant, sandbox_url, self._organisation, ref, department_lenses={"Sales": "Sales"}
+            tenant,
+            sandbox_url,
+            self._organisation,
+            ref,
+            department_lenses={"Sales": "Sales"},
         )
         return (
             assessio
@@ -57,9 +65,13 @@ class GreenhouseDemo:
 [tenants.{tenant}.ats]
 kind = "greenhouse"
 harvest_url = "{self.greenhouse.url}"
-api_key = {ref("harvest-key", self._api_key)}
-on_behalf_of = {self._author}
+auth_url = "{self.greenhouse.url}"
 custom_fields = {{ score = "assessio_score" }}
+
+[tenants.{tenant}.ats.oauth]
+client_id = "{self._client_id}"
+client_secret = {ref("oauth-client-secret", self._client_secret)}
+user_id = {self._author}
 
 [tenants.{tenant}.ats.webhook]
 secret_key = {ref("webhook-secret", self._webhook_secret)}
@@ -85,7 +97,7 @@ stages = [{{ name = "{STAGE}" }}]
         return [
             (
                 self._emails.get(write.target, write.target),
-                f"activity note on candidate {write.target}",
+                f"note on candidate {write.target}",
                 write.at,
             )
             for write in self.greenhouse.writes

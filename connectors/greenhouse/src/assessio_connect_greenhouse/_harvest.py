@@ -1,6 +1,7 @@
-"""`HarvestClient`: calls to Greenhouse's Harvest API with its authentication, `On-Behalf-Of`
-on writes, `Link` pagination, pacing by `X-RateLimit-*`, and errors mapped to
-`RetryableError` (429, 5xx, network) or `PermanentError` (401, 403, 404, 422, ...)."""
+"""`HarvestClient`: calls to Greenhouse's Harvest v3 with a Bearer token, flat list reads
+followed page by page through the `Link: <…?cursor=…>; rel="next"` header, pacing by
+`X-RateLimit-*`, and errors mapped to `RetryableError` (429, 5xx, network) or
+`PermanentError` (403, 404, 422, ...)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from assessio_connect.errors import (
     APIError,
@@ -22,10 +23,10 @@ from assessio_connect.errors import (
 )
 from assessio_connect.transport import HTTPResponse, Transport
 
-from ._auth import BasicAuth, ClientCredentialsAuth, HarvestAuth, error_text
-from ._config import GreenhouseConfig
+from ._auth import HarvestAuth, error_text
 
 __all__ = [
+    "API_PREFIX",
     "MAX_PAGES",
     "MAX_PER_PAGE",
     "HarvestClient",
@@ -34,10 +35,12 @@ __all__ = [
     "parse_link_header",
 ]
 
+API_PREFIX = "/v3"
 MAX_PER_PAGE = 500
 MAX_PAGES = 1000
 """A guard against a `Link` chain that never ends."""
 _LINK = re.compile(r"\s*<([^>]*)>(.*)", re.DOTALL)
+_RESOURCE = re.compile(r"[a-z_]+")
 _JSON = "application/json"
 
 
@@ -71,7 +74,7 @@ def _split_outside_brackets(value: str) -> list[str]:
 
 
 def parse_link_header(value: str | None) -> dict[str, str]:
-    """`rel` -> URL from an RFC 5988 `Link` header (the first link of each rel wins)."""
+    """`rel` -> URL from an RFC 8288 `Link` header (the first link of each rel wins)."""
     links: dict[str, str] = {}
     if not value:
         return links
@@ -89,9 +92,13 @@ def parse_link_header(value: str | None) -> dict[str, str]:
     return links
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+def _cursor(next_link: str) -> str | None:
+    """The `cursor` of a next-page link (the only thing taken from it)."""
+    try:
+        values = parse_qs(urlsplit(next_link).query).get("cursor", [])
+    except ValueError:
+        return None
+    return values[0] if len(values) == 1 and values[0] else None
 
 
 class Pacer:
@@ -148,95 +155,123 @@ def _count(value: str | None) -> int | None:
 
 
 class HarvestClient:
-    """One tenant's Harvest API access through the daemon's shared transport."""
+    """One tenant's Harvest v3 access through the daemon's shared transport."""
 
     def __init__(
         self,
-        config: GreenhouseConfig,
+        base_url: str,
+        auth: HarvestAuth,
         transport: Transport,
         *,
+        window: float,
+        on_behalf_of: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.base_url = config.harvest_url
-        self._origin = _origin(config.harvest_url)
+        self.base_url = base_url
+        self.auth = auth
         self._transport = transport
-        self._author = config.author
-        self.auth: HarvestAuth
-        if config.oauth is not None:
-            self.auth = ClientCredentialsAuth(config.oauth, transport, clock=clock)
-        elif config.api_key is not None:
-            self.auth = BasicAuth(config.api_key)
-        else:
-            raise ValueError("Harvest needs api_key or oauth credentials")
-        self.pacer = Pacer(config.rate_limit_window, sleep=sleep, clock=clock)
+        self._on_behalf_of = on_behalf_of
+        self.pacer = Pacer(window, sleep=sleep, clock=clock)
 
     def __repr__(self) -> str:
-        return f"HarvestClient({self.base_url}, {self.auth!r})"
+        return f"HarvestClient({self.base_url}{API_PREFIX}, {self.auth!r})"
+
+    def url(self, resource: str, query: Mapping[str, str] | None = None) -> str:
+        """`{harvest_url}/v3/{resource}?{query}`."""
+        if not _RESOURCE.fullmatch(resource.partition("/")[0]):
+            raise ValueError(f"not a Harvest resource: {resource!r}")
+        url = f"{self.base_url}{API_PREFIX}/{resource}"
+        return f"{url}?{urlencode(dict(query))}" if query else url
 
     # Reading
 
-    def get(self, path: str, *, action: str) -> Any:
-        """One JSON document from `path` (e.g. `/v1/jobs/7/hiring_team`)."""
-        return self._json(self._request("GET", self.base_url + path, None, action=action), action)
-
-    def pages(self, path: str, *, action: str, per_page: int | None = None) -> Iterator[Any]:
-        """Each page's JSON, following `Link: <…>; rel="next"` until there is none."""
-        url = self.base_url + path
-        if per_page is not None:
-            url += ("&" if "?" in url else "?") + f"per_page={per_page}"
+    def read_all(
+        self,
+        resource: str,
+        query: Mapping[str, str],
+        *,
+        action: str,
+        per_page: int = MAX_PER_PAGE,
+    ) -> list[Any]:
+        """Every item of a filtered list: the filters and `per_page` on the first request,
+        then each `rel="next"` page by its cursor alone, as Harvest v3 requires."""
+        url = self.url(resource, {**query, "per_page": str(per_page)})
+        items: list[Any] = []
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            seen.add(url)
             response = self._request("GET", url, None, action=action)
-            yield self._json(response, action)
-            following = parse_link_header(header_value(response.headers, "Link")).get("next")
-            if not following:
-                return
-            if _origin(following) != self._origin:
-                raise PermanentError(
-                    f"could not {action}: Greenhouse's next page link points outside "
-                    f"{self.base_url} ({following}); refusing to send the credentials there"
-                )
-            if following in seen:
-                raise PermanentError(f"could not {action}: Greenhouse's next page link loops")
-            url = following
-        raise PermanentError(f"could not {action}: more than {MAX_PAGES} pages")
-
-    def get_all(self, path: str, *, action: str, per_page: int = MAX_PER_PAGE) -> list[Any]:
-        """Every item of a paginated collection."""
-        items: list[Any] = []
-        for page in self.pages(path, action=action, per_page=per_page):
+            page = self._json(response, action)
             if not isinstance(page, list):
                 raise PermanentError(f"could not {action}: Greenhouse answered a non-list page")
             items.extend(page)
-        return items
+            following = parse_link_header(header_value(response.headers, "Link")).get("next")
+            if not following:
+                return items
+            cursor = _cursor(following)
+            if cursor is None:
+                raise PermanentError(
+                    f"could not {action}: Greenhouse's next page link has no cursor"
+                )
+            if cursor in seen:
+                raise PermanentError(f"could not {action}: Greenhouse's next page link loops")
+            seen.add(cursor)
+            url = self.url(resource, {"cursor": cursor})
+        raise PermanentError(f"could not {action}: more than {MAX_PAGES} pages")
+
+    def first_page(
+        self, resource: str, query: Mapping[str, str], *, action: str, per_page: int
+    ) -> list[Any]:
+        """The first page of a filtered list only."""
+        url = self.url(resource, {**query, "per_page": str(per_page)})
+        page = self._json(self._request("GET", url, None, action=action), action)
+        if not isinstance(page, list):
+            raise PermanentError(f"could not {action}: Greenhouse answered a non-list page")
+        return page
+
+    def find(self, resource: str, item_id: str, *, action: str) -> dict[str, Any] | None:
+        """One item by id (`?ids=`), or None when Harvest has no such item."""
+        for item in self.first_page(resource, {"ids": item_id}, action=action, per_page=1):
+            if isinstance(item, dict) and str(item.get("id")) == item_id:
+                return item
+        return None
 
     # Writing
 
     def write(self, method: str, path: str, body: Mapping[str, Any], *, action: str) -> Any:
-        """POST/PATCH a JSON body with `On-Behalf-Of`; returns the answer's JSON (or None)."""
+        """POST/PATCH a JSON body to `/v3/{path}`; returns the answer's JSON (or None)."""
         encoded = json.dumps(dict(body), ensure_ascii=False, separators=(",", ":")).encode()
-        response = self._request(method, self.base_url + path, encoded, action=action, write=True)
+        response = self._request(method, self.url(path), encoded, action=action, write=True)
         return self._json(response, action) if response.body.strip() else None
+
+    def item_path(self, resource: str, item_id: str) -> str:
+        """`{resource}/{id}`, the id escaped."""
+        return f"{resource}/{quote(item_id, safe='')}"
 
     # HTTP
 
     def _request(
-        self, method: str, url: str, body: bytes | None, *, action: str, write: bool = False
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        *,
+        action: str,
+        write: bool = False,
     ) -> HTTPResponse:
         for attempt in (1, 2):
             self.pacer.wait()
-            headers = {"Authorization": self.auth.authorization(), "Accept": _JSON}
+            authorization = self.auth.authorization()
+            headers = {"Authorization": authorization, "Accept": _JSON}
             if body is not None:
                 headers["Content-Type"] = _JSON
-            if write and self._author is not None:
-                headers["On-Behalf-Of"] = str(self._author)
+            if write and self._on_behalf_of is not None:
+                headers["On-Behalf-Of"] = str(self._on_behalf_of)
             try:
                 response = self._transport.send(method, url, body=body, headers=headers)
             except APIError as exc:
-                if exc.status == 401 and attempt == 1 and self.auth.refresh():
-                    continue  # an expired or revoked token: fetch a new one, once
+                if exc.status == 401 and attempt == 1 and self.auth.rejected(authorization):
+                    continue  # an expired or revoked token: once more with another one
                 raise self._failure(exc, action) from None
             except TransportError as exc:
                 raise RetryableError(f"could not {action}: {exc}") from None
@@ -256,28 +291,27 @@ class HarvestClient:
         status = exc.status
         detail = error_text(exc.body_excerpt)
         suffix = f": {detail}" if detail else ""
-        where = f" to {exc.method} {exc.url}" if exc.method else ""
         if status == 429:
             wait = exc.retry_after if exc.retry_after is not None else self.pacer.window
             self.pacer.pause(wait)
             return RetryableError(
-                f"could not {action}: Greenhouse is rate limiting this API key (HTTP 429); "
+                f"could not {action}: Greenhouse is rate limiting this client (HTTP 429); "
                 f"retrying after {wait:g} s",
                 retry_after=wait,
             )
         if status in (408, 425) or status >= 500:
             return RetryableError(
-                f"could not {action}: Greenhouse answered HTTP {status}{where}{suffix}",
+                f"could not {action}: Greenhouse answered HTTP {status}{suffix}",
                 retry_after=exc.retry_after,
             )
         if status == 401:
             return PermanentError(
-                f"could not {action}: Greenhouse refused the Harvest credentials "
-                f"(HTTP 401{suffix}); check ats.api_key or ats.oauth"
+                f"could not {action}: Greenhouse refused the OAuth token (HTTP 401{suffix}); "
+                "check [...ats.oauth]"
             )
         if status == 403:
             return PermanentError(
-                f"could not {action}: Greenhouse forbade it (HTTP 403{suffix}); check the API "
-                "key's endpoint permissions and that ats.on_behalf_of is a user allowed to write"
+                f"could not {action}: Greenhouse forbade it (HTTP 403{suffix}); the OAuth "
+                "client needs the scope for this call and its user the permission"
             )
         return PermanentError(f"could not {action}: Greenhouse answered HTTP {status}{suffix}")

@@ -1,9 +1,11 @@
-"""Small WSGI pieces shared by the connector's endpoints and the fake Greenhouse."""
+"""Small WSGI pieces of the connector's endpoints: JSON replies, a plain page for the browser
+that comes back from Greenhouse, and HTTP Basic credentials."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
@@ -13,19 +15,20 @@ import attrs
 
 from assessio_connect._wsgi import header
 
-__all__ = ["Reply", "basic_credentials", "error", "respond"]
+__all__ = ["Reply", "basic_credentials", "error", "page", "respond"]
 
-WSGIEnvironment = dict[str, Any]
 _JSON = "application/json"
+_HTML = "text/html; charset=utf-8"
 
 
 @attrs.frozen
 class Reply:
-    """An HTTP answer: status, a JSON-ready body and extra headers."""
+    """An HTTP answer: status, a JSON-ready body (or the text of a page) and extra headers."""
 
     status: int
     data: Any
     headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = _JSON
 
 
 def error(status: int, message: str, **extra: Any) -> Reply:
@@ -33,15 +36,28 @@ def error(status: int, message: str, **extra: Any) -> Reply:
     return Reply(status, {"message": message, **extra})
 
 
+def page(status: int, text: str) -> Reply:
+    """A minimal HTML page saying `text` (escaped), for a person in a browser."""
+    body = (
+        '<!doctype html><meta charset="utf-8"><title>assessio-connect</title>'
+        f"<p>{html.escape(text)}</p>"
+    )
+    return Reply(status, body, content_type=_HTML)
+
+
 def respond(start_response: Callable[..., Any], reply: Reply) -> Iterable[bytes]:
-    """Send `reply` as JSON. ASCII escapes keep any text in a message encodable."""
-    body = json.dumps(reply.data, separators=(",", ":")).encode("ascii")
+    """Send `reply`: JSON with ASCII escapes (so any text in a message is encodable), or the
+    page's text as UTF-8."""
+    if reply.content_type == _JSON:
+        body = json.dumps(reply.data, separators=(",", ":")).encode("ascii")
+    else:
+        body = str(reply.data).encode("utf-8")
     try:
         phrase = HTTPStatus(reply.status).phrase
     except ValueError:
         phrase = "Unknown"
     headers = [
-        ("Content-Type", _JSON),
+        ("Content-Type", reply.content_type),
         ("Content-Length", str(len(body))),
         ("Cache-Control", "no-store"),
         *reply.headers,

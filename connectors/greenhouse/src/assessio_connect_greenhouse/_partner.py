@@ -15,9 +15,10 @@ from assessio_connect._strict import json_type
 from assessio_connect.errors import PayloadError
 from assessio_connect.models import AssessioConfig, Result, email_problem
 
-from ._config import host_allowed
+from ._completion import completion_url
 
 __all__ = [
+    "CompletionSettings",
     "TestOrder",
     "interview_id_for",
     "parse_send_test",
@@ -26,6 +27,17 @@ __all__ = [
 ]
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@attrs.frozen
+class CompletionSettings:
+    """Where completion URLs may point: `partner.completion_hosts` and whether `http://` is
+    allowed (`partner.allow_http_completion`)."""
+
+    completion_hosts: tuple[str, ...]
+    allow_http: bool = False
+
+
 _WHAT = "send_test request"
 
 
@@ -51,14 +63,14 @@ def tests_answer(config: AssessioConfig) -> list[dict[str, str]]:
     ]
 
 
-def interview_id_for(completion_url: str) -> str:
+def interview_id_for(url: str) -> str:
     """A stable `partner_interview_id` for one test sent by Greenhouse: its take-home test id
     (the last segment of the completion `url`), else a digest of that url. Greenhouse resending
     the same test gets the same id, and so the same order."""
-    segment = urlsplit(completion_url).path.rstrip("/").rpartition("/")[2]
+    segment = urlsplit(url).path.rstrip("/").rpartition("/")[2]
     if _SEGMENT.fullmatch(segment):
         return f"gh-test-{segment}"
-    return "gh-test-" + hashlib.sha256(completion_url.encode("utf-8")).hexdigest()[:32]
+    return "gh-test-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]
 
 
 def _application_id(profile_url: str | None) -> str | None:
@@ -86,8 +98,9 @@ def _text(
     return value.strip()
 
 
-def parse_send_test(data: object, completion_hosts: tuple[str, ...]) -> TestOrder:
-    """A `send_test` body, or `PayloadError` listing each problem as `message @ $.path`."""
+def parse_send_test(data: object, settings: CompletionSettings) -> TestOrder:
+    """A `send_test` body, or `PayloadError` listing each problem as `message @ $.path`. The
+    completion url is kept as rebuilt from its checked parts."""
     if not isinstance(data, dict):
         raise PayloadError([f"expected a JSON object, got {json_type(data)} @ $"], what=_WHAT)
     problems: list[str] = []
@@ -101,19 +114,13 @@ def parse_send_test(data: object, completion_hosts: tuple[str, ...]) -> TestOrde
             if raw_test is None
             else f"expected a string, got {json_type(raw_test)} @ $.partner_test_id"
         )
-    url = _text(data, "url", "$", problems, required=True)
-    if url is not None:
+    raw_url = _text(data, "url", "$", problems, required=True)
+    url = None
+    if raw_url is not None:
         try:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-        except ValueError:
-            parts, host = None, ""
-        if parts is None or parts.scheme not in ("http", "https") or not host:
-            problems.append(f"not an http(s) URL: {url!r} @ $.url")
-        elif not host_allowed(host, completion_hosts):
-            problems.append(
-                f"host {host!r} is not allowed for completion (partner.completion_hosts) @ $.url"
-            )
+            url = completion_url(raw_url, settings.completion_hosts, allow_http=settings.allow_http)
+        except ValueError as exc:
+            problems.append(f"the completion url {exc} @ $.url")
     candidate = data.get("candidate")
     first = last = email = profile = None
     if not isinstance(candidate, dict):
@@ -145,9 +152,13 @@ def parse_send_test(data: object, completion_hosts: tuple[str, ...]) -> TestOrde
 
 
 def status_answer(result: Result | None, version: int | None) -> dict[str, Any]:
-    """`test_status`: "complete" with score, report link and flat metadata once a result is in;
-    "in_progress" (every other key null) before."""
-    if result is None or (result.score is None and not result.assessment_report_url):
+    """`test_status`: "complete" with the report link, score and flat metadata once a result
+    with a link is in (Greenhouse requires `partner_profile_url` then); "in_progress" (every
+    other key null) before."""
+    profile_url = None
+    if result is not None:
+        profile_url = result.assessment_report_url or result.recruitment_url
+    if result is None or profile_url is None:
         return {
             "partner_status": "in_progress",
             "partner_profile_url": None,
@@ -160,7 +171,7 @@ def status_answer(result: Result | None, version: int | None) -> dict[str, Any]:
         metadata["Result version"] = version
     return {
         "partner_status": "complete",
-        "partner_profile_url": result.assessment_report_url or result.recruitment_url,
+        "partner_profile_url": profile_url,
         "partner_score": result.score,
         "metadata": metadata,
     }

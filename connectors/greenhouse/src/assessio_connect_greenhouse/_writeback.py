@@ -1,4 +1,4 @@
-"""What a result looks like in Greenhouse: the activity-feed note (with a marker naming the
+"""What a result looks like in Greenhouse: the candidate note (with a marker naming the
 result and version, so a repeat can be recognised) and the custom-field values."""
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ def note_marker(result_id: str, version: int) -> str:
     return f"assessio-result: {result_id} v{version}"
 
 
-def written_versions(notes: Iterable[Any], result_id: str) -> set[int]:
-    """The versions of `result_id` that already have a note among an activity feed's notes."""
-    versions: set[int] = set()
+def written_versions(notes: Iterable[Any], result_id: str) -> dict[int, str]:
+    """Version -> note id of the notes among `notes` that carry `result_id`'s marker."""
+    versions: dict[int, str] = {}
     for note in notes:
         body = note.get("body") if isinstance(note, dict) else None
         if not isinstance(body, str):
             continue
         for found in _MARKER.finditer(body):
             if found.group("id") == result_id:
-                versions.add(int(found.group("version")))
+                versions.setdefault(int(found.group("version")), str(note.get("id", "")))
     return versions
 
 
@@ -47,7 +47,7 @@ def subscores_text(subscores: Mapping[str, int]) -> str:
 
 
 def note_body(result: Result, version: int, lens_name: str | None = None) -> str:
-    """The activity-feed note for one result version; a later version says it is an update."""
+    """The candidate note for one result version; a later version says it is an update."""
     score = "no score" if result.score is None else f"score {result.score}/100"
     lens = f" ({lens_name})" if lens_name else ""
     if version == 1:
@@ -79,7 +79,7 @@ def _part_value(result: Result, part: str) -> int | str | None:
 def custom_field_entries(
     result: Result, fields: Iterable[tuple[str, str]], value_types: Mapping[str, str]
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """`custom_fields` entries for `PATCH /v1/candidates/{id}`, and the problems found.
+    """`custom_fields` entries for `PATCH /v3/candidates/{id}`, and the problems found.
 
     `fields` pairs a result part with a field key; `value_types` maps each key Greenhouse knows
     to its `value_type`. A part without a value (no score yet) is left out, not cleared."""

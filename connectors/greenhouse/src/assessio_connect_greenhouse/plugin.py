@@ -1,5 +1,6 @@
-"""The Greenhouse connector's plugin: registers the connector and its demo with assessio-connect
-(found through the `assessio_connect` entry-point group, exactly as a third party's would be)."""
+"""The Greenhouse connector's plugin: registers the connector, its commands and its demo with
+assessio-connect (found through the `assessio_connect` entry-point group, exactly as a third
+party's would be)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from typing import TYPE_CHECKING
 from assessio_connect import hookimpl
 
 if TYPE_CHECKING:
+    import click
+
     from assessio_connect.connector import Connector
     from assessio_connect.demo import DemoAts
 
-__all__ = ["assessio_register_connectors", "assessio_register_demos"]
+__all__ = [
+    "assessio_register_commands",
+    "assessio_register_connectors",
+    "assessio_register_demos",
+]
 
 
 @hookimpl
@@ -24,7 +31,17 @@ def assessio_register_connectors(register: Callable[[type[Connector]], None]) ->
 
 
 @hookimpl
-def assessio_register_demos(register: Callable[[str, Callable[[], DemoAts]], None]) -> None:
+def assessio_register_commands(cli: click.Group) -> None:
+    """`assessio-connect greenhouse connect`."""
+    from ._cli import register
+
+    register(cli)
+
+
+@hookimpl
+def assessio_register_demos(
+    register: Callable[[str, Callable[[], DemoAts]], None],
+) -> None:
     """The fake Greenhouse moving candidates into an assessment stage."""
     from ._demo import GreenhouseDemo
 
