@@ -6,7 +6,9 @@ the Greenhouse and Workday fakes once accepted requests the real services refuse
 module (`fake.py`, `_fake*.py`, or a module inside a `fake`/`_fake*` package) may import the
 standard library, assessio-connect's core and other fake modules of its package, never the
 rest of its own package. Checked for every connector under `connectors/*/src`, every example
-under `examples/**/src`, and every package `new-connector` generates.
+under `examples/**/src`, the core's built-in reference connector (`assessio_connect.reference`,
+whose own package is that sub-package: the rest of the core is allowed), and every package
+`new-connector` generates.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from assessio_connect._scaffold import AUTHS, STYLES, Auth, ConnectorScaffold, S
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SOURCE_ROOTS = sorted([*REPOSITORY.glob("connectors/*/src"), *REPOSITORY.glob("examples/**/src")])
+CORE_ROOT = REPOSITORY / "core"
+CORE_CONNECTORS = ("assessio_connect.reference",)
+"""Connectors inside the core package: each is its own package for the rule."""
 KNOWN_FAKES = (
     "assessio_connect_greenhouse.fake",
     "assessio_connect_workday.fake",
     "assessio_connect_hireboard.fake",
+    "assessio_connect.reference._fake",
 )
 """Fakes the walk must find, so that a broken walk cannot pass by finding nothing."""
 
@@ -43,10 +49,12 @@ def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
     return ".".join([*anchor, *([node.module] if node.module else [])])
 
 
-def own_imports(source: str, module: str, *, is_package: bool = False) -> list[str]:
+def own_imports(
+    source: str, module: str, *, is_package: bool = False, package: str | None = None
+) -> list[str]:
     """The imports in the fake `module` (its `source`) of its own package's modules that are
-    not fakes, one `line N: ...` each."""
-    package = module.split(".")[0]
+    not fakes, one `line N: ...` each. The package is the top-level one unless named."""
+    package = package or module.split(".")[0]
 
     def own_non_fake(target: str) -> bool:
         inside = target == package or target.startswith(f"{package}.")
@@ -63,36 +71,53 @@ def own_imports(source: str, module: str, *, is_package: bool = False) -> list[s
         elif isinstance(node, ast.ImportFrom):
             origin = _absolute(node, module, is_package)
             names = [alias.name for alias in node.names]
-            # `from X import a, b` is fine when X is a fake, or when a and b are fake modules.
-            if own_non_fake(origin) and not all(is_fake_module(f"{origin}.{n}") for n in names):
+            # `from X import a, b` is fine when X is a fake, or when a and b are fake modules;
+            # from outside the package, `from X import a` must not name the package (`reference`).
+            if own_non_fake(origin):
+                offending = not all(is_fake_module(f"{origin}.{n}") for n in names)
+            else:
+                offending = any(own_non_fake(f"{origin}.{n}") for n in names)
+            if offending:
                 shown = f"{'.' * node.level}{node.module or ''}"
                 found.append(f"line {node.lineno}: from {shown} import {', '.join(names)}")
     return found
 
 
-def fake_modules(root: Path) -> Iterator[tuple[str, Path, bool]]:
-    """(module name, file, is a package's __init__) of each fake module under a src root."""
-    for path in sorted(root.rglob("*.py")):
+def fake_modules(
+    root: Path, package: str | None = None
+) -> Iterator[tuple[str, Path, bool, str | None]]:
+    """(module name, file, is a package's __init__, its connector package) of each fake module
+    under a src root, or only under `package` (a dotted package below the root) when given."""
+    top = root.joinpath(*package.split(".")) if package else root
+    for path in sorted(top.rglob("*.py")):
         parts = path.relative_to(root).with_suffix("").parts
         is_package = parts[-1] == "__init__"
         module = ".".join(parts[:-1] if is_package else parts)
         if is_fake_module(module):
-            yield module, path, is_package
+            yield module, path, is_package, package
 
 
-REPOSITORY_FAKES = [found for root in SOURCE_ROOTS for found in fake_modules(root)]
+REPOSITORY_FAKES = [
+    *(found for root in SOURCE_ROOTS for found in fake_modules(root)),
+    *(found for package in CORE_CONNECTORS for found in fake_modules(CORE_ROOT, package)),
+]
 
 
 def test_the_walk_finds_every_known_fake() -> None:
-    found = {module for module, _, _ in REPOSITORY_FAKES}
+    found = {module for module, _, _, _ in REPOSITORY_FAKES}
     assert set(KNOWN_FAKES) <= found, f"not found: {set(KNOWN_FAKES) - found}"
 
 
 @pytest.mark.parametrize(
-    ("module", "path", "is_package"), REPOSITORY_FAKES, ids=[m for m, _, _ in REPOSITORY_FAKES]
+    ("module", "path", "is_package", "package"),
+    REPOSITORY_FAKES,
+    ids=[m for m, _, _, _ in REPOSITORY_FAKES],
 )
-def test_no_fake_imports_its_connector(module: str, path: Path, is_package: bool) -> None:
-    problems = own_imports(path.read_text(encoding="utf-8"), module, is_package=is_package)
+def test_no_fake_imports_its_connector(
+    module: str, path: Path, is_package: bool, package: str | None
+) -> None:
+    source = path.read_text(encoding="utf-8")
+    problems = own_imports(source, module, is_package=is_package, package=package)
     assert problems == [], (
         f"{path.relative_to(REPOSITORY)} imports its own connector ({'; '.join(problems)}): "
         "restate the vendor's documentation in the fake's own code instead"
@@ -160,3 +185,40 @@ def test_relative_imports_resolve_inside_a_fake_package() -> None:
     assert own_imports("from .views import render\n", "pkg._fake", is_package=True) == []
     assert own_imports("from .state import Store\n", "pkg._fake.views") == []
     assert own_imports("from .._connector import sign\n", "pkg._fake.views") != []
+
+
+# -- a connector inside the core: its own package is the sub-package -------------------------
+
+CORE_FAKE = "assessio_connect.reference._fake"
+CORE_CONNECTOR = "assessio_connect.reference"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from ._connector import MAX_PAGE_SIZE, SIGNATURE_HEADER, sign\n",
+        "from . import _connector\n",
+        "from ._demo import ReferenceDemo\n",
+        "from assessio_connect.reference import sign\n",
+        "from assessio_connect.reference._connector import parse_invitation\n",
+        "from assessio_connect import reference\n",
+        "from .. import reference\n",
+        "import assessio_connect.reference._connector\n",
+    ],
+)
+def test_an_import_of_the_core_connector_is_caught(source: str) -> None:
+    assert own_imports(source, CORE_FAKE, package=CORE_CONNECTOR) != []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from assessio_connect._server import ServedApp\n",
+        "from assessio_connect._wsgi import header\n",
+        "from .._server import ServedApp\n",
+        "from assessio_connect import Secret\n",
+        "import assessio_connect.testing\n",
+    ],
+)
+def test_the_rest_of_the_core_is_allowed_to_the_core_connectors_fake(source: str) -> None:
+    assert own_imports(source, CORE_FAKE, package=CORE_CONNECTOR) == []
