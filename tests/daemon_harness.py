@@ -75,6 +75,7 @@ class Harness:
         path = self.tmp / "secrets" / name
         path.parent.mkdir(exist_ok=True)
         path.write_text(SECRETS[name] + "\n")
+        path.chmod(0o600)  # as an operator keeps them: readable by the daemon's user only
         return path.name
 
     def config_text(self, *, port: int = 0, workers: int = 2, poll_interval: float = 0.05) -> str:
@@ -215,7 +216,7 @@ class DaemonProcess:
 
     def terminate(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=20)
+        code = self.proc.wait(timeout=40)  # stopping waits up to 10 s per loop
         self._close()
         return code
 
