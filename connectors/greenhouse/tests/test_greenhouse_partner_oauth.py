@@ -6,8 +6,10 @@ lets one replica at a time refresh."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from assessio_connect.connector_state import ConnectorState, StoreState
 from assessio_connect.daemon import Daemon
 from assessio_connect.errors import PermanentError, RetryableError
 from assessio_connect.plugins import load_plugins
-from assessio_connect.store import DeliveryState, Store
+from assessio_connect.store import DeliveryState, StateEntry, Store
 from assessio_connect.transport import Transport
 from assessio_connect_greenhouse import (
     AuthorizationRequests,
@@ -33,6 +35,7 @@ from assessio_connect_greenhouse import (
     PartnerConnection,
     TokenEndpoint,
 )
+from assessio_connect_greenhouse._partner_oauth import CONNECTION_KEY
 from assessio_connect_greenhouse.fake import FakeGreenhouse
 
 HOUR = 3600.0
@@ -204,6 +207,40 @@ class Replica:
         self.logs.append((event, fields))
 
 
+class ReadTogether(ConnectorState):
+    """A replica's state whose first read of the tokens, once armed, waits for the other
+    replicas' first read: every replica starts from the same expired tokens, the race that only
+    the refresh lease settles."""
+
+    def __init__(self, inner: StoreState, barrier: threading.Barrier, clock: FakeClock) -> None:
+        self.owner = inner.owner
+        self._inner = inner
+        self._barrier = barrier
+        self._clock = clock
+        self._armed = False
+
+    def arm(self) -> None:
+        self._armed = True
+
+    def _now(self) -> float:
+        return self._clock()
+
+    def _get(self, key: str) -> StateEntry | None:
+        entry = self._inner.get(key)
+        if key == CONNECTION_KEY and self._armed:
+            self._armed = False
+            self._barrier.wait(10)
+        return entry
+
+    def _put(self, key: str, value: str, expect_version: int | None) -> StateEntry | None:
+        if expect_version is None:
+            return self._inner.put(key, value)
+        return self._inner.swap(key, value, expect_version=expect_version)
+
+    def _delete(self, key: str) -> None:
+        self._inner.delete(key)
+
+
 @pytest.fixture
 def partner_fake() -> Iterator[FakeGreenhouse]:
     with FakeGreenhouse(
@@ -215,16 +252,50 @@ def partner_fake() -> Iterator[FakeGreenhouse]:
         yield fake
 
 
-def _stores(tmp_path: Path) -> tuple[Store, Store]:
-    plugins = load_plugins(entry_points=False)
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+POSTGRES_URL = "ASSESSIO_TEST_POSTGRES_URL"
+"""Where the PostgreSQL variant runs (as the PostgreSQL plugin's own tests); it is skipped when
+no server answers, unless ASSESSIO_REQUIRE_POSTGRES=1."""
+
+
+def _postgres_store_url() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    pytest.importorskip("psycopg.sql")
+    pytest.importorskip("assessio_connect_postgres")
+    url = os.environ.get(POSTGRES_URL) or "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        psycopg.connect(url, connect_timeout=3, autocommit=True).close()
+    except psycopg.Error as exc:
+        reason = f"no PostgreSQL at {POSTGRES_URL} or the default ({type(exc).__name__})"
+        if os.environ.get("ASSESSIO_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    schema = f"test_gh_{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}schema={schema}"
+    finally:
+        drop = psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(drop.format(psycopg.sql.Identifier(schema)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """One store that two replicas share: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+    else:
+        yield from _postgres_store_url()
+
+
+def _stores(url: str) -> tuple[Store, Store]:
+    plugins = load_plugins()  # the PostgreSQL store comes from its entry point
     first = plugins.open_store(url)
     first.migrate()
     return first, plugins.open_store(url)
 
 
 def test_replicas_refresh_one_at_a_time_and_share_the_newest_tokens(
-    tmp_path: Path, partner_fake: FakeGreenhouse
+    shared_store_url: str, partner_fake: FakeGreenhouse
 ) -> None:
     clock = FakeClock()
     settings = OAuthSettings(
@@ -233,14 +304,18 @@ def test_replicas_refresh_one_at_a_time_and_share_the_newest_tokens(
         grant=AUTHORIZATION_CODE,
     )
     transport = Transport(connect_timeout=2.0, read_timeout=5.0)
-    stores = _stores(tmp_path)
+    stores = _stores(shared_store_url)
     try:
-        replicas = [
-            Replica(
-                StoreState(store, "acme", "greenhouse", owner=f"replica-{n}", clock=clock), clock
+        together = threading.Barrier(len(stores))
+        states = [
+            ReadTogether(
+                StoreState(store, "acme", "greenhouse", owner=f"replica-{n}", clock=clock),
+                together,
+                clock,
             )
             for n, store in enumerate(stores)
         ]
+        replicas = [Replica(shared, clock) for shared in states]
         connections = [
             PartnerConnection(
                 settings,
@@ -269,11 +344,11 @@ def test_replicas_refresh_one_at_a_time_and_share_the_newest_tokens(
         assert partner_fake.refresh_tokens_issued == 1
 
         clock.advance(2 * HOUR)  # both replicas' access tokens have expired
-        start = threading.Barrier(len(connections))
+        for shared in states:
+            shared.arm()  # and both will have read them before either refreshes
         headers: list[str] = []
 
         def call(connection: PartnerConnection) -> None:
-            start.wait()
             headers.append(connection.authorization())
 
         threads = [threading.Thread(target=call, args=(c,)) for c in connections]
@@ -300,7 +375,7 @@ def test_an_unconnected_tenant_is_told_to_run_connect_once(
         grant=AUTHORIZATION_CODE,
     )
     transport = Transport(connect_timeout=2.0, read_timeout=5.0)
-    stores = _stores(tmp_path)
+    stores = _stores(f"sqlite:///{tmp_path / 'shared.db'}")
     try:
         replica = Replica(
             StoreState(stores[0], "acme", "greenhouse", owner="a", clock=clock), clock
