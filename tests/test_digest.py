@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assessio_connect.store import payload_digest
+from assessio_connect._sqlite_store import SQLiteStore
+from assessio_connect.store import ResultOutcome, payload_digest
+from store_contract import NOW, new_order
 
 # Assessio's documented result example, verbatim (docs/assessio-contract.md, "Endpoint hosted
 # by the integrator: the result webhook").
@@ -74,13 +79,16 @@ def test_any_key_order_and_spacing_is_the_same_payload(
     )
 
 
-def _changed(result: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
-    """`result` with one value changed: a field's value, a subscore, or a subscore's name."""
+def _changed(
+    result: dict[str, Any], data: st.DataObject, *, keep: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """`result` with one value changed: a field's value (not one in `keep`), a subscore, or a
+    subscore's name."""
     changed: dict[str, Any] = json.loads(json.dumps(result))
     subscores = changed.get("subscores") or {}
     choice = data.draw(st.sampled_from(["field"] + (["score", "name"] if subscores else [])))
     if choice == "field":
-        key = data.draw(st.sampled_from(sorted(changed)))
+        key = data.draw(st.sampled_from(sorted(set(changed) - set(keep))))
         strategy = {
             "resultId": names,
             "score": scores,
@@ -113,4 +121,31 @@ def test_a_field_added_or_removed_is_another_payload(result: dict[str, Any], ext
     without = {key: value for key, value in result.items() if key != extra}
     assert payload_digest(json.dumps(with_field).encode()) != payload_digest(
         json.dumps(without).encode()
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path_factory.mktemp("digest") / "state.db")
+    opened.migrate()
+    yield opened
+    opened.close()
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(result=results, data=st.data(), first=st.integers(), second=st.integers())
+def test_the_store_keeps_a_reordered_payload_once_and_a_changed_one_as_an_update(
+    store: SQLiteStore, result: dict[str, Any], data: st.DataObject, first: int, second: int
+) -> None:
+    result_id = f"r-{uuid.uuid4()}"  # each example its own result in the shared store
+    result = {**result, "resultId": result_id, "score": result.get("score", 50)}
+    store.add_order(new_order(result_id), now=NOW)
+    original = store.record_result("acme", result_id, encoded(result, first, ["", " "]), now=NOW)
+    again = store.record_result("acme", result_id, encoded(result, second, ["\n"]), now=NOW)
+    changed = _changed(result, data, keep=("resultId",))
+    updated = store.record_result("acme", result_id, encoded(changed, second, [""]), now=NOW)
+    assert (original.outcome, again.outcome, updated.outcome) == (
+        ResultOutcome.NEW,
+        ResultOutcome.DUPLICATE,
+        ResultOutcome.UPDATED,
     )
