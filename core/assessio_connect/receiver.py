@@ -12,6 +12,7 @@ Routes (on PATH_INFO, so the app can be mounted under any SCRIPT_NAME prefix):
     GET     /healthz                        200 {"status":"ok"}: the process is up
     GET     /readyz                         200 {"status":"ok"} when `store.ping()` works,
                                             else 503 {"status":"unavailable"}
+    GET     /openapi.json                   200 the OpenAPI document of the daemon's routes
     ======  ==============================  =============================================
 
 Both segments of a result route are percent-decoded (by the server), non-empty, at most 200
@@ -24,7 +25,7 @@ Checks on a result route, in this order (the first that fails answers):
     ======  ======================================================================
     404     the path is not a route above
     405     a method other than POST on a result route (`Allow: POST`), other than
-            GET/HEAD on /healthz or /readyz (`Allow: GET, HEAD`)
+            GET/HEAD on /healthz, /readyz or /openapi.json (`Allow: GET, HEAD`)
     400     Content-Length is not a number
     413     the body is larger than `max_body_bytes`: refused from Content-Length
             before it is read; without a Content-Length (chunked) at most
@@ -67,6 +68,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import codec
+from ._openapi import OPENAPI_PATH, openapi_json
 from ._wsgi import RequestBodyError, header, read_body, request_headers
 from .errors import PayloadError, StoreError, WebhookAuthenticationError
 from .models import Result
@@ -184,7 +186,7 @@ def _read_capped(environ: WSGIEnvironment, limit: int) -> bytes:
 
 
 class ResultReceiver:
-    """WSGI app: POST /results/{tenant}/{resultId}, GET /healthz, GET /readyz."""
+    """WSGI app: POST /results/{tenant}/{resultId}, GET /healthz, /readyz and /openapi.json."""
 
     def __init__(
         self,
@@ -229,9 +231,11 @@ class ResultReceiver:
 
     def _dispatch(self, method: str, environ: WSGIEnvironment) -> _Response:
         path = _decoded_path(environ)
-        if path in ("/healthz", "/readyz"):
+        if path in ("/healthz", "/readyz", OPENAPI_PATH):
             if method not in ("GET", "HEAD"):
                 return self._reject(405, f"{path} answers GET only", ("Allow", "GET, HEAD"))
+            if path == OPENAPI_PATH:
+                return _Response(200, openapi_json())
             return self._health() if path == "/healthz" else self._ready()
         route = None
         if path is not None and not _has_encoded_slash(environ):
