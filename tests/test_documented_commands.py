@@ -745,6 +745,17 @@ CASES: Mapping[str, Case] = {
     "python -m assessio_connect": Case(
         runs=(Run("python -m assessio_connect --version", stdout=(__version__,)),)
     ),
+    "assessio-connect greenhouse connect": Case(
+        runs=(
+            Run("assessio-connect greenhouse connect --help", stdout=("--tenant",)),
+            Run(
+                "assessio-connect greenhouse connect --config daemon.toml --tenant acme",
+                exit_code=1,
+                stderr=("error: ", "not to Greenhouse"),
+            ),
+        ),
+        needs=DAEMON,
+    ),
     "assessio-connect workday tests": Case(
         runs=(
             Run(
@@ -816,7 +827,7 @@ def test_every_command_heading_of_the_cli_doc_is_run() -> None:
 
 
 def test_the_documented_exit_codes_are_the_cli_s() -> None:
-    assert documented_exit_codes() == {0, 1, 2}
+    assert documented_exit_codes() == {0, 1, 2, 130}
 
 
 @pytest.mark.parametrize("documented", sorted(CASES))
