@@ -18,7 +18,15 @@ import attrs
 import pytest
 import urllib3
 from click.testing import CliRunner
-from greenhouse_world import AUTHORIZATION_CODE, KEYS, FakeClock, World, wait_until, world
+from greenhouse_world import (
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    KEYS,
+    FakeClock,
+    World,
+    wait_until,
+    world,
+)
 
 from assessio_connect.cli import cli
 from assessio_connect.config import Secret
@@ -396,3 +404,21 @@ def test_an_unconnected_tenant_is_told_to_run_connect_once(
         for store in stores:
             store.close()
         transport.close()
+
+
+def test_connect_explains_what_it_cannot_do(tmp_path: Path) -> None:
+    with world(tmp_path) as w:
+        custom = w.config_path(grant=CLIENT_CREDENTIALS)
+        result = CliRunner().invoke(
+            cli, ["greenhouse", "connect", "--config", str(custom), "--tenant", "acme"]
+        )
+        assert result.exit_code == 1
+        assert "not a partner integration" in result.stderr
+        partner = w.config_path(grant=AUTHORIZATION_CODE)
+        partner.write_text(partner.read_text().replace(f":{w.daemon_port}", ":0", 1))
+        result = CliRunner().invoke(
+            cli, ["greenhouse", "connect", "--config", str(partner), "--tenant", "acme"]
+        )
+        assert result.exit_code == 1
+        assert "set [server] public_url" in result.stderr
+        assert result.stdout == ""
