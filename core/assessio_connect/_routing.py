@@ -1,5 +1,6 @@
-"""The daemon's one WSGI app: connector routes under `/connectors/{tenant}/`, the rest to the
-result receiver (`/results/…`, `/healthz`, `/readyz`)."""
+"""The daemon's one WSGI app: connector routes under `/connectors/{tenant}/`, operator routes
+(e.g. `/metrics`, `/status`) under their own prefixes, the rest to the result receiver
+(`/results/…`, `/healthz`, `/readyz`)."""
 
 from __future__ import annotations
 
@@ -27,16 +28,27 @@ class DaemonApp:
     """Dispatches by path prefix; mountable anywhere (it routes on PATH_INFO)."""
 
     def __init__(
-        self, receiver: WSGIApplication, connector_apps: Mapping[str, WSGIApplication]
+        self,
+        receiver: WSGIApplication,
+        connector_apps: Mapping[str, WSGIApplication],
+        operator_apps: Mapping[str, WSGIApplication] | None = None,
     ) -> None:
         self._receiver = receiver
         self._connector_apps = dict(connector_apps)
+        self._operator_apps = dict(operator_apps or {})
+        """Path prefix (e.g. "/metrics") -> app; the app sees the prefix in SCRIPT_NAME."""
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "") or "/"
         if not path.startswith(CONNECTOR_PREFIX):
+            for prefix, app in self._operator_apps.items():
+                if path == prefix or path.startswith(prefix + "/"):
+                    inner = dict(environ)
+                    inner["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+                    inner["PATH_INFO"] = path[len(prefix) :]
+                    return app(inner, start_response)
             return self._receiver(environ, start_response)
         raw = str(environ.get("REQUEST_URI") or environ.get("RAW_URI") or "")
         if "%2f" in raw.partition("?")[0].lower():

@@ -157,6 +157,7 @@ class Daemon:
                     for name, tenant in self.tenants.items()
                     if tenant.connector.is_push
                 },
+                self._operator_apps(),
             )
             self.pollers = [
                 Poller(
@@ -179,6 +180,10 @@ class Daemon:
             self.store.close()
             raise
         self._started = False
+
+    def _operator_apps(self) -> dict[str, WSGIApplication]:
+        """Routes for operators, by path prefix, served beside the receiver."""
+        return {}
 
     @property
     def url(self) -> str:
