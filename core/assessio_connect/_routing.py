@@ -43,12 +43,12 @@ class DaemonApp:
     ) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "") or "/"
         if not path.startswith(CONNECTOR_PREFIX):
-            for prefix, app in self._operator_apps.items():
+            for prefix, operator_app in self._operator_apps.items():
                 if path == prefix or path.startswith(prefix + "/"):
                     inner = dict(environ)
                     inner["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
                     inner["PATH_INFO"] = path[len(prefix) :]
-                    return app(inner, start_response)
+                    return operator_app(inner, start_response)
             return self._receiver(environ, start_response)
         raw = str(environ.get("REQUEST_URI") or environ.get("RAW_URI") or "")
         if "%2f" in raw.partition("?")[0].lower():
