@@ -3,12 +3,9 @@ Harvest v3 (a note and custom fields on the candidate) or the partner completion
 
 from __future__ import annotations
 
-import hmac
-import math
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qs
 
 from assessio_connect import codec
 from assessio_connect._wsgi import RequestBodyError, header, read_body
@@ -24,7 +21,6 @@ from assessio_connect.connector import (
     WSGIApplication,
 )
 from assessio_connect.errors import (
-    APIError,
     AssessioError,
     ConfigError,
     ConnectorError,
@@ -32,27 +28,19 @@ from assessio_connect.errors import (
     PermanentError,
     RetryableError,
     StoreUnavailableError,
-    TransportError,
 )
 from assessio_connect.store import OrderRecord
 
-from ._auth import ClientCredentialsAuth, HarvestAuth, basic_header, error_text
+from ._auth import ClientCredentialsAuth, HarvestAuth
 from ._authorization import CALLBACK_PATH, AuthorizationRequests
 from ._candidate_writer import CandidateWriter
-from ._completion import completion_url
-from ._config import GreenhouseConfig, PartnerSettings
+from ._config import GreenhouseConfig
 from ._harvest import HarvestClient
-from ._http import Reply, basic_credentials, error, respond
-from ._jobs import hiring_team_emails, job_of_application
+from ._http import MAX_REQUEST_BYTES, Handler, Reply, error, respond, retry_later
+from ._jobs import hiring_team_emails
 from ._keepalive import KeepAlive
 from ._oauth_callback import handle_callback
-from ._partner import (
-    CompletionSettings,
-    interview_id_for,
-    parse_send_test,
-    status_answer,
-    tests_answer,
-)
+from ._partner_api import PARTNER_PATHS, PartnerApi
 from ._partner_oauth import PartnerConnection
 from ._tokens import TokenEndpoint
 from ._webhook import (
@@ -66,18 +54,11 @@ from ._webhook import (
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from ._partner import TestOrder
     from ._webhook import StageChange
 
 __all__ = ["MAX_REQUEST_BYTES", "GreenhouseConnector"]
 
-MAX_REQUEST_BYTES = 1024 * 1024
-DEFAULT_RETRY_AFTER = 60
-"""Seconds Greenhouse is asked to wait when the connector cannot take a call right now."""
 WEBHOOK_PATH = "/webhook"
-PARTNER_PATHS = ("/list_tests", "/send_test", "/test_status", "/request_errors")
-
-Handler = Callable[["WSGIEnvironment"], Reply]
 
 
 def _unique(emails: Iterable[str]) -> tuple[str, ...]:
@@ -85,11 +66,6 @@ def _unique(emails: Iterable[str]) -> tuple[str, ...]:
     for email in emails:
         seen.setdefault(email.strip().casefold(), email.strip())
     return tuple(seen.values())
-
-
-def _retry_later(message: str, retry_after: float | None = None) -> Reply:
-    wait = math.ceil(retry_after) if retry_after is not None else DEFAULT_RETRY_AFTER
-    return Reply(503, {"message": message}, (("Retry-After", str(max(wait, 1))),))
 
 
 class GreenhouseConnector(Connector):
@@ -149,15 +125,11 @@ class GreenhouseConnector(Connector):
             )
         if config.webhook_enabled:
             self._routes[WEBHOOK_PATH] = ("POST", self._webhook)
-        if config.partner_enabled:
-            self._routes.update(
-                {
-                    "/list_tests": ("GET", self._list_tests),
-                    "/send_test": ("POST", self._send_test),
-                    "/test_status": ("GET", self._test_status),
-                    "/request_errors": ("POST", self._request_errors),
-                }
-            )
+        self._partner: PartnerApi | None = None
+        if config.partner is not None:
+            self._partner = PartnerApi(config.partner, context, self.harvest, self._invite)
+            if config.partner_enabled:
+                self._routes.update(self._partner.routes())
         if self.connection is not None and oauth is not None:
             self._keep_alive = KeepAlive(
                 self.connection.keep_alive,
@@ -223,9 +195,9 @@ class GreenhouseConnector(Connector):
         try:
             return self.context.invite(invitation)
         except RetryableError as exc:
-            return _retry_later(str(exc), exc.retry_after)
+            return retry_later(str(exc), exc.retry_after)
         except StoreUnavailableError:
-            return _retry_later("the connector's store is unavailable; try again later")
+            return retry_later("the connector's store is unavailable; try again later")
         except ConfigError as exc:
             self.context.log(
                 "greenhouse.order_unusable",
@@ -317,7 +289,7 @@ class GreenhouseConnector(Connector):
                 try:
                     team = hiring_team_emails(self._require_harvest(), change.job_id)
                 except RetryableError as exc:
-                    return _retry_later(str(exc), exc.retry_after)
+                    return retry_later(str(exc), exc.retry_after)
                 except ConnectorError as exc:
                     self.context.log(
                         "greenhouse.hiring_team_unavailable",
@@ -377,158 +349,18 @@ class GreenhouseConnector(Connector):
             collaborators=collaborators,
         )
 
-    # Assessment Partner mode
-
-    def _partner_settings(self) -> PartnerSettings:
-        settings = self.config.partner
-        assert settings is not None
-        return settings
-
-    def _completion_settings(self) -> CompletionSettings:
-        settings = self._partner_settings()
-        return CompletionSettings(settings.completion_hosts, settings.allow_http_completion)
-
-    def _partner_denied(self, environ: WSGIEnvironment) -> Reply | None:
-        credentials = basic_credentials(environ)
-        key = self._partner_settings().api_key.reveal().encode("utf-8")
-        if credentials is not None and hmac.compare_digest(credentials[0].encode("utf-8"), key):
-            return None
-        self.context.log(
-            "greenhouse.partner_rejected",
-            level="warning",
-            path=str(environ.get("PATH_INFO") or ""),
-            why="missing Basic credentials" if credentials is None else "unknown API key",
-        )
-        return Reply(
-            401,
-            {"message": "invalid API key"},
-            (("WWW-Authenticate", 'Basic realm="assessio-connect"'),),
-        )
-
-    def _list_tests(self, environ: WSGIEnvironment) -> Reply:
-        denied = self._partner_denied(environ)
-        if denied is not None:
-            return denied
-        try:
-            config = self.context.assessio_config()
-        except (APIError, TransportError) as exc:
-            return _retry_later(f"cannot read the lenses from Assessio right now: {exc}")
-        return Reply(200, tests_answer(config))
-
-    def _send_test(self, environ: WSGIEnvironment) -> Reply:
-        denied = self._partner_denied(environ)
-        if denied is not None:
-            return denied
-        try:
-            data = codec.parse_json(read_body(environ, MAX_REQUEST_BYTES), what="send_test request")
-        except RequestBodyError as exc:
-            return error(exc.status, str(exc))
-        except PayloadError as exc:
-            return error(400, str(exc))
-        try:
-            order = parse_send_test(data, self._completion_settings())
-        except PayloadError as exc:
-            return error(422, "invalid send_test request", errors=list(exc.problems))
-        interview_id = interview_id_for(order.completion_url)
-        known = self.context.find_order(interview_id)
-        if known is None:
-            invitation = Invitation(
-                application_id=interview_id,
-                job=self._partner_job(order),
-                candidate=AtsCandidate(
-                    id=order.application_id or interview_id,
-                    email=order.email,
-                    name=f"{order.first_name} {order.last_name}".strip(),
-                ),
-                lens=order.partner_test_id,
-                metadata={
-                    "mode": "partner",
-                    "completion_url": order.completion_url,
-                    "partner_test_id": order.partner_test_id,
-                    "greenhouse_application_id": order.application_id or "",
-                },
-            )
-            outcome = self._invite(invitation)
-            if isinstance(outcome, Reply):
-                return outcome
-            known = outcome
-        self.context.log(
-            "greenhouse.test_sent",
-            partner_interview_id=interview_id,
-            result_id=known.result_id,
-        )
-        return Reply(200, {"partner_interview_id": interview_id})
-
-    def _partner_job(self, order: TestOrder) -> AtsJob:
-        """The Greenhouse job behind a sent test (read through Harvest when possible), else one
-        recruitment per test: send_test itself does not name the job."""
-        if self.harvest is not None and order.application_id is not None:
-            try:
-                return job_of_application(self.harvest, order.application_id)
-            except ConnectorError as exc:
-                self.context.log(
-                    "greenhouse.partner_job_unknown",
-                    level="warning",
-                    greenhouse_application_id=order.application_id,
-                    error=str(exc),
-                )
-        name = order.partner_test_id
-        try:
-            lens = self.context.assessio_config().find_lens(order.partner_test_id)
-            name = lens.name if lens is not None else name
-        except AssessioError:
-            pass
-        return AtsJob(id=f"test-{order.partner_test_id}", title=f"{name} (Greenhouse assessment)")
-
-    def _test_status(self, environ: WSGIEnvironment) -> Reply:
-        denied = self._partner_denied(environ)
-        if denied is not None:
-            return denied
-        query = parse_qs(str(environ.get("QUERY_STRING") or ""))
-        interview_id = (query.get("partner_interview_id") or [""])[0].strip()
-        if not interview_id:
-            return error(400, "partner_interview_id is required")
-        order = self.context.find_order(interview_id)
-        if order is None or order.metadata.get("mode") != "partner":
-            return error(404, f"no test with partner_interview_id {interview_id!r}")
-        record = self.context.latest_result(order.result_id)
-        if record is None:
-            return Reply(200, status_answer(None, None))
-        return Reply(200, status_answer(record.result, record.version))
-
-    def _request_errors(self, environ: WSGIEnvironment) -> Reply:
-        denied = self._partner_denied(environ)
-        if denied is not None:
-            return denied
-        try:
-            data = codec.parse_json(read_body(environ, MAX_REQUEST_BYTES), what="request_errors")
-        except RequestBodyError as exc:
-            return error(exc.status, str(exc))
-        except PayloadError:
-            data = None
-        fields: dict[str, Any] = {}
-        if isinstance(data, dict):
-            for key in (
-                "api_call",
-                "partner_test_id",
-                "partner_test_name",
-                "partner_interview_id",
-            ):
-                if isinstance(data.get(key), (str, int)):
-                    fields[key] = str(data[key])[:200]
-            errors = data.get("errors")
-            if isinstance(errors, list):
-                fields["errors"] = "; ".join(str(item) for item in errors)[:1000]
-        self.context.log("greenhouse.partner_request_error", level="error", **fields)
-        return Reply(200, {})
-
     # Results
 
     def push_result(self, pushback: Pushback) -> None:
         """Partner-mode orders: PATCH the completion url. Web-hook orders: a note (once per
         result version) and the configured candidate custom fields."""
         if pushback.order.metadata.get("mode") == "partner":
-            self._complete_test(pushback)
+            if self._partner is None:
+                raise PermanentError(
+                    "partner mode is no longer configured for this tenant, so the test cannot "
+                    "be marked complete; add [...ats.partner] back"
+                )
+            self._partner.complete(pushback)
             return
         writer = self._writer
         if writer is None:
@@ -541,50 +373,6 @@ class GreenhouseConnector(Connector):
             pushback.result,
             pushback.version,
             self._lens_name(order.order.lens_id),
-        )
-
-    def _complete_test(self, pushback: Pushback) -> None:
-        order = pushback.order
-        stored = order.metadata.get("completion_url")
-        settings = self.config.partner
-        if not stored:
-            raise PermanentError(f"order {order.result_id} has no Greenhouse completion url")
-        if settings is None:
-            raise PermanentError(
-                "partner mode is no longer configured for this tenant, so the test cannot be "
-                "marked complete; add [...ats.partner] back"
-            )
-        try:  # checked again: the order may predate today's rules
-            url = completion_url(
-                stored,
-                settings.completion_hosts,
-                allow_http=settings.allow_http_completion,
-            )
-        except ValueError as exc:
-            raise PermanentError(
-                f"the completion url of test {order.application_id} {exc}; the partner key is "
-                "not sent there"
-            ) from None
-        headers = {"Authorization": basic_header(settings.api_key.reveal())}
-        action = f"mark test {order.application_id} complete in Greenhouse"
-        try:
-            self.context.transport.send("PATCH", url, headers=headers)
-        except TransportError as exc:
-            raise RetryableError(f"could not {action}: {exc}") from None
-        except APIError as exc:
-            detail = error_text(exc.body_excerpt)
-            suffix = f": {detail}" if detail else ""
-            message = f"could not {action}: Greenhouse answered HTTP {exc.status}{suffix}"
-            if exc.status in (408, 425, 429) or exc.status >= 500:
-                raise RetryableError(message, retry_after=exc.retry_after) from None
-            if exc.status == 401:
-                message += "; check ats.partner.api_key"
-            raise PermanentError(message) from None
-        self.context.log(
-            "greenhouse.test_completed",
-            partner_interview_id=order.application_id,
-            result_id=order.result_id,
-            version=pushback.version,
         )
 
     def _lens_name(self, lens_id: str) -> str | None:

@@ -7,16 +7,33 @@ import base64
 import binascii
 import html
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from assessio_connect._wsgi import header
 
-__all__ = ["Reply", "basic_credentials", "error", "page", "respond"]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
+__all__ = [
+    "DEFAULT_RETRY_AFTER",
+    "MAX_REQUEST_BYTES",
+    "Handler",
+    "Reply",
+    "basic_credentials",
+    "error",
+    "page",
+    "respond",
+    "retry_later",
+]
+
+MAX_REQUEST_BYTES = 1024 * 1024
+DEFAULT_RETRY_AFTER = 60
+"""Seconds Greenhouse is asked to wait when the connector cannot take a call right now."""
 _JSON = "application/json"
 _HTML = "text/html; charset=utf-8"
 
@@ -31,9 +48,19 @@ class Reply:
     content_type: str = _JSON
 
 
+Handler = Callable[["WSGIEnvironment"], Reply]
+"""A route of the connector's app: the request's environ in, the answer out."""
+
+
 def error(status: int, message: str, **extra: Any) -> Reply:
     """`{"message": …}` (Greenhouse's error shape) with `extra` keys."""
     return Reply(status, {"message": message, **extra})
+
+
+def retry_later(message: str, retry_after: float | None = None) -> Reply:
+    """503 with `Retry-After`: the call could not be taken now (Greenhouse retries)."""
+    wait = math.ceil(retry_after) if retry_after is not None else DEFAULT_RETRY_AFTER
+    return Reply(503, {"message": message}, (("Retry-After", str(max(wait, 1))),))
 
 
 def page(status: int, text: str) -> Reply:
