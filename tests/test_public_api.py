@@ -28,6 +28,7 @@ EXPECTED = {
     "ResultReceiver",
     "RetryableError",
     "Secret",
+    "SecretProof",
     "Store",
     "StoreError",
     "StoreUnavailableError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import codec, signing
 from ._cli_runtime import load_daemon_config
 from ._version import __version__
-from .client import AssessioClient, ClientSettings
+from .client import AssessioClient, ClientSettings, SecretProof
 from .codec import converter, dumps, loads, structure, unstructure
 from .config import DaemonConfig, Secret, TenantConfig, load_config
 from .connector import (
@@ -102,6 +102,7 @@ __all__ = [
     "RetryPolicy",
     "RetryableError",
     "Secret",
+    "SecretProof",
     "ServerError",
     "SignatureError",
     "SignatureMismatchError",

@@ -290,6 +290,31 @@ def _assessment_problems(tenant: TenantConfig, assessio: AssessioConfig) -> list
     return problems
 
 
+def _check_integrator_secret(runtime: TenantRuntime, echo: Callable[[str], None]) -> bool:
+    """Print whether Assessio verified the tenant's integrator-secret; False when Assessio
+    refused it (or its absence) or could not be asked. Where there is nothing to prove (no
+    secret and none needed, or an organisation whose signatures Assessio does not check),
+    that is said plainly and passes."""
+    name = runtime.tenant
+    try:
+        proof = runtime.client.prove_integrator_secret()
+    except AssessioError as exc:
+        echo(f"{name}: integrator-secret FAILED: not proven: {exc}")
+        return False
+    if proof.verdict == "proven":
+        echo(f"{name}: integrator-secret proven ({proof.reason})")
+        return True
+    if proof.verdict == "refused":
+        fix = "set" if runtime.config.integrator_secret is None else "correct"
+        echo(
+            f"{name}: integrator-secret FAILED: not proven: {proof.reason}; the provider-key "
+            f"was accepted, so {fix} the secret @ $.tenants.{name}.integrator_secret"
+        )
+        return False
+    echo(f"{name}: integrator-secret not proven: {proof.reason}")
+    return True
+
+
 def _check_tenant(runtime: TenantRuntime, echo: Callable[[str], None]) -> Iterator[str]:
     """Print one line per check of a tenant; yields the name of each check that failed."""
     name = runtime.tenant
@@ -300,15 +325,13 @@ def _check_tenant(runtime: TenantRuntime, echo: Callable[[str], None]) -> Iterat
         echo(f"{name}: assessio FAILED: {exc}")
         yield f"{name} assessio"
     else:
-        # Only the GET of the lenses is made: it proves the integrator-secret only if it is signed.
-        proven = "provider-key"
-        if tenant.sign_get and tenant.integrator_secret is not None:
-            proven += " and integrator-secret"
         echo(
-            f"{name}: assessio ok ({proven} accepted; "
+            f"{name}: assessio ok (provider-key accepted; "
             f"{_plural(len(assessio.available_lenses), 'lens', 'lenses')}, "
             f"{_plural(len(assessio.available_locales), 'locale')})"
         )
+        if not _check_integrator_secret(runtime, echo):
+            yield f"{name} integrator-secret"
         problems = _assessment_problems(tenant, assessio)
         if problems:
             echo(f"{name}: assessment FAILED: " + "; ".join(problems))

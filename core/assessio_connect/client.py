@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Literal, TypeVar
@@ -10,12 +11,19 @@ from typing import Literal, TypeVar
 import attrs
 
 from . import codec
-from .errors import PayloadError, UnexpectedResponseError
+from .errors import PayloadError, UnexpectedResponseError, error_for_status
 from .models import AssessioConfig, AssessmentLink, AssessmentOrder
 from .signing import SIGNATURE_HEADER, sign
 from .transport import HTTPResponse, RetryPolicy, Transport, default_transport
 
-__all__ = ["ENVIRONMENTS", "AssessioClient", "ClientSettings", "Environment"]
+__all__ = [
+    "ENVIRONMENTS",
+    "AssessioClient",
+    "ClientSettings",
+    "Environment",
+    "SecretProof",
+    "SecretVerdict",
+]
 
 _T = TypeVar("_T")
 
@@ -38,6 +46,29 @@ class ClientSettings:
     config_path: str = "/recruitment/v1/config"
     order_path: str = "/recruitment/v1/assessment-order"
     link_path: str = "/recruitment/v1/assessment-link-order"
+
+
+SecretVerdict = Literal["proven", "refused", "unchecked", "unsigned"]
+
+_PROBE_BODY = b"{}"
+"""An assessment order with none of the fields the contract requires: nothing can be created
+from it, whatever the signature."""
+_REFUSED = (401, 403)
+_INVALID = (400, 422)
+
+
+@attrs.frozen
+class SecretProof:
+    """What `AssessioClient.prove_integrator_secret` found out, in words a person can act on."""
+
+    verdict: SecretVerdict
+    """`proven`: Assessio verified the signature; `refused`: it refused the signature (or the
+    lack of one); `unchecked`: it checks no signature here; `unsigned`: no secret, none needed."""
+    reason: str
+
+    @property
+    def proven(self) -> bool:
+        return self.verdict == "proven"
 
 
 class AssessioClient:
@@ -103,24 +134,85 @@ class AssessioClient:
         response = self._call("POST", self.settings.link_path, codec.dumps(order))
         return self._decode(response, AssessmentLink, "assessment link")
 
-    def _call(self, method: str, path: str, body: bytes | None) -> HTTPResponse:
-        url = self.base_url + path
+    def prove_integrator_secret(self) -> SecretProof:
+        """Prove that Assessio accepts this client's integrator-secret, ordering nothing.
 
-        def headers() -> dict[str, str]:
-            built = {"Accept": "application/json"}
-            if self.settings.provider_key_header.lower() == "authorization":
-                built["Authorization"] = f"Bearer {self._provider_key}"
-            else:
-                built[self.settings.provider_key_header] = self._provider_key
-            if body is not None:
-                built["Content-Type"] = "application/json"
-            if self._integrator_secret and (body is not None or self.settings.sign_get):
-                built[SIGNATURE_HEADER] = sign(
-                    self._integrator_secret, body or b"", int(self._clock())
+        Signed POSTs of an empty order (`{}`) to the order endpoint: one signed with the secret,
+        one with a random secret. Where Assessio verifies a POST's `Signature` before it reads
+        the order (as the emulator does), a good secret draws 400/422 (the order is invalid)
+        while the random one draws 401/403; a wrong secret draws 401/403. When both are
+        answered alike, no signature was checked (the sandbox can switch signing off): that is
+        said, never passed for proof. Without a secret, one unsigned empty order tells whether
+        Assessio needs one. Raises `TransportError`, or `APIError` for 429 and 5xx, when no
+        answer could be had.
+        """
+        secret = self._integrator_secret
+        if not secret:
+            unsigned = self._probe(None)
+            if unsigned.status in _REFUSED:
+                return SecretProof(
+                    "refused",
+                    f"no integrator-secret is set, and Assessio refused an unsigned request "
+                    f"(HTTP {unsigned.status}: {_excerpt(unsigned)}): this organisation needs "
+                    "its requests signed",
                 )
-            return built
+            return SecretProof(
+                "unsigned", "no integrator-secret is set, and Assessio takes unsigned requests"
+            )
+        signed = self._probe(secret)
+        if signed.status in _REFUSED:
+            return SecretProof(
+                "refused",
+                f"Assessio refused a request signed with it (HTTP {signed.status}: "
+                f"{_excerpt(signed)})",
+            )
+        if signed.status not in _INVALID:
+            return SecretProof(
+                "unchecked",
+                f"Assessio answered HTTP {signed.status} to an empty order instead of refusing "
+                "it as invalid, so its answer says nothing about the signature",
+            )
+        tampered = self._probe(secrets.token_hex(32))
+        if tampered.status in _REFUSED:
+            return SecretProof(
+                "proven",
+                "a request signed with it passed Assessio's signature check; one signed with "
+                "a wrong secret was refused",
+            )
+        return SecretProof(
+            "unchecked",
+            f"Assessio checks no signature for this organisation (a request signed with a "
+            f"wrong secret was answered HTTP {tampered.status} too, not 401)",
+        )
 
-        return self.transport.send(method, url, body=body, headers=headers, retry=self.retry)
+    def _probe(self, secret: str | None) -> HTTPResponse:
+        """One POST of the empty order, signed with `secret` if any; raises for 429 and 5xx."""
+        url = self.base_url + self.settings.order_path
+        headers = self._headers(_PROBE_BODY, secret)
+        response = self.transport.exchange("POST", url, body=_PROBE_BODY, headers=headers)
+        if response.status == 429 or response.status >= 500:
+            raise error_for_status(response.status, response.body, method="POST", url=url)
+        return response
+
+    def _headers(self, body: bytes | None, secret: str | None) -> dict[str, str]:
+        built = {"Accept": "application/json"}
+        if self.settings.provider_key_header.lower() == "authorization":
+            built["Authorization"] = f"Bearer {self._provider_key}"
+        else:
+            built[self.settings.provider_key_header] = self._provider_key
+        if body is not None:
+            built["Content-Type"] = "application/json"
+        if secret and (body is not None or self.settings.sign_get):
+            built[SIGNATURE_HEADER] = sign(secret, body or b"", int(self._clock()))
+        return built
+
+    def _call(self, method: str, path: str, body: bytes | None) -> HTTPResponse:
+        def headers() -> dict[str, str]:  # built afresh per attempt: a fresh signature
+            return self._headers(body, self._integrator_secret)
+
+        return self.transport.send(
+            method, self.base_url + path, body=body, headers=headers, retry=self.retry
+        )
 
     def _decode(self, response: HTTPResponse, cls: type[_T], what: str) -> _T:
         try:
@@ -129,3 +221,7 @@ class AssessioClient:
             raise UnexpectedResponseError(
                 response.status, f"unreadable {what}: {exc}".encode()
             ) from None
+
+
+def _excerpt(response: HTTPResponse) -> str:
+    return error_for_status(response.status, response.body).body_excerpt or "no body"
