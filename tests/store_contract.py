@@ -15,14 +15,18 @@ import pytest
 from assessio_connect.errors import StoreError
 from assessio_connect.models import AssessmentOrder, CandidateDetails, Recruitment
 from assessio_connect.store import (
+    POLL_SUCCEEDED,
+    AttemptOutcome,
     DeliveryRecord,
     DeliveryState,
     NewOrder,
     OrderState,
     ResultOutcome,
     ResultRecord,
+    SchemaCheck,
     StateEntry,
     Store,
+    TenantActivity,
     payload_digest,
 )
 
@@ -40,6 +44,7 @@ def new_order(
     tenant: str = "acme",
     application_id: str | None = None,
     metadata: dict[str, str] | None = None,
+    email: str = "ada@example.com",
 ) -> NewOrder:
     """A valid order for `result_id`; its application id defaults to `app-<result_id>`."""
     return NewOrder(
@@ -53,7 +58,7 @@ def new_order(
             result_id=result_id,
             lens_id="lens-1",
             locale="sv-SE",
-            candidate_details=CandidateDetails("ada@example.com"),
+            candidate_details=CandidateDetails(email),
             additional_recruitment_collaborators_emails=("hr@example.com",),
         ),
         metadata={"callback": "https://ats.example/cb/1"} if metadata is None else metadata,
@@ -839,3 +844,176 @@ class StoreContract:
         closed.close()
         with pytest.raises(StoreError):
             closed.add_order(new_order(), now=NOW)
+
+    # -- operators' views ------------------------------------------------------------------
+
+    def seed_people(self, store: Store) -> dict[str, int]:
+        """Three candidates in two tenants (one e-mail in both), each with a result; returns
+        their delivery ids by result id."""
+        people = [
+            ("acme", "r-1", "app-1", "Ada.Lovelace@Example.com", NOW),
+            ("acme", "r-2", "app-2", "grace@example.com", NOW + 1),
+            ("globex", "r-3", "app-1", "ada.lovelace@example.com", NOW + 2),
+        ]
+        deliveries = {}
+        for tenant, result_id, application_id, email, at in people:
+            store.add_order(
+                new_order(result_id, tenant=tenant, application_id=application_id, email=email),
+                now=at,
+            )
+            recorded = store.record_result(tenant, result_id, payload(result_id), now=at)
+            assert recorded.delivery_id is not None
+            deliveries[result_id] = recorded.delivery_id
+        return deliveries
+
+    def test_lists_filter_by_result_application_and_email_through_the_order(
+        self, store: Store
+    ) -> None:
+        self.seed_people(store)
+        store.record_result("acme", "r-1", payload("r-1", 12), now=NOW + 3)
+
+        def orders(
+            *,
+            tenant: str | None = None,
+            result_id: str | None = None,
+            application_id: str | None = None,
+            email: str | None = None,
+        ) -> list[tuple[str, str]]:
+            found = store.list_orders(
+                tenant=tenant, result_id=result_id, application_id=application_id, email=email
+            )
+            return [(o.tenant, o.result_id) for o in found]
+
+        # E-mail matches trimmed and whatever the case of its ASCII letters.
+        assert orders(email=" ADA.lovelace@example.COM") == [("globex", "r-3"), ("acme", "r-1")]
+        assert orders(email="ada.lovelace@example.com", tenant="acme") == [("acme", "r-1")]
+        assert orders(application_id="app-1") == [("globex", "r-3"), ("acme", "r-1")]
+        assert orders(result_id="r-2") == [("acme", "r-2")]
+        assert orders(email="nobody@example.com") == []
+        assert store.count_orders(email="ADA.LOVELACE@EXAMPLE.COM") == 2
+        assert store.count_orders(tenant="acme", state=OrderState.PENDING) == 2
+
+        results = store.list_results(email="ada.lovelace@example.com")
+        assert [(r.tenant, r.result_id, r.version) for r in results] == [
+            ("acme", "r-1", 2),
+            ("globex", "r-3", 1),
+            ("acme", "r-1", 1),
+        ]
+        assert store.count_results(application_id="app-1", tenant="acme") == 2
+        assert store.count_results(result_id="r-2") == 1
+        deliveries = store.list_deliveries(application_id="app-1", state=DeliveryState.PENDING)
+        assert [(d.tenant, d.result_id, d.version) for d in deliveries] == [
+            ("acme", "r-1", 2),
+            ("globex", "r-3", 1),
+        ]
+        assert store.count_deliveries(email="grace@example.com") == 1
+        assert store.count_deliveries(application_id="app-1") == 3  # v1 superseded, v2, r-3
+
+    def test_a_limit_of_none_lists_everything_and_counts_ignore_limits(self, store: Store) -> None:
+        for n in range(7):
+            self.queued(store, f"r-{n}", now=NOW + n)
+        assert len(store.list_orders(limit=None)) == 7
+        assert len(store.list_orders(limit=3)) == 3
+        assert len(store.list_results(limit=None)) == 7
+        assert len(store.list_deliveries(limit=None)) == 7
+        assert len(store.list_deliveries(limit=0)) == 0
+        assert (store.count_orders(), store.count_results(), store.count_deliveries()) == (7, 7, 7)
+        assert store.count_results(orphans=True) == 0
+
+    def test_get_delivery(self, store: Store) -> None:
+        delivery_id = self.queued(store, "r-1")
+        assert store.get_delivery(delivery_id) == self.delivery(store, delivery_id)
+        assert store.get_delivery(delivery_id + 1000) is None
+
+    def test_every_attempt_is_kept_with_its_outcome_and_error(self, store: Store) -> None:
+        delivery_id = self.queued(store, "r-1")
+        store.claim_deliveries(owner="a", now=NOW, lease=LEASE, limit=1)
+        assert store.delivery_retry(
+            delivery_id, owner="a", error="ATS answered 503", due=NOW + 60, now=NOW + 1
+        )
+        store.claim_deliveries(owner="a", now=NOW + 60, lease=LEASE, limit=1)
+        assert store.delivery_dead(delivery_id, owner="a", error="ATS answered 404", now=NOW + 61)
+        assert store.requeue_deliveries(ids=[delivery_id], now=NOW + 100) == 1
+        store.claim_deliveries(owner="b", now=NOW + 100, lease=LEASE, limit=1)
+        assert not store.delivery_done(delivery_id, owner="a", now=NOW + 101)  # lease lost
+        assert store.delivery_done(delivery_id, owner="b", now=NOW + 102)
+        history = store.list_delivery_attempts("acme", "r-1")
+        assert [(a.attempt, a.outcome, a.error, a.at, a.next_attempt_at) for a in history] == [
+            (1, AttemptOutcome.RETRY, "ATS answered 503", NOW + 1, NOW + 60),
+            (2, AttemptOutcome.DEAD, "ATS answered 404", NOW + 61, None),
+            (2, AttemptOutcome.REQUEUED, None, NOW + 100, NOW + 100),
+            (1, AttemptOutcome.DELIVERED, None, NOW + 102, None),
+        ]
+        assert {(a.delivery_id, a.tenant, a.result_id, a.version) for a in history} == {
+            (delivery_id, "acme", "r-1", 1)
+        }
+        assert store.list_delivery_attempts("acme", "r-1", delivery_id=delivery_id + 1) == []
+        assert store.list_delivery_attempts("globex", "r-1") == []
+
+    def test_requeue_of_dead_deliveries_can_be_kept_to_one_tenant(self, store: Store) -> None:
+        ids = self.seed_people(store)
+        store.claim_deliveries(owner="a", now=NOW + 5, lease=LEASE, limit=10)
+        for delivery_id in ids.values():
+            assert store.delivery_dead(delivery_id, owner="a", error="gone", now=NOW + 6)
+        assert store.requeue_deliveries(dead=True, tenant="globex", now=NOW + 7) == 1
+        assert self.delivery(store, ids["r-3"]).state is DeliveryState.PENDING
+        assert self.delivery(store, ids["r-1"]).state is DeliveryState.DEAD
+        assert store.requeue_deliveries(ids=[ids["r-1"]], tenant="globex", now=NOW + 8) == 0
+        assert store.requeue_deliveries(ids=[ids["r-1"]], tenant="acme", now=NOW + 8) == 1
+        assert self.delivery(store, ids["r-2"]).state is DeliveryState.DEAD
+
+    def test_tenant_activity_counts_every_tenant_and_its_oldest_waiting_work(
+        self, store: Store
+    ) -> None:
+        assert store.tenant_activity() == []
+        ids = self.seed_people(store)
+        store.add_order(new_order("r-4", tenant="acme"), now=NOW + 3)
+        store.record_result("acme", "stray", payload("stray"), now=NOW + 4)
+        store.order_sent("acme", "r-1", "ref-1", now=NOW + 5)
+        store.order_sent("acme", "r-2", None, now=NOW + 5)
+        store.order_failed("globex", "r-3", "Assessio said 400: bad lens", now=NOW + 6)
+        store.order_retry("acme", "r-4", "Assessio is down", due=NOW + 60, now=NOW + 7)
+        store.claim_deliveries(owner="a", now=NOW + 10, lease=LEASE, limit=10)
+        assert store.delivery_retry(ids["r-1"], owner="a", error="503", due=NOW + 90, now=NOW + 11)
+        assert store.delivery_dead(ids["r-2"], owner="a", error="404 gone", now=NOW + 12)
+        assert store.delivery_done(ids["r-3"], owner="a", now=NOW + 13)
+        store.set_cursor("globex", POLL_SUCCEEDED, "x", now=NOW + 14)
+        store.set_cursor("globex", "poll", "page-3", now=NOW + 15)
+        store.set_cursor("initech", POLL_SUCCEEDED, "x", now=NOW + 16)
+        assert store.tenant_activity() == [
+            TenantActivity(
+                "acme",
+                orders_pending=1,
+                orders_sent=2,
+                results=3,
+                orphans=1,
+                deliveries_pending=1,
+                deliveries_retrying=1,
+                deliveries_dead=1,
+                oldest_pending_order_at=NOW + 3,
+                oldest_pending_delivery_at=NOW,
+                last_error="404 gone",
+                last_error_at=NOW + 12,
+                last_order_error="Assessio is down",
+                last_order_error_at=NOW + 7,
+            ),
+            TenantActivity(
+                "globex",
+                orders_failed=1,
+                results=1,
+                last_order_error="Assessio said 400: bad lens",
+                last_order_error_at=NOW + 6,
+                last_poll_at=NOW + 14,
+            ),
+            TenantActivity("initech", last_poll_at=NOW + 16),
+        ]
+
+    def test_a_first_attempt_in_flight_is_not_retrying(self, store: Store) -> None:
+        self.queued(store, "r-1")
+        store.claim_deliveries(owner="a", now=NOW, lease=LEASE, limit=1)
+        [activity] = store.tenant_activity()
+        assert (activity.deliveries_pending, activity.deliveries_retrying) == (1, 0)
+
+    def test_has_schema_after_migrate(self, store: Store) -> None:
+        if isinstance(store, SchemaCheck):
+            assert store.has_schema()

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from assessio_connect import codec
 from assessio_connect._sqlite_store import MIGRATIONS, SQLiteStore, open_sqlite_store
 from assessio_connect.errors import ConfigError, StoreError, StoreUnavailableError
 from store_contract import NOW, StoreContract, StoreFactory, new_order, payload
@@ -304,10 +305,19 @@ def test_a_database_of_schema_1_is_upgraded_with_its_data(tmp_path: Path) -> Non
         raw.close()
     store = SQLiteStore(path)
     assert store.schema_version() == 1
-    store.add_order(new_order(), now=NOW)
+    with sqlite3.connect(path, isolation_level=None) as raw:  # an order as release 1 wrote it
+        raw.execute(
+            """INSERT INTO orders (tenant, application_id, result_id, job_id, candidate_id,
+                   order_json, metadata_json, state, next_attempt_at, created_at, updated_at)
+               VALUES ('acme', 'app-r-1', 'r-1', 'job-7', 'cand-r-1', ?, '{}', 'sent', ?, ?, ?)""",
+            (codec.dumps(new_order().order).decode(), NOW, NOW, NOW),
+        )
+    raw.close()
     store.migrate()
     assert store.schema_version() == len(MIGRATIONS)
     assert store.find_order("acme", "app-r-1") is not None
+    # Migration 3 fills the e-mail column of the orders stored before it, for searches.
+    assert [o.result_id for o in store.list_orders(email=" ADA@Example.com")] == ["r-1"]
     assert store.put_state("acme", "ns", "k", "v", now=NOW) is not None
     store.close()
 

@@ -26,6 +26,9 @@ from ._group_commit import GroupCommit
 from .errors import ConfigError, StoreError, StoreUnavailableError
 from .models import AssessmentOrder
 from .store import (
+    POLL_SUCCEEDED,
+    AttemptOutcome,
+    DeliveryAttempt,
     DeliveryRecord,
     DeliveryState,
     NewOrder,
@@ -35,7 +38,9 @@ from .store import (
     ResultOutcome,
     ResultRecord,
     StateEntry,
+    TenantActivity,
     WorkKind,
+    email_key,
     payload_digest,
 )
 
@@ -121,6 +126,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (tenant, namespace, key)
         ) WITHOUT ROWID""",
     ),
+    # 3: operators' views: orders searchable by e-mail (and by application or result id
+    # across tenants), per-tenant counts from indexes, and every delivery attempt's outcome.
+    (
+        "ALTER TABLE orders ADD COLUMN email TEXT",
+        """UPDATE orders SET email =
+            trim(lower(json_extract(order_json, '$.candidateDetails.email')))""",
+        "CREATE INDEX orders_by_email ON orders (email)",
+        "CREATE INDEX orders_by_application ON orders (application_id)",
+        "CREATE INDEX orders_by_result ON orders (result_id)",
+        "CREATE INDEX orders_tenant_state ON orders (tenant, state, created_at)",
+        "CREATE INDEX results_orphans ON results (tenant, received_at) WHERE orphan = 1",
+        """CREATE TABLE delivery_attempts (
+            id INTEGER PRIMARY KEY,
+            delivery_id INTEGER NOT NULL,
+            tenant TEXT NOT NULL,
+            result_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            at REAL NOT NULL,
+            next_attempt_at REAL
+        )""",
+        "CREATE INDEX delivery_attempts_result ON delivery_attempts (tenant, result_id, id)",
+    ),
 )
 """Schema steps in order; step N (1-based) brings the database to schema version N."""
 
@@ -134,6 +164,13 @@ _DELIVERY_COLUMNS = (
     "updated_at, lease_owner, lease_expires_at"
 )
 _STATE_COLUMNS = "value, version, updated_at"
+_ATTEMPT_COLUMNS = (
+    "delivery_id, tenant, result_id, version, attempt, outcome, error, at, next_attempt_at"
+)
+_NO_LIMIT = -1
+_ADD_ATTEMPT = (
+    f"INSERT INTO delivery_attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+)
 _UNAVAILABLE_MARKERS = (
     "locked",
     "busy",
@@ -221,6 +258,60 @@ def _delivery_record(row: sqlite3.Row) -> DeliveryRecord:
         lease_owner=row["lease_owner"],
         lease_expires_at=_optional_float(row["lease_expires_at"]),
     )
+
+
+def _attempt(row: sqlite3.Row) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        delivery_id=row["delivery_id"],
+        tenant=row["tenant"],
+        result_id=row["result_id"],
+        version=row["version"],
+        attempt=row["attempt"],
+        outcome=AttemptOutcome(row["outcome"]),
+        error=row["error"],
+        at=float(row["at"]),
+        next_attempt_at=_optional_float(row["next_attempt_at"]),
+    )
+
+
+def _where(
+    *,
+    tenant: str | None,
+    result_id: str | None,
+    application_id: str | None,
+    email: str | None,
+    through_orders: bool,
+    extra: Sequence[tuple[str, Any]] = (),
+) -> tuple[str, list[Any]]:
+    """A WHERE clause of constant fragments and its parameters for the operators' filters;
+    `through_orders` matches the application and e-mail on the row's order."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in (("tenant = ?", tenant), ("result_id = ?", result_id), *extra):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    on_order = [
+        (clause, value)
+        for clause, value in (
+            ("application_id = ?", application_id),
+            ("email = ?", None if email is None else email_key(email)),
+        )
+        if value is not None
+    ]
+    if on_order and through_orders:
+        inner = " AND ".join(clause for clause, _ in on_order)
+        clauses.append(
+            f"(tenant, result_id) IN (SELECT tenant, result_id FROM orders WHERE {inner})"  # noqa: S608
+        )
+    else:
+        clauses.extend(clause for clause, _ in on_order)
+    params.extend(value for _, value in on_order)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _limit(limit: int | None) -> int:
+    return _NO_LIMIT if limit is None else max(limit, 0)
 
 
 def _state_entry(row: sqlite3.Row | None) -> StateEntry | None:
@@ -428,6 +519,10 @@ class SQLiteStore:
                 return 0
             return int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
 
+    def has_schema(self) -> bool:
+        """True when the file exists and holds a schema; a missing file is not created."""
+        return self._path.is_file() and self.schema_version() > 0
+
     def ping(self) -> None:
         """Raise `StoreUnavailableError` unless `SELECT 1` answers."""
         try:
@@ -494,8 +589,8 @@ class SQLiteStore:
                     f"application {clash[0]!r}"
                 )
             row = conn.execute(
-                f"""INSERT INTO orders ({_ORDER_COLUMNS})
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, NULL, ?, ?)
+                f"""INSERT INTO orders ({_ORDER_COLUMNS}, email)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, NULL, ?, ?, ?)
                     RETURNING {_ORDER_COLUMNS}""",  # noqa: S608
                 (
                     new.tenant,
@@ -509,6 +604,7 @@ class SQLiteStore:
                     now,
                     now,
                     now,
+                    email_key(new.order.candidate_details.email),
                 ),
             ).fetchone()
             return _order_record(row), True
@@ -614,18 +710,55 @@ class SQLiteStore:
         )
 
     def list_orders(
-        self, *, tenant: str | None = None, state: OrderState | None = None, limit: int = 100
+        self,
+        *,
+        tenant: str | None = None,
+        state: OrderState | None = None,
+        limit: int | None = 100,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
     ) -> Sequence[OrderRecord]:
-        """Most recent first."""
-        state_value = None if state is None else OrderState(state).value
+        """Most recent first, at most `limit` (None: all)."""
+        where, params = self._order_filter(tenant, state, result_id, application_id, email)
         with self._read("list orders") as conn:
             rows = conn.execute(
-                f"""SELECT {_ORDER_COLUMNS} FROM orders
-                    WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR state = ?2)
-                    ORDER BY created_at DESC, id DESC LIMIT ?3""",  # noqa: S608
-                (tenant, state_value, max(limit, 0)),
+                f"""SELECT {_ORDER_COLUMNS} FROM orders{where}
+                    ORDER BY created_at DESC, id DESC LIMIT ?""",  # noqa: S608
+                (*params, _limit(limit)),
             ).fetchall()
         return [_order_record(row) for row in rows]
+
+    def count_orders(
+        self,
+        *,
+        tenant: str | None = None,
+        state: OrderState | None = None,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """How many orders `list_orders` would list without a limit."""
+        where, params = self._order_filter(tenant, state, result_id, application_id, email)
+        with self._read("count orders") as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM orders{where}", params).fetchone()[0])  # noqa: S608
+
+    @staticmethod
+    def _order_filter(
+        tenant: str | None,
+        state: OrderState | None,
+        result_id: str | None,
+        application_id: str | None,
+        email: str | None,
+    ) -> tuple[str, list[Any]]:
+        return _where(
+            tenant=tenant,
+            result_id=result_id,
+            application_id=application_id,
+            email=email,
+            through_orders=False,
+            extra=[("state = ?", None if state is None else OrderState(state).value)],
+        )
 
     # -- results --------------------------------------------------------------------------
 
@@ -720,18 +853,52 @@ class SQLiteStore:
         return None if row is None else _result_record(row)
 
     def list_results(
-        self, *, tenant: str | None = None, orphans: bool | None = None, limit: int = 100
+        self,
+        *,
+        tenant: str | None = None,
+        orphans: bool | None = None,
+        limit: int | None = 100,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
     ) -> Sequence[ResultRecord]:
         """Most recent first; `orphans` filters orphans in (True) or out (False)."""
-        orphan_value = None if orphans is None else int(orphans)
+        where, params = _where(
+            tenant=tenant,
+            result_id=result_id,
+            application_id=application_id,
+            email=email,
+            through_orders=True,
+            extra=[("orphan = ?", None if orphans is None else int(orphans))],
+        )
         with self._read("list results") as conn:
             rows = conn.execute(
-                f"""SELECT {_RESULT_COLUMNS} FROM results
-                    WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR orphan = ?2)
-                    ORDER BY received_at DESC, id DESC LIMIT ?3""",  # noqa: S608
-                (tenant, orphan_value, max(limit, 0)),
+                f"""SELECT {_RESULT_COLUMNS} FROM results{where}
+                    ORDER BY received_at DESC, id DESC LIMIT ?""",  # noqa: S608
+                (*params, _limit(limit)),
             ).fetchall()
         return [_result_record(row) for row in rows]
+
+    def count_results(
+        self,
+        *,
+        tenant: str | None = None,
+        orphans: bool | None = None,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """How many result versions `list_results` would list without a limit."""
+        where, params = _where(
+            tenant=tenant,
+            result_id=result_id,
+            application_id=application_id,
+            email=email,
+            through_orders=True,
+            extra=[("orphan = ?", None if orphans is None else int(orphans))],
+        )
+        with self._read("count results") as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM results{where}", params).fetchone()[0])  # noqa: S608
 
     # -- deliveries -----------------------------------------------------------------------
 
@@ -768,15 +935,28 @@ class SQLiteStore:
         return [_delivery_record(row) for row in rows]
 
     def _finish(
-        self, action: str, delivery_id: int, owner: str, sets: str, values: tuple[Any, ...]
+        self,
+        action: str,
+        delivery_id: int,
+        owner: str,
+        sets: str,
+        values: tuple[Any, ...],
+        attempt: tuple[AttemptOutcome, str | None, float | None, float],
     ) -> bool:
+        """Record the outcome of a push while `owner` holds the lease, and append it to the
+        delivery's history (`attempt`: outcome, error, next due, now) in the same commit."""
+        outcome, error, due, now = attempt
         with self._write(action) as conn:
-            cursor = conn.execute(
+            row = conn.execute(
                 f"""UPDATE deliveries SET {sets}, lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND state = 'in_flight' AND lease_owner = ?""",  # noqa: S608
+                    WHERE id = ? AND state = 'in_flight' AND lease_owner = ?
+                    RETURNING tenant, result_id, version, attempts""",  # noqa: S608
                 (*values, delivery_id, owner),
-            )
-            return cursor.rowcount == 1
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute(_ADD_ATTEMPT, (delivery_id, *row, outcome.value, error, now, due))
+            return True
 
     def delivery_done(self, delivery_id: int, *, owner: str, now: float) -> bool:
         """Mark delivered; False when `owner` no longer holds the lease."""
@@ -786,6 +966,7 @@ class SQLiteStore:
             owner,
             "state = ?, last_error = NULL, updated_at = ?",
             (DeliveryState.DELIVERED.value, now),
+            (AttemptOutcome.DELIVERED, None, None, now),
         )
 
     def delivery_retry(
@@ -798,6 +979,7 @@ class SQLiteStore:
             owner,
             "state = ?, next_attempt_at = ?, last_error = ?, updated_at = ?",
             (DeliveryState.PENDING.value, due, error, now),
+            (AttemptOutcome.RETRY, error, due, now),
         )
 
     def delivery_dead(self, delivery_id: int, *, owner: str, error: str, now: float) -> bool:
@@ -808,6 +990,7 @@ class SQLiteStore:
             owner,
             "state = ?, last_error = ?, updated_at = ?",
             (DeliveryState.DEAD.value, error, now),
+            (AttemptOutcome.DEAD, error, None, now),
         )
 
     def renew_delivery_leases(
@@ -865,36 +1048,109 @@ class SQLiteStore:
             )
             return cursor.rowcount
 
-    def requeue_deliveries(self, *, ids: Sequence[int] = (), dead: bool = False, now: float) -> int:
-        """Make the given deliveries (and every dead one when `dead`) pending and due now."""
+    def requeue_deliveries(
+        self,
+        *,
+        ids: Sequence[int] = (),
+        dead: bool = False,
+        tenant: str | None = None,
+        now: float,
+    ) -> int:
+        """Make the given deliveries (and every dead one when `dead`), of `tenant` only when
+        given, pending and due now, each noted in its history."""
         with self._write("requeue deliveries") as conn:
-            cursor = conn.execute(
+            rows = conn.execute(
+                """SELECT id, tenant, result_id, version, attempts FROM deliveries
+                   WHERE state IN ('pending', 'in_flight', 'dead')
+                     AND (?4 IS NULL OR tenant = ?4)
+                     AND (id IN (SELECT value FROM json_each(?2)) OR (?3 AND state = 'dead'))""",
+                (now, json.dumps([int(i) for i in ids]), int(dead), tenant),
+            ).fetchall()
+            if not rows:
+                return 0
+            conn.execute(
                 """UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1,
                        lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1,
                        created_at = ?1
-                   WHERE state IN ('pending', 'in_flight', 'dead')
-                     AND (id IN (SELECT value FROM json_each(?2)) OR (?3 AND state = 'dead'))""",
-                (now, json.dumps([int(i) for i in ids]), int(dead)),
+                   WHERE id IN (SELECT value FROM json_each(?2))""",
+                (now, json.dumps([row["id"] for row in rows])),
             )
-            return cursor.rowcount
+            conn.executemany(
+                _ADD_ATTEMPT,
+                [(*row, AttemptOutcome.REQUEUED.value, None, now, now) for row in rows],
+            )
+            return len(rows)
 
     def list_deliveries(
         self,
         *,
         tenant: str | None = None,
         state: DeliveryState | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
     ) -> Sequence[DeliveryRecord]:
         """Most recent first."""
-        state_value = None if state is None else DeliveryState(state).value
+        where, params = _where(
+            tenant=tenant,
+            result_id=result_id,
+            application_id=application_id,
+            email=email,
+            through_orders=True,
+            extra=[("state = ?", None if state is None else DeliveryState(state).value)],
+        )
         with self._read("list deliveries") as conn:
             rows = conn.execute(
-                f"""SELECT {_DELIVERY_COLUMNS} FROM deliveries
-                    WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR state = ?2)
-                    ORDER BY created_at DESC, id DESC LIMIT ?3""",  # noqa: S608
-                (tenant, state_value, max(limit, 0)),
+                f"""SELECT {_DELIVERY_COLUMNS} FROM deliveries{where}
+                    ORDER BY created_at DESC, id DESC LIMIT ?""",  # noqa: S608
+                (*params, _limit(limit)),
             ).fetchall()
         return [_delivery_record(row) for row in rows]
+
+    def count_deliveries(
+        self,
+        *,
+        tenant: str | None = None,
+        state: DeliveryState | None = None,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """How many deliveries `list_deliveries` would list without a limit."""
+        where, params = _where(
+            tenant=tenant,
+            result_id=result_id,
+            application_id=application_id,
+            email=email,
+            through_orders=True,
+            extra=[("state = ?", None if state is None else DeliveryState(state).value)],
+        )
+        with self._read("count deliveries") as conn:
+            query = f"SELECT COUNT(*) FROM deliveries{where}"  # noqa: S608
+            return int(conn.execute(query, params).fetchone()[0])
+
+    def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        """One delivery by id."""
+        with self._read("read a delivery") as conn:
+            row = conn.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?",  # noqa: S608
+                (delivery_id,),
+            ).fetchone()
+        return None if row is None else _delivery_record(row)
+
+    def list_delivery_attempts(
+        self, tenant: str, result_id: str, *, delivery_id: int | None = None
+    ) -> Sequence[DeliveryAttempt]:
+        """A result's delivery history (one delivery's with `delivery_id`), oldest first."""
+        with self._read("read delivery attempts") as conn:
+            rows = conn.execute(
+                f"""SELECT {_ATTEMPT_COLUMNS} FROM delivery_attempts
+                    WHERE tenant = ?1 AND result_id = ?2 AND (?3 IS NULL OR delivery_id = ?3)
+                    ORDER BY id""",  # noqa: S608
+                (tenant, result_id, delivery_id),
+            ).fetchall()
+        return [_attempt(row) for row in rows]
 
     def next_due(self, kind: WorkKind | None = None) -> float | None:
         """The earliest due time (or lease expiry) of unfinished orders and/or deliveries."""
@@ -911,6 +1167,71 @@ class SQLiteStore:
                 ).fetchone()[0]
         times = [float(t) for t in (order, delivery) if t is not None]
         return min(times) if times else None
+
+    # -- operators' views -----------------------------------------------------------------
+
+    def tenant_activity(self) -> Sequence[TenantActivity]:
+        """Per-tenant counts and oldest waiting work, each from an index: orders by
+        (tenant, state), results by their unique key, unfinished and dead deliveries by
+        their partial and state indexes (never the delivered ones)."""
+        found: dict[str, dict[str, Any]] = {}
+
+        def tenant(name: str) -> dict[str, Any]:
+            return found.setdefault(name, {})
+
+        with self._read("summarise the tenants") as conn:
+            for name, state, count, oldest in conn.execute(
+                """SELECT tenant, state, COUNT(*), MIN(created_at) FROM orders
+                   INDEXED BY orders_tenant_state GROUP BY tenant, state"""
+            ):
+                tenant(name)[f"orders_{state}"] = count
+                if state == OrderState.PENDING.value:
+                    tenant(name)["oldest_pending_order_at"] = float(oldest)
+            for name, count in conn.execute("SELECT tenant, COUNT(*) FROM results GROUP BY tenant"):
+                tenant(name)["results"] = count
+            for name, count in conn.execute(
+                """SELECT tenant, COUNT(*) FROM results INDEXED BY results_orphans
+                   WHERE orphan = 1 GROUP BY tenant"""
+            ):
+                tenant(name)["orphans"] = count
+            for name, count, retrying, oldest in conn.execute(
+                """SELECT tenant, COUNT(*), SUM(attempts > 0 AND last_error IS NOT NULL),
+                          MIN(created_at)
+                   FROM deliveries INDEXED BY deliveries_due
+                   WHERE state IN ('pending', 'in_flight') GROUP BY tenant"""
+            ):
+                tenant(name).update(
+                    deliveries_pending=count,
+                    deliveries_retrying=retrying,
+                    oldest_pending_delivery_at=float(oldest),
+                )
+            for name, count in conn.execute(
+                "SELECT tenant, COUNT(*) FROM deliveries WHERE state = 'dead' GROUP BY tenant"
+            ):
+                tenant(name)["deliveries_dead"] = count
+            for name, error, at in conn.execute(
+                """SELECT tenant, last_error, updated_at FROM (
+                       SELECT tenant, last_error, updated_at, ROW_NUMBER() OVER (
+                           PARTITION BY tenant ORDER BY updated_at DESC, id DESC) AS n
+                       FROM deliveries WHERE state IN ('pending', 'in_flight', 'dead')
+                         AND last_error IS NOT NULL)
+                   WHERE n = 1"""
+            ):
+                tenant(name).update(last_error=error, last_error_at=float(at))
+            for name, error, at in conn.execute(
+                """SELECT tenant, last_error, updated_at FROM (
+                       SELECT tenant, last_error, updated_at, ROW_NUMBER() OVER (
+                           PARTITION BY tenant ORDER BY updated_at DESC, id DESC) AS n
+                       FROM orders WHERE state IN ('pending', 'failed', 'link_unknown')
+                         AND last_error IS NOT NULL)
+                   WHERE n = 1"""
+            ):
+                tenant(name).update(last_order_error=error, last_order_error_at=float(at))
+            for name, at in conn.execute(
+                "SELECT tenant, updated_at FROM cursors WHERE name = ?", (POLL_SUCCEEDED,)
+            ):
+                tenant(name)["last_poll_at"] = float(at)
+        return [TenantActivity(name, **found[name]) for name in sorted(found)]
 
     # -- connector state ------------------------------------------------------------------
 

@@ -23,6 +23,9 @@ from . import codec
 from .models import AssessmentOrder, Result
 
 __all__ = [
+    "POLL_SUCCEEDED",
+    "AttemptOutcome",
+    "DeliveryAttempt",
     "DeliveryRecord",
     "DeliveryState",
     "NewOrder",
@@ -33,10 +36,13 @@ __all__ = [
     "RecordedResult",
     "ResultOutcome",
     "ResultRecord",
+    "SchemaCheck",
     "StateEntry",
     "Store",
+    "TenantActivity",
     "WorkKind",
     "WorkNotifications",
+    "email_key",
     "payload_digest",
 ]
 
@@ -82,7 +88,30 @@ class ResultOutcome(str, enum.Enum):
     """No order has this `resultId`: kept for reconciliation, nothing delivered."""
 
 
+class AttemptOutcome(str, enum.Enum):
+    """How one attempt at a delivery ended, as kept in its history."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    """It failed and was rescheduled (`next_attempt_at` says when)."""
+    DEAD = "dead"
+    REQUEUED = "requeued"
+    """Not an attempt: an operator made the delivery due again."""
+
+
 WorkKind = Literal["orders", "deliveries"]
+
+POLL_SUCCEEDED = "poll.succeeded"
+"""The cursor name under which a poller records (as its value and `updated_at`) the time of
+its tenant's last successful poll."""
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def email_key(email: str) -> str:
+    """How an e-mail address is stored and searched: trimmed, ASCII letters lowercased (what
+    SQLite's and PostgreSQL's schema migrations compute for rows stored before the column)."""
+    return email.strip().translate(_ASCII_LOWER)
 
 
 def payload_digest(payload: bytes) -> str:
@@ -176,6 +205,52 @@ class StateEntry:
 
 
 @attrs.frozen
+class DeliveryAttempt:
+    """One line of a delivery's history: an attempt's outcome, or an operator's requeue."""
+
+    delivery_id: int
+    tenant: str
+    result_id: str
+    version: int
+    attempt: int
+    """The delivery's attempt count at that moment (1 for the first push)."""
+    outcome: AttemptOutcome
+    error: str | None
+    at: float
+    next_attempt_at: float | None
+    """When a `RETRY` is due again."""
+
+
+@attrs.frozen
+class TenantActivity:
+    """What the store knows about one tenant, in one cheap aggregate, for operators' views."""
+
+    tenant: str
+    orders_pending: int = 0
+    orders_sent: int = 0
+    orders_link_unknown: int = 0
+    orders_failed: int = 0
+    results: int = 0
+    """Result versions received, orphans included."""
+    orphans: int = 0
+    deliveries_pending: int = 0
+    """Unfinished deliveries (pending or in flight), retrying ones included."""
+    deliveries_retrying: int = 0
+    """Unfinished deliveries that failed at least once."""
+    deliveries_dead: int = 0
+    oldest_pending_order_at: float | None = None
+    oldest_pending_delivery_at: float | None = None
+    last_error: str | None = None
+    """The error of the unfinished or dead delivery that failed last (as stored: scrubbed)."""
+    last_error_at: float | None = None
+    last_order_error: str | None = None
+    """The error of the pending, failed or link-unknown order that changed last."""
+    last_order_error_at: float | None = None
+    last_poll_at: float | None = None
+    """When the tenant's ATS was last polled successfully (pull style)."""
+
+
+@attrs.frozen
 class RecordedResult:
     """What `Store.record_result` did, and the delivery it queued, if any."""
 
@@ -240,9 +315,27 @@ class Store(Protocol):
         recorded the link), the order is `SENT` instead."""
 
     def list_orders(
-        self, *, tenant: str | None = None, state: OrderState | None = None, limit: int = 100
+        self,
+        *,
+        tenant: str | None = None,
+        state: OrderState | None = None,
+        limit: int | None = 100,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
     ) -> Sequence[OrderRecord]:
-        """Most recent first."""
+        """Most recent first, at most `limit` (None: all); `email` matches as `email_key`."""
+
+    def count_orders(
+        self,
+        *,
+        tenant: str | None = None,
+        state: OrderState | None = None,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """How many orders `list_orders` would list without a limit."""
 
     # Results
 
@@ -261,9 +354,28 @@ class Store(Protocol):
         """One version, or the latest when `version` is None."""
 
     def list_results(
-        self, *, tenant: str | None = None, orphans: bool | None = None, limit: int = 100
+        self,
+        *,
+        tenant: str | None = None,
+        orphans: bool | None = None,
+        limit: int | None = 100,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
     ) -> Sequence[ResultRecord]:
-        """Most recent first; `orphans=True` lists only orphans, False only matched results."""
+        """Most recent first; `orphans=True` lists only orphans, False only matched results;
+        `application_id` and `email` match through the result's order."""
+
+    def count_results(
+        self,
+        *,
+        tenant: str | None = None,
+        orphans: bool | None = None,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """How many result versions `list_results` would list without a limit."""
 
     # Deliveries (the outbox)
 
@@ -299,19 +411,56 @@ class Store(Protocol):
         """Give back every lease that expired by `now` (its holder died): orders and deliveries
         become due at once, unexpired leases are left alone. Returns how many deliveries."""
 
-    def requeue_deliveries(self, *, ids: Sequence[int] = (), dead: bool = False, now: float) -> int:
-        """Operator retry: make the given deliveries (and every dead one when `dead`) pending and
-        due now, attempts reset and the retry horizon counted from now (`created_at = now`).
-        Delivered and superseded deliveries are left alone."""
+    def requeue_deliveries(
+        self,
+        *,
+        ids: Sequence[int] = (),
+        dead: bool = False,
+        tenant: str | None = None,
+        now: float,
+    ) -> int:
+        """Operator retry: make the given deliveries (and every dead one when `dead`, of `tenant`
+        only when given) pending and due now, attempts reset and the retry horizon counted from
+        now (`created_at = now`), noted as `REQUEUED` in their history. Delivered and
+        superseded deliveries are left alone."""
 
     def list_deliveries(
         self,
         *,
         tenant: str | None = None,
         state: DeliveryState | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
     ) -> Sequence[DeliveryRecord]:
-        """Most recent first."""
+        """Most recent first; `application_id` and `email` match through the order."""
+
+    def count_deliveries(
+        self,
+        *,
+        tenant: str | None = None,
+        state: DeliveryState | None = None,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """How many deliveries `list_deliveries` would list without a limit."""
+
+    def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        """One delivery by id."""
+
+    def list_delivery_attempts(
+        self, tenant: str, result_id: str, *, delivery_id: int | None = None
+    ) -> Sequence[DeliveryAttempt]:
+        """The history of a result's deliveries (of one delivery with `delivery_id`), oldest
+        first: each attempt's outcome and error, written with the outcome it records."""
+
+    # Operators' views
+
+    def tenant_activity(self) -> Sequence[TenantActivity]:
+        """Counts, oldest waiting work, last error and last poll of every tenant that has any
+        row, by tenant name; computed from indexes, cheap with many tenants and rows."""
 
     def next_due(self, kind: WorkKind | None = None) -> float | None:
         """The earliest `next_attempt_at` (or lease expiry) of any unfinished order or delivery;
@@ -356,6 +505,14 @@ class WorkNotifications(Protocol):
     def subscribe(self, *, deliveries: Callable[[], None], orders: Callable[[], None]) -> None:
         """Call `deliveries()` when a delivery becomes due and `orders()` when an order is
         recorded, from any process using the store, until `close()`."""
+
+
+@runtime_checkable
+class SchemaCheck(Protocol):
+    """Optional: tell whether the store exists, without creating it (read-only commands)."""
+
+    def has_schema(self) -> bool:
+        """True when the database exists and holds this project's schema; creates nothing."""
 
 
 @runtime_checkable

@@ -298,12 +298,19 @@ def test_a_schema_of_version_1_is_upgraded_with_its_data(
     with admin() as conn:  # back to the schema before connector state existed
         schema = sql.Identifier(store.schema)
         conn.execute(sql.SQL("DROP TABLE {}.connector_state").format(schema))
+        conn.execute(sql.SQL("DROP TABLE {}.delivery_attempts").format(schema))
+        for index in ("orders_tenant_state", "orders_by_application", "orders_by_result"):
+            conn.execute(sql.SQL("DROP INDEX {}.{}").format(schema, sql.Identifier(index)))
+        conn.execute(sql.SQL("DROP INDEX {}.results_orphans").format(schema))
+        conn.execute(sql.SQL("ALTER TABLE {}.orders DROP COLUMN email").format(schema))
         conn.execute(sql.SQL("DELETE FROM {}.schema_version WHERE version > 1").format(schema))
     assert store.schema_version() == 1
     store.migrate()
     assert store.schema_version() == len(MIGRATIONS)
     assert store.find_order("acme", "app-r-1") is not None
     assert store.put_state("acme", "ns", "k", "v", now=NOW) is not None
+    # Migration 3 fills the e-mail column of the orders stored before it, for searches.
+    assert [o.result_id for o in store.list_orders(email=" ADA@Example.com")] == ["r-1"]
 
 
 @pytest.mark.parametrize("server_default", ["off", "local", "remote_write"])

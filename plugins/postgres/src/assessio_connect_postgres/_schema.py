@@ -92,5 +92,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (tenant, namespace, key)
         )""",
     ),
+    # 3: operators' views: orders searchable by e-mail (and by application or result id
+    # across tenants), per-tenant counts from indexes, and every delivery attempt's outcome.
+    (
+        "ALTER TABLE {s}.orders ADD COLUMN email text",
+        # As assessio_connect.store.email_key: trimmed, ASCII letters lowercased.
+        """UPDATE {s}.orders SET email = btrim(translate(
+            (order_json::jsonb) -> 'candidateDetails' ->> 'email',
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'))""",
+        "CREATE INDEX orders_by_email ON {s}.orders (email)",
+        "CREATE INDEX orders_by_application ON {s}.orders (application_id)",
+        "CREATE INDEX orders_by_result ON {s}.orders (result_id)",
+        "CREATE INDEX orders_tenant_state ON {s}.orders (tenant, state, created_at)",
+        "CREATE INDEX results_orphans ON {s}.results (tenant, received_at) WHERE orphan",
+        """CREATE TABLE {s}.delivery_attempts (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            delivery_id bigint NOT NULL,
+            tenant text NOT NULL,
+            result_id text NOT NULL,
+            version integer NOT NULL,
+            attempt integer NOT NULL,
+            outcome text NOT NULL,
+            error text,
+            at double precision NOT NULL,
+            next_attempt_at double precision
+        )""",
+        "CREATE INDEX delivery_attempts_result ON {s}.delivery_attempts (tenant, result_id, id)",
+    ),
 )
 """Schema steps in order; step N (1-based) brings the schema to version N."""

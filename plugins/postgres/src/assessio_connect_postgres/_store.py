@@ -26,6 +26,9 @@ from assessio_connect import codec
 from assessio_connect.errors import StoreError, StoreUnavailableError
 from assessio_connect.models import AssessmentOrder
 from assessio_connect.store import (
+    POLL_SUCCEEDED,
+    AttemptOutcome,
+    DeliveryAttempt,
     DeliveryRecord,
     DeliveryState,
     NewOrder,
@@ -35,7 +38,9 @@ from assessio_connect.store import (
     ResultOutcome,
     ResultRecord,
     StateEntry,
+    TenantActivity,
     WorkKind,
+    email_key,
     payload_digest,
 )
 
@@ -154,6 +159,97 @@ def _delivery_record(row: Row) -> DeliveryRecord:
     )
 
 
+def _attempt(row: Row) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        delivery_id=row[0],
+        tenant=row[1],
+        result_id=row[2],
+        version=row[3],
+        attempt=row[4],
+        outcome=AttemptOutcome(row[5]),
+        error=row[6],
+        at=row[7],
+        next_attempt_at=row[8],
+    )
+
+
+def _where(
+    *,
+    tenant: str | None,
+    result_id: str | None,
+    application_id: str | None,
+    email: str | None,
+    through_orders: bool,
+    extra: Sequence[tuple[str, Any]] = (),
+) -> tuple[str, list[Any]]:
+    """A WHERE clause of constant fragments (`{s}` left for `_q`) and its parameters for the
+    operators' filters; `through_orders` matches the application and e-mail on the order."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in (("tenant = %s", tenant), ("result_id = %s", result_id), *extra):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    on_order = [
+        (clause, value)
+        for clause, value in (
+            ("application_id = %s", application_id),
+            ("email = %s", None if email is None else email_key(email)),
+        )
+        if value is not None
+    ]
+    if on_order and through_orders:
+        inner = " AND ".join(clause for clause, _ in on_order)
+        clauses.append(
+            "(tenant, result_id) IN (SELECT tenant, result_id FROM {s}.orders WHERE "  # noqa: S608
+            + inner
+            + ")"
+        )
+    else:
+        clauses.extend(clause for clause, _ in on_order)
+    params.extend(value for _, value in on_order)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _order_filter(
+    tenant: str | None,
+    state: OrderState | None,
+    result_id: str | None,
+    application_id: str | None,
+    email: str | None,
+) -> tuple[str, list[Any]]:
+    return _where(
+        tenant=tenant,
+        result_id=result_id,
+        application_id=application_id,
+        email=email,
+        through_orders=False,
+        extra=[("state = %s", None if state is None else OrderState(state).value)],
+    )
+
+
+def _delivery_filter(
+    tenant: str | None,
+    state: DeliveryState | None,
+    result_id: str | None,
+    application_id: str | None,
+    email: str | None,
+) -> tuple[str, list[Any]]:
+    return _where(
+        tenant=tenant,
+        result_id=result_id,
+        application_id=application_id,
+        email=email,
+        through_orders=True,
+        extra=[("state = %s", None if state is None else DeliveryState(state).value)],
+    )
+
+
+def _limit(limit: int | None) -> int | None:
+    """A LIMIT parameter: NULL (no limit) for None."""
+    return None if limit is None else max(limit, 0)
+
+
 def _one(cursor: psycopg.Cursor[Row]) -> Row:
     """The single row a statement always returns (an aggregate, an INSERT … RETURNING)."""
     row = cursor.fetchone()
@@ -221,7 +317,7 @@ class PostgresStore:
         self.schema = settings.schema
         self.channel = f"assessio:{settings.schema}"
         self._schema_id = sql.Identifier(settings.schema)
-        self._queries: dict[tuple[str, str], bytes] = {}
+        self._queries: dict[tuple[str, str, str], bytes] = {}
         self._lock = threading.Lock()
         self._pool: ConnectionPool[Connection] | None = None
         self._closed = False
@@ -235,11 +331,12 @@ class PostgresStore:
 
     # -- connections and errors ----------------------------------------------------------
 
-    def _q(self, text: str, sets: str = "") -> bytes:
+    def _q(self, text: str, sets: str = "", where: str = "") -> bytes:
         """`text` rendered once: `{s}` is the quoted schema, `{orders}`, `{results}` and
-        `{deliveries}` the column lists (`{o_orders}`, `{d_deliveries}` with an alias), and
-        `{sets}` the caller's constant SET clause."""
-        key = (text, sets)
+        `{deliveries}` the column lists (`{o_orders}`, `{d_deliveries}` with an alias),
+        `{sets}` the caller's constant SET clause and `{where}` its WHERE clause of constant
+        fragments (itself naming the schema as `{s}`)."""
+        key = (text, sets, where)
         query = self._queries.get(key)
         if query is None:
             query = (
@@ -252,6 +349,7 @@ class PostgresStore:
                     deliveries=sql.SQL(_columns(_DELIVERY_COLUMNS)),
                     d_deliveries=sql.SQL(_columns(_DELIVERY_COLUMNS, "d")),
                     sets=sql.SQL(sets),
+                    where=sql.SQL(where).format(s=self._schema_id),
                 )
                 .as_bytes(None)
             )
@@ -454,9 +552,9 @@ class PostgresStore:
             row = conn.execute(
                 self._q(
                     """WITH added AS (
-                            INSERT INTO {s}.orders ({orders})
+                            INSERT INTO {s}.orders ({orders}, email)
                             VALUES (%(t)s, %(a)s, %(r)s, %(j)s, %(c)s, %(o)s, %(m)s, 'pending',
-                                    NULL, 0, %(now)s, NULL, %(now)s, %(now)s)
+                                    NULL, 0, %(now)s, NULL, %(now)s, %(now)s, %(e)s)
                             ON CONFLICT DO NOTHING
                             RETURNING {orders})
                         SELECT {orders}, pg_notify(%(channel)s, %(kind)s) FROM added"""
@@ -469,6 +567,7 @@ class PostgresStore:
                     "c": new.candidate_id,
                     "o": order_json,
                     "m": metadata_json,
+                    "e": email_key(new.order.candidate_details.email),
                     "now": now,
                     "channel": self.channel,
                     "kind": ORDERS,
@@ -612,21 +711,42 @@ class PostgresStore:
         )
 
     def list_orders(
-        self, *, tenant: str | None = None, state: OrderState | None = None, limit: int = 100
+        self,
+        *,
+        tenant: str | None = None,
+        state: OrderState | None = None,
+        limit: int | None = 100,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
     ) -> Sequence[OrderRecord]:
-        """Most recent first."""
-        state_value = None if state is None else OrderState(state).value
+        """Most recent first, at most `limit` (None: all)."""
+        where, params = _order_filter(tenant, state, result_id, application_id, email)
         with self._conn("list orders") as conn:
             rows = conn.execute(
                 self._q(
-                    """SELECT {orders} FROM {s}.orders
-                        WHERE (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
-                          AND (%(state)s::text IS NULL OR state = %(state)s::text)
-                        ORDER BY created_at DESC, id DESC LIMIT %(limit)s"""
+                    """SELECT {orders} FROM {s}.orders{where}
+                        ORDER BY created_at DESC, id DESC LIMIT %s""",
+                    where=where,
                 ),
-                {"tenant": tenant, "state": state_value, "limit": max(limit, 0)},
+                (*params, _limit(limit)),
             ).fetchall()
         return [_order_record(row) for row in rows]
+
+    def count_orders(
+        self,
+        *,
+        tenant: str | None = None,
+        state: OrderState | None = None,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """How many orders `list_orders` would list without a limit."""
+        where, params = _order_filter(tenant, state, result_id, application_id, email)
+        with self._conn("count orders") as conn:
+            query = self._q("SELECT COUNT(*) FROM {s}.orders{where}", where=where)
+            return int(_one(conn.execute(query, params))[0])
 
     # -- results --------------------------------------------------------------------------
 
@@ -713,20 +833,56 @@ class PostgresStore:
         return None if row is None else _result_record(row)
 
     def list_results(
-        self, *, tenant: str | None = None, orphans: bool | None = None, limit: int = 100
+        self,
+        *,
+        tenant: str | None = None,
+        orphans: bool | None = None,
+        limit: int | None = 100,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
     ) -> Sequence[ResultRecord]:
         """Most recent first; `orphans` filters orphans in (True) or out (False)."""
+        where, params = _where(
+            tenant=tenant,
+            result_id=result_id,
+            application_id=application_id,
+            email=email,
+            through_orders=True,
+            extra=[("orphan = %s", orphans)],
+        )
         with self._conn("list results") as conn:
             rows = conn.execute(
                 self._q(
-                    """SELECT {results} FROM {s}.results
-                        WHERE (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
-                          AND (%(orphan)s::boolean IS NULL OR orphan = %(orphan)s::boolean)
-                        ORDER BY received_at DESC, id DESC LIMIT %(limit)s"""
+                    """SELECT {results} FROM {s}.results{where}
+                        ORDER BY received_at DESC, id DESC LIMIT %s""",
+                    where=where,
                 ),
-                {"tenant": tenant, "orphan": orphans, "limit": max(limit, 0)},
+                (*params, _limit(limit)),
             ).fetchall()
         return [_result_record(row) for row in rows]
+
+    def count_results(
+        self,
+        *,
+        tenant: str | None = None,
+        orphans: bool | None = None,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """How many result versions `list_results` would list without a limit."""
+        where, params = _where(
+            tenant=tenant,
+            result_id=result_id,
+            application_id=application_id,
+            email=email,
+            through_orders=True,
+            extra=[("orphan = %s", orphans)],
+        )
+        with self._conn("count results") as conn:
+            query = self._q("SELECT COUNT(*) FROM {s}.results{where}", where=where)
+            return int(_one(conn.execute(query, params))[0])
 
     # -- deliveries -----------------------------------------------------------------------
 
@@ -765,19 +921,29 @@ class PostgresStore:
         owner: str,
         sets: str,
         values: tuple[Any, ...],
+        attempt: tuple[AttemptOutcome, str | None, float | None, float],
         *,
         notify: bool = False,
     ) -> bool:
+        """Record the outcome of a push while `owner` holds the lease and append it to the
+        delivery's history (`attempt`: outcome, error, next due, now), in one statement."""
+        outcome, error, due, now = attempt
         query = self._q(
-            """UPDATE {s}.deliveries SET {sets}, lease_owner = NULL, lease_expires_at = NULL
-                WHERE id = %s AND state = 'in_flight' AND lease_owner = %s""",
+            """WITH finished AS (
+                    UPDATE {s}.deliveries SET {sets}, lease_owner = NULL, lease_expires_at = NULL
+                    WHERE id = %s AND state = 'in_flight' AND lease_owner = %s
+                    RETURNING id, tenant, result_id, version, attempts)
+                INSERT INTO {s}.delivery_attempts (delivery_id, tenant, result_id, version,
+                    attempt, outcome, error, at, next_attempt_at)
+                SELECT id, tenant, result_id, version, attempts, %s, %s, %s, %s FROM finished""",
             sets,
         )
+        params = (*values, delivery_id, owner, outcome.value, error, now, due)
         if not notify:
             with self._conn(action) as conn:
-                return conn.execute(query, (*values, delivery_id, owner)).rowcount == 1
+                return conn.execute(query, params).rowcount == 1
         with self._tx(action) as conn:
-            done = conn.execute(query, (*values, delivery_id, owner)).rowcount == 1
+            done = conn.execute(query, params).rowcount == 1
             if done:
                 self._notify(conn, DELIVERIES)
             return done
@@ -790,6 +956,7 @@ class PostgresStore:
             owner,
             "state = 'delivered', last_error = NULL, updated_at = %s",
             (now,),
+            (AttemptOutcome.DELIVERED, None, None, now),
         )
 
     def delivery_retry(
@@ -802,6 +969,7 @@ class PostgresStore:
             owner,
             "state = 'pending', next_attempt_at = %s, last_error = %s, updated_at = %s",
             (due, _storable(error), now),
+            (AttemptOutcome.RETRY, _storable(error), due, now),
             notify=due - now <= NOTIFY_HORIZON,
         )
 
@@ -813,6 +981,7 @@ class PostgresStore:
             owner,
             "state = 'dead', last_error = %s, updated_at = %s",
             (_storable(error), now),
+            (AttemptOutcome.DEAD, _storable(error), None, now),
         )
 
     def renew_delivery_leases(
@@ -893,19 +1062,38 @@ class PostgresStore:
                 self._notify(conn, DELIVERIES)
         return deliveries
 
-    def requeue_deliveries(self, *, ids: Sequence[int] = (), dead: bool = False, now: float) -> int:
-        """Make the given deliveries (and every dead one when `dead`) pending and due now."""
+    def requeue_deliveries(
+        self,
+        *,
+        ids: Sequence[int] = (),
+        dead: bool = False,
+        tenant: str | None = None,
+        now: float,
+    ) -> int:
+        """Make the given deliveries (and every dead one when `dead`), of `tenant` only when
+        given, pending and due now, each noted in its history."""
         with self._tx("requeue deliveries") as conn:
             count = conn.execute(
                 self._q(
-                    """UPDATE {s}.deliveries SET state = 'pending', attempts = 0,
-                           next_attempt_at = %(now)s, lease_owner = NULL,
-                           lease_expires_at = NULL, updated_at = %(now)s,
-                           created_at = %(now)s
-                       WHERE state IN ('pending', 'in_flight', 'dead')
-                         AND (id = ANY(%(ids)s::bigint[]) OR (%(dead)s AND state = 'dead'))"""
+                    """WITH chosen AS (
+                            SELECT id, tenant, result_id, version, attempts FROM {s}.deliveries
+                            WHERE state IN ('pending', 'in_flight', 'dead')
+                              AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
+                              AND (id = ANY(%(ids)s::bigint[]) OR (%(dead)s AND state = 'dead'))
+                            FOR UPDATE),
+                        requeued AS (
+                            UPDATE {s}.deliveries AS d SET state = 'pending', attempts = 0,
+                                next_attempt_at = %(now)s, lease_owner = NULL,
+                                lease_expires_at = NULL, updated_at = %(now)s,
+                                created_at = %(now)s
+                            FROM chosen WHERE d.id = chosen.id)
+                        INSERT INTO {s}.delivery_attempts (delivery_id, tenant, result_id,
+                            version, attempt, outcome, error, at, next_attempt_at)
+                        SELECT id, tenant, result_id, version, attempts, 'requeued', NULL,
+                            %(now)s, %(now)s
+                        FROM chosen"""
                 ),
-                {"now": now, "ids": [int(i) for i in ids], "dead": bool(dead)},
+                {"now": now, "ids": [int(i) for i in ids], "dead": bool(dead), "tenant": tenant},
             ).rowcount
             if count:
                 self._notify(conn, DELIVERIES)
@@ -916,21 +1104,143 @@ class PostgresStore:
         *,
         tenant: str | None = None,
         state: DeliveryState | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
     ) -> Sequence[DeliveryRecord]:
         """Most recent first."""
-        state_value = None if state is None else DeliveryState(state).value
+        where, params = _delivery_filter(tenant, state, result_id, application_id, email)
         with self._conn("list deliveries") as conn:
             rows = conn.execute(
                 self._q(
-                    """SELECT {deliveries} FROM {s}.deliveries
-                        WHERE (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
-                          AND (%(state)s::text IS NULL OR state = %(state)s::text)
-                        ORDER BY created_at DESC, id DESC LIMIT %(limit)s"""
+                    """SELECT {deliveries} FROM {s}.deliveries{where}
+                        ORDER BY created_at DESC, id DESC LIMIT %s""",
+                    where=where,
                 ),
-                {"tenant": tenant, "state": state_value, "limit": max(limit, 0)},
+                (*params, _limit(limit)),
             ).fetchall()
         return [_delivery_record(row) for row in rows]
+
+    def count_deliveries(
+        self,
+        *,
+        tenant: str | None = None,
+        state: DeliveryState | None = None,
+        result_id: str | None = None,
+        application_id: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """How many deliveries `list_deliveries` would list without a limit."""
+        where, params = _delivery_filter(tenant, state, result_id, application_id, email)
+        with self._conn("count deliveries") as conn:
+            query = self._q("SELECT COUNT(*) FROM {s}.deliveries{where}", where=where)
+            return int(_one(conn.execute(query, params))[0])
+
+    def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        """One delivery by id."""
+        with self._conn("read a delivery") as conn:
+            row = conn.execute(
+                self._q("SELECT {deliveries} FROM {s}.deliveries WHERE id = %s"), (delivery_id,)
+            ).fetchone()
+        return None if row is None else _delivery_record(row)
+
+    def list_delivery_attempts(
+        self, tenant: str, result_id: str, *, delivery_id: int | None = None
+    ) -> Sequence[DeliveryAttempt]:
+        """A result's delivery history (one delivery's with `delivery_id`), oldest first."""
+        with self._conn("read delivery attempts") as conn:
+            rows = conn.execute(
+                self._q(
+                    """SELECT delivery_id, tenant, result_id, version, attempt, outcome, error,
+                            at, next_attempt_at
+                        FROM {s}.delivery_attempts
+                        WHERE tenant = %(t)s AND result_id = %(r)s
+                          AND (%(d)s::bigint IS NULL OR delivery_id = %(d)s::bigint)
+                        ORDER BY id"""
+                ),
+                {"t": tenant, "r": result_id, "d": delivery_id},
+            ).fetchall()
+        return [_attempt(row) for row in rows]
+
+    # -- operators' views -----------------------------------------------------------------
+
+    def tenant_activity(self) -> Sequence[TenantActivity]:
+        """Per-tenant counts and oldest waiting work, each from an index: orders by
+        (tenant, state), results by their unique key, unfinished and dead deliveries by
+        their partial and state indexes (never the delivered ones); one round trip each."""
+        found: dict[str, dict[str, Any]] = {}
+
+        def tenant(name: str) -> dict[str, Any]:
+            return found.setdefault(name, {})
+
+        with self._conn("summarise the tenants") as conn:
+            for name, state, count, oldest in conn.execute(
+                self._q(
+                    """SELECT tenant, state, COUNT(*), MIN(created_at) FROM {s}.orders
+                       GROUP BY tenant, state"""
+                )
+            ):
+                tenant(name)[f"orders_{state}"] = count
+                if state == OrderState.PENDING.value:
+                    tenant(name)["oldest_pending_order_at"] = oldest
+            for name, count, orphans in conn.execute(
+                self._q(
+                    """SELECT tenant, COUNT(*), COUNT(*) FILTER (WHERE orphan)
+                       FROM {s}.results GROUP BY tenant"""
+                )
+            ):
+                tenant(name).update(results=count, orphans=orphans)
+            for name, count, retrying, oldest in conn.execute(
+                self._q(
+                    """SELECT tenant, COUNT(*),
+                           COUNT(*) FILTER (WHERE attempts > 0 AND last_error IS NOT NULL),
+                           MIN(created_at)
+                       FROM {s}.deliveries WHERE state IN ('pending', 'in_flight')
+                       GROUP BY tenant"""
+                )
+            ):
+                tenant(name).update(
+                    deliveries_pending=count,
+                    deliveries_retrying=retrying,
+                    oldest_pending_delivery_at=oldest,
+                )
+            for name, count in conn.execute(
+                self._q(
+                    """SELECT tenant, COUNT(*) FROM {s}.deliveries WHERE state = 'dead'
+                       GROUP BY tenant"""
+                )
+            ):
+                tenant(name)["deliveries_dead"] = count
+            for name, error, at in conn.execute(
+                self._q(
+                    """SELECT DISTINCT ON (tenant) tenant, last_error, updated_at
+                       FROM {s}.deliveries
+                       WHERE state IN ('pending', 'in_flight', 'dead') AND last_error IS NOT NULL
+                       ORDER BY tenant, updated_at DESC, id DESC"""
+                )
+            ):
+                tenant(name).update(last_error=error, last_error_at=at)
+            for name, error, at in conn.execute(
+                self._q(
+                    """SELECT DISTINCT ON (tenant) tenant, last_error, updated_at
+                       FROM {s}.orders
+                       WHERE state IN ('pending', 'failed', 'link_unknown')
+                         AND last_error IS NOT NULL
+                       ORDER BY tenant, updated_at DESC, id DESC"""
+                )
+            ):
+                tenant(name).update(last_order_error=error, last_order_error_at=at)
+            for name, at in conn.execute(
+                self._q("SELECT tenant, updated_at FROM {s}.cursors WHERE name = %s"),
+                (POLL_SUCCEEDED,),
+            ):
+                tenant(name)["last_poll_at"] = at
+        return [TenantActivity(name, **found[name]) for name in sorted(found)]
+
+    def has_schema(self) -> bool:
+        """True when the schema exists with its tables; nothing is created."""
+        return self.schema_version() > 0
 
     def next_due(self, kind: WorkKind | None = None) -> float | None:
         """The earliest due time (or lease expiry) of unfinished orders and/or deliveries."""
