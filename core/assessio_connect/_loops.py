@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from .errors import AssessioError, ConfigError, RetryableError, StoreError
-from .store import PollLocks
+from .store import POLL_SUCCEEDED, PollLocks
 
 if TYPE_CHECKING:
     from ._tenant import TenantRuntime
@@ -164,6 +164,9 @@ class Poller(_Wakeable):
                 )
         if page.cursor is not None and page.cursor != cursor:
             self._store.set_cursor(name, POLL_CURSOR, page.cursor, now=self._clock())
+        # For operators (status, /status), whichever replica polled: one small write a poll.
+        polled_at = self._clock()
+        self._store.set_cursor(name, POLL_SUCCEEDED, f"{polled_at:.3f}", now=polled_at)
         if page.invitations:
             self._log("poll.page", tenant=name, invitations=len(page.invitations), more=page.more)
         return page.more
