@@ -10,6 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from assessio_connect import cli as cli_module
 from assessio_connect import codec, sign
 from assessio_connect.cli import cli
 from assessio_connect.sandbox import Organisation, Sandbox
@@ -226,3 +227,16 @@ def test_a_plugin_command_s_failure_is_the_same_one_error_line() -> None:
         cli.commands.pop("plugin-failure")
     assert result.exit_code == 1
     assert result.output == "error: the ATS said no\n"
+
+
+def test_ctrl_c_exits_130_as_documented_not_clicks_aborted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def pressed_ctrl_c(_body_file: object) -> bytes:
+        raise KeyboardInterrupt  # as SIGINT raises it while stdin is read
+
+    monkeypatch.setattr(cli_module, "_read_body", pressed_ctrl_c)
+    result = CliRunner().invoke(cli, ["sign", "--secret", "x"], input="{}")
+    assert result.exit_code == 130
+    assert "interrupted" in result.output
+    assert "Aborted!" not in result.output

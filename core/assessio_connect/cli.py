@@ -65,6 +65,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except AssessioError as exc:
             raise _Failure(str(exc)) from None
+        except KeyboardInterrupt:
+            # click would say "Aborted!" and exit 1, the code of a failure.
+            click.echo("interrupted", err=True)
+            raise SystemExit(130) from None
         except click.UsageError:
             raise
         except click.ClickException as exc:
@@ -416,10 +420,17 @@ def sandbox_command(
         except (OSError, ValueError) as exc:  # ValueError: waitress cannot resolve the host
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise _Failure(f"cannot listen on {host}:{port}: {reason}") from None
-        names = ", ".join(key for key, _ in parsed)
-        click.echo(f"Assessio emulator on {sandbox.url} (organisations: {names}); Ctrl-C stops it")
-        click.echo(f"  export ASSESSIO_BASE_URL={sandbox.url}")
-        sandbox.serve_forever()  # until SIGINT or SIGTERM; it stops the sandbox either way
+        try:
+            names = ", ".join(key for key, _ in parsed)
+            click.echo(
+                f"Assessio emulator on {sandbox.url} (organisations: {names}); Ctrl-C stops it"
+            )
+            click.echo(f"  export ASSESSIO_BASE_URL={sandbox.url}")
+            sandbox.serve_forever()
+        except KeyboardInterrupt:
+            pass  # SIGINT or SIGTERM, even while the lines above are written: the way to stop
+        finally:
+            sandbox.stop()
 
 
 @cli.command("demo")
@@ -459,3 +470,8 @@ def demo_command(
             )
     except (TimeoutError, ValueError) as exc:
         raise _Failure(str(exc)) from None
+    except KeyboardInterrupt:
+        if not keep_running:
+            raise
+        # With --keep-running, SIGINT or SIGTERM is the way to stop it (everything is
+        # stopped by now), even when it comes while the last lines are being written.
