@@ -627,6 +627,33 @@ class StoreContract:
         assert store.next_due("deliveries") == NOW + 60
         assert store.next_due() == NOW + 60
 
+    def test_claims_and_next_due_only_for_the_given_tenants(self, store: Store) -> None:
+        # A daemon claims only its configured tenants' work: a removed tenant's waits untouched.
+        for tenant, result_id, at in (("acme", "r-1", NOW + 2), ("globex", "r-2", NOW + 1)):
+            store.add_order(new_order(result_id, tenant=tenant), now=at)
+        assert store.next_due("orders", tenants=["acme"]) == NOW + 2
+        assert store.next_due("orders", tenants=[]) is None
+        claimed = store.claim_orders(owner="a", now=NOW + 5, lease=LEASE, limit=5, tenants={"acme"})
+        assert [o.result_id for o in claimed] == ["r-1"]
+        assert store.claim_orders(owner="a", now=NOW + 5, lease=LEASE, limit=5, tenants=()) == []
+        for tenant, result_id in (("acme", "r-1"), ("globex", "r-2")):
+            store.order_sent(tenant, result_id, None, now=NOW + 6)
+            store.record_result(tenant, result_id, payload(result_id), now=NOW + 7)
+        assert store.next_due("deliveries", tenants=("globex",)) == NOW + 7
+        assert store.next_due(tenants=[]) is None
+        taken = store.claim_deliveries(owner="a", now=NOW + 8, lease=LEASE, limit=5, tenants=[])
+        assert taken == []
+        only = store.claim_deliveries(
+            owner="a", now=NOW + 8, lease=LEASE, limit=5, tenants=["globex"]
+        )
+        assert [(d.tenant, d.attempts) for d in only] == [("globex", 1)]
+        untouched = [d for d in store.list_deliveries(tenant="acme") if d.result_id == "r-1"]
+        assert [(d.state, d.attempts) for d in untouched] == [(DeliveryState.PENDING, 0)]
+        assert [o.attempts for o in store.list_orders(tenant="globex")] == [0]
+        # Without `tenants`, every tenant's work is claimed as before.
+        rest = store.claim_deliveries(owner="b", now=NOW + 8, lease=LEASE, limit=5)
+        assert [d.tenant for d in rest] == ["acme"]
+
     def test_renew_extends_only_the_owners_unexpired_leases(self, store: Store) -> None:
         mine, late, theirs, pending = (self.queued(store, f"r-{n}") for n in range(4))
         store.claim_deliveries(owner="a", now=NOW, lease=LEASE, limit=2)

@@ -87,17 +87,18 @@ class OrderSender(_Wakeable):
         """Claim and send the next due order; returns how many were sent or rescheduled."""
         now = self._clock()
         claimed = self._store.claim_orders(
-            owner=self._owner, now=now, lease=self._lease, limit=ORDERS_PER_CLAIM
+            owner=self._owner,
+            now=now,
+            lease=self._lease,
+            limit=ORDERS_PER_CLAIM,
+            tenants=list(self._tenants),  # a tenant not configured: its orders wait untouched
         )
         for record in claimed:
             if self.stopping:
                 break
             tenant = self._tenants.get(record.tenant)
             if tenant is None:
-                self._store.order_failed(
-                    record.tenant, record.result_id, "tenant is no longer configured", now=now
-                )
-                continue
+                continue  # removed by a reload since the claim: it waits, due after the lease
             try:
                 tenant.send(record)
             except (AssessioError, StoreError) as exc:
@@ -109,7 +110,7 @@ class OrderSender(_Wakeable):
             try:
                 if self.run_once():
                     continue
-                due = self._store.next_due("orders")
+                due = self._store.next_due("orders", tenants=list(self._tenants))
             except Exception as exc:  # the loop must survive a store outage
                 self._log("orders.loop_error", level="error", error=f"{type(exc).__name__}: {exc}")
                 self._sleep(1.0)

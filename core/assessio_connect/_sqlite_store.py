@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -168,6 +168,7 @@ _ATTEMPT_COLUMNS = (
     "delivery_id, tenant, result_id, version, attempt, outcome, error, at, next_attempt_at"
 )
 _NO_LIMIT = -1
+_ONLY_TENANTS = "AND (? IS NULL OR tenant IN (SELECT value FROM json_each(?)))"
 _ADD_ATTEMPT = (
     f"INSERT INTO delivery_attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 )
@@ -308,6 +309,12 @@ def _where(
         clauses.extend(clause for clause, _ in on_order)
     params.extend(value for _, value in on_order)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _only_tenants(tenants: Collection[str] | None) -> tuple[str | None, str | None]:
+    """The parameters of `_ONLY_TENANTS`: a JSON array twice, or None for every tenant."""
+    listed = None if tenants is None else json.dumps(sorted(tenants))
+    return listed, listed
 
 
 def _limit(limit: int | None) -> int:
@@ -628,7 +635,13 @@ class SQLiteStore:
         return None if row is None else _order_record(row)
 
     def claim_orders(
-        self, *, owner: str, now: float, lease: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: float,
+        lease: float,
+        limit: int,
+        tenants: Collection[str] | None = None,
     ) -> Sequence[OrderRecord]:
         """Claim due pending orders (oldest due first) until `now + lease`."""
         if limit <= 0:
@@ -637,9 +650,9 @@ class SQLiteStore:
             ids = [
                 row[0]
                 for row in conn.execute(
-                    """SELECT id FROM orders WHERE state = ? AND next_attempt_at <= ?
-                       ORDER BY next_attempt_at, id LIMIT ?""",
-                    (OrderState.PENDING.value, now, limit),
+                    f"""SELECT id FROM orders WHERE state = ? AND next_attempt_at <= ?
+                        {_ONLY_TENANTS} ORDER BY next_attempt_at, id LIMIT ?""",  # noqa: S608
+                    (OrderState.PENDING.value, now, *_only_tenants(tenants), limit),
                 )
             ]
             if not ids:
@@ -903,7 +916,13 @@ class SQLiteStore:
     # -- deliveries -----------------------------------------------------------------------
 
     def claim_deliveries(
-        self, *, owner: str, now: float, lease: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: float,
+        lease: float,
+        limit: int,
+        tenants: Collection[str] | None = None,
     ) -> Sequence[DeliveryRecord]:
         """Claim due pending deliveries and expired leases, oldest due first.
 
@@ -914,10 +933,10 @@ class SQLiteStore:
             ids = [
                 row[0]
                 for row in conn.execute(
-                    """SELECT id FROM deliveries INDEXED BY deliveries_due
-                       WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= ?
-                       ORDER BY next_attempt_at, id LIMIT ?""",
-                    (now, limit),
+                    f"""SELECT id FROM deliveries INDEXED BY deliveries_due
+                        WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= ?
+                        {_ONLY_TENANTS} ORDER BY next_attempt_at, id LIMIT ?""",  # noqa: S608
+                    (now, *_only_tenants(tenants), limit),
                 )
             ]
             if not ids:
@@ -1152,18 +1171,24 @@ class SQLiteStore:
             ).fetchall()
         return [_attempt(row) for row in rows]
 
-    def next_due(self, kind: WorkKind | None = None) -> float | None:
+    def next_due(
+        self, kind: WorkKind | None = None, *, tenants: Collection[str] | None = None
+    ) -> float | None:
         """The earliest due time (or lease expiry) of unfinished orders and/or deliveries."""
         order = delivery = None
+        only = _only_tenants(tenants)
         with self._read("find the next due time") as conn:
             if kind in (None, "orders"):
                 order = conn.execute(
-                    "SELECT MIN(next_attempt_at) FROM orders WHERE state = 'pending'"
+                    f"""SELECT MIN(next_attempt_at) FROM orders
+                        WHERE state = 'pending' {_ONLY_TENANTS}""",  # noqa: S608
+                    only,
                 ).fetchone()[0]
             if kind in (None, "deliveries"):
                 delivery = conn.execute(
-                    """SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
-                       WHERE state IN ('pending', 'in_flight')"""
+                    f"""SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
+                        WHERE state IN ('pending', 'in_flight') {_ONLY_TENANTS}""",  # noqa: S608
+                    only,
                 ).fetchone()[0]
         times = [float(t) for t in (order, delivery) if t is not None]
         return min(times) if times else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 import attrs
@@ -291,9 +291,16 @@ class Store(Protocol):
         """The order for an ATS application."""
 
     def claim_orders(
-        self, *, owner: str, now: float, lease: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: float,
+        lease: float,
+        limit: int,
+        tenants: Collection[str] | None = None,
     ) -> Sequence[OrderRecord]:
-        """Claim pending orders that are due (or whose lease expired) for `lease` seconds.
+        """Claim pending orders that are due (or whose lease expired) for `lease` seconds; only
+        `tenants`' when given (a daemon's configured ones: others' wait untouched).
 
         A claim increments `attempts` and pushes `next_attempt_at` to `now + lease`, so an order
         whose sender died is retried once that passes."""
@@ -380,9 +387,16 @@ class Store(Protocol):
     # Deliveries (the outbox)
 
     def claim_deliveries(
-        self, *, owner: str, now: float, lease: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: float,
+        lease: float,
+        limit: int,
+        tenants: Collection[str] | None = None,
     ) -> Sequence[DeliveryRecord]:
-        """Claim due pending deliveries, and in-flight ones whose lease expired, oldest due first.
+        """Claim due pending deliveries, and in-flight ones whose lease expired, oldest due first;
+        only `tenants`' when given.
 
         Claimed rows become IN_FLIGHT for `owner` until `now + lease`, with `attempts` + 1."""
 
@@ -462,9 +476,12 @@ class Store(Protocol):
         """Counts, oldest waiting work, last error and last poll of every tenant that has any
         row, by tenant name; computed from indexes, cheap with many tenants and rows."""
 
-    def next_due(self, kind: WorkKind | None = None) -> float | None:
+    def next_due(
+        self, kind: WorkKind | None = None, *, tenants: Collection[str] | None = None
+    ) -> float | None:
         """The earliest `next_attempt_at` (or lease expiry) of any unfinished order or delivery;
-        only orders or only deliveries with `kind`, so one loop does not spin on the other's."""
+        only orders or only deliveries with `kind`, so one loop does not spin on the other's,
+        and only `tenants`' when given, so a daemon does not spin on work it will not claim."""
 
     # Connector state: a durable key-value space per (tenant, namespace)
 

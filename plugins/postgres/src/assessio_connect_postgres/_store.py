@@ -15,7 +15,7 @@ import hashlib
 import json
 import select
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -92,6 +92,11 @@ _UNAVAILABLE_CLASSES = ("08", "40", "53", "57", "58")
 """SQLSTATE classes of a passing outage: connection, rollback (serialization, deadlock),
 insufficient resources, operator intervention (shutdown, cancel), system error."""
 _NO_SCHEMA = ("42P01", "3F000")
+
+
+def _tenant_array(tenants: Collection[str] | None) -> list[str] | None:
+    """`tenants` as a text[] parameter, or None (NULL) for every tenant."""
+    return None if tenants is None else sorted(tenants)
 
 
 def _columns(names: Sequence[str], alias: str | None = None) -> str:
@@ -618,7 +623,13 @@ class PostgresStore:
         return None if row is None else _order_record(row)
 
     def claim_orders(
-        self, *, owner: str, now: float, lease: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: float,
+        lease: float,
+        limit: int,
+        tenants: Collection[str] | None = None,
     ) -> Sequence[OrderRecord]:
         """Claim due pending orders (oldest due first) until `now + lease`; rows another
         replica is claiming at this moment are skipped, not waited for."""
@@ -630,6 +641,7 @@ class PostgresStore:
                     """WITH due AS (
                             SELECT id, next_attempt_at FROM {s}.orders
                             WHERE state = 'pending' AND next_attempt_at <= %(now)s
+                              AND (%(tenants)s::text[] IS NULL OR tenant = ANY(%(tenants)s))
                             ORDER BY next_attempt_at, id LIMIT %(limit)s
                             FOR UPDATE SKIP LOCKED)
                         UPDATE {s}.orders AS o SET attempts = o.attempts + 1,
@@ -638,7 +650,13 @@ class PostgresStore:
                         FROM due WHERE o.id = due.id
                         RETURNING due.next_attempt_at, o.id, {o_orders}"""
                 ),
-                {"now": now, "limit": limit, "until": now + lease, "owner": owner},
+                {
+                    "now": now,
+                    "limit": limit,
+                    "until": now + lease,
+                    "owner": owner,
+                    "tenants": _tenant_array(tenants),
+                },
             ).fetchall()
         rows.sort(key=lambda row: (row[0], row[1]))
         return [_order_record(row[2:]) for row in rows]
@@ -887,7 +905,13 @@ class PostgresStore:
     # -- deliveries -----------------------------------------------------------------------
 
     def claim_deliveries(
-        self, *, owner: str, now: float, lease: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: float,
+        lease: float,
+        limit: int,
+        tenants: Collection[str] | None = None,
     ) -> Sequence[DeliveryRecord]:
         """Claim due pending deliveries and expired leases, oldest due first; rows another
         replica is claiming at this moment are skipped, not waited for."""
@@ -900,6 +924,7 @@ class PostgresStore:
                             SELECT id, next_attempt_at FROM {s}.deliveries
                             WHERE state IN ('pending', 'in_flight')
                               AND next_attempt_at <= %(now)s
+                              AND (%(tenants)s::text[] IS NULL OR tenant = ANY(%(tenants)s))
                             ORDER BY next_attempt_at, id LIMIT %(limit)s
                             FOR UPDATE SKIP LOCKED)
                         UPDATE {s}.deliveries AS d SET state = 'in_flight',
@@ -909,7 +934,13 @@ class PostgresStore:
                         FROM due WHERE d.id = due.id
                         RETURNING due.next_attempt_at, {d_deliveries}"""
                 ),
-                {"now": now, "limit": limit, "until": now + lease, "owner": owner},
+                {
+                    "now": now,
+                    "limit": limit,
+                    "until": now + lease,
+                    "owner": owner,
+                    "tenants": _tenant_array(tenants),
+                },
             ).fetchall()
         rows.sort(key=lambda row: (row[0], row[1]))
         return [_delivery_record(row[1:]) for row in rows]
@@ -1242,18 +1273,26 @@ class PostgresStore:
         """True when the schema exists with its tables; nothing is created."""
         return self.schema_version() > 0
 
-    def next_due(self, kind: WorkKind | None = None) -> float | None:
+    def next_due(
+        self, kind: WorkKind | None = None, *, tenants: Collection[str] | None = None
+    ) -> float | None:
         """The earliest due time (or lease expiry) of unfinished orders and/or deliveries."""
         with self._conn("find the next due time") as conn:
             row = conn.execute(
                 self._q(
                     """SELECT LEAST(
                         (SELECT MIN(next_attempt_at) FROM {s}.orders
-                         WHERE state = 'pending' AND %(orders)s),
+                         WHERE state = 'pending' AND %(orders)s
+                           AND (%(tenants)s::text[] IS NULL OR tenant = ANY(%(tenants)s))),
                         (SELECT MIN(next_attempt_at) FROM {s}.deliveries
-                         WHERE state IN ('pending', 'in_flight') AND %(deliveries)s))"""
+                         WHERE state IN ('pending', 'in_flight') AND %(deliveries)s
+                           AND (%(tenants)s::text[] IS NULL OR tenant = ANY(%(tenants)s))))"""
                 ),
-                {"orders": kind in (None, "orders"), "deliveries": kind in (None, "deliveries")},
+                {
+                    "orders": kind in (None, "orders"),
+                    "deliveries": kind in (None, "deliveries"),
+                    "tenants": _tenant_array(tenants),
+                },
             ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
