@@ -131,3 +131,16 @@ def test_the_documented_example_is_stored_as_documented(live_daemon: Daemon) -> 
     assert response.status_code in (200, 202)
     assert response.json()["status"] in ("stored", "orphan", "duplicate")
     assert live_daemon.store.get_result("acme", "r-1") is not None
+
+
+def test_every_operator_route_the_daemon_mounts_is_in_the_document(live_daemon: Daemon) -> None:
+    """Routes mounted beside the receiver (e.g. /metrics, /status) belong in the document too:
+    add them to assessio_connect._openapi when mounting them."""
+    mounted = set(getattr(live_daemon.app, "_operator_apps", {}))
+    paths = openapi_document()["paths"]
+    undocumented = sorted(
+        prefix
+        for prefix in mounted
+        if not any(path == prefix or path.startswith(prefix + "/") for path in paths)
+    )
+    assert not undocumented, f"mounted but not in the OpenAPI document: {undocumented}"
