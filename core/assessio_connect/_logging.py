@@ -59,6 +59,10 @@ class Scrubber:
     def __repr__(self) -> str:
         return f"Scrubber({len(self._secrets)} secret(s))"
 
+    def extended(self, secrets: Iterable[str]) -> Scrubber:
+        """A scrubber of these secrets as well as this one's."""
+        return Scrubber([*self._secrets, *secrets])
+
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
@@ -105,6 +109,10 @@ class EventLog:
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()
+
+    def learn_secrets(self, secrets: Iterable[str]) -> None:
+        """Scrub `secrets` too from now on (a reloaded configuration's), forgetting none."""
+        self._scrub = self._scrub.extended(secrets)
 
     def handler(self) -> logging.Handler:
         """A `logging` handler that sends library log records (waitress, urllib3) through here."""
