@@ -1,0 +1,71 @@
+"""`Receipts`: what a result version became in the ATS ("result r version 2 = note 98123"),
+kept in the connector's durable state, so a write-back to a create-only API is idempotent
+without listing everything the ATS holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from assessio_connect.connector_state import ConnectorState
+
+__all__ = ["Receipts"]
+
+
+class Receipts:
+    """Receipts of one kind (e.g. "notes") in `state` (`context.state`): shared by every
+    replica and kept across restarts in the daemon's store (SQLite or PostgreSQL).
+
+    The pattern is *look up the receipt, else create, then record the receipt*, which
+    `ensure` does. One window stays open: the ATS created the object, then the process died
+    before the receipt was written. The next attempt finds no receipt; give `ensure` a `find`
+    that looks for the object by a marker the connector put into it (e.g. the result id in
+    the note's text), and it is searched only then, not on every write-back."""
+
+    def __init__(self, state: ConnectorState, kind: str) -> None:
+        if not kind or "/" in kind:
+            raise ValueError(f"a receipt kind is a non-empty name without '/', not {kind!r}")
+        self._state = state
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"Receipts({self.kind!r})"
+
+    def key(self, result_id: str, version: int | None = None) -> str:
+        """The state key of a receipt: per result version, or per result with None."""
+        if version is not None and version < 1:
+            raise ValueError(f"result versions count from 1, not {version}")
+        suffix = "" if version is None else f"/v{version}"
+        return f"receipt/{self.kind}/{result_id}{suffix}"
+
+    def get(self, result_id: str, version: int | None = None) -> str | None:
+        """The ATS's id of what `result_id` (at `version`) became, or None."""
+        return self._state.value(self.key(result_id, version))
+
+    def put(self, result_id: str, version: int | None, ats_id: str) -> None:
+        """Record that `result_id` (at `version`) became `ats_id` (durable on return)."""
+        self._state.put(self.key(result_id, version), ats_id)
+
+    def forget(self, result_id: str, version: int | None = None) -> None:
+        """Drop a receipt (e.g. the ATS object was deleted and must be written again)."""
+        self._state.delete(self.key(result_id, version))
+
+    def ensure(
+        self,
+        result_id: str,
+        version: int | None,
+        create: Callable[[], str],
+        *,
+        find: Callable[[], str | None] | None = None,
+    ) -> str:
+        """The ATS id for `result_id` at `version`: from its receipt; else from `find()` (the
+        crash window, see the class); else from `create()`; recorded before returning. If
+        another replica recorded one meanwhile, that one is returned."""
+        key = self.key(result_id, version)
+        known = self._state.value(key)
+        if known is not None:
+            return known
+        found = find() if find is not None else None
+        made = found if found is not None else create()
+        if self._state.swap(key, made, expect_version=0) is None:
+            return self._state.value(key) or made
+        return made
