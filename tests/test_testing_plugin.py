@@ -61,12 +61,12 @@ class _ReferenceSuite(ConnectorConformance):
         "webhook_secret": WEBHOOK,
     }
     invalid_configs: ClassVar[Sequence[InvalidConfig]] = (
-        # attrs validators run once the table is read: their problems are reported at the
-        # table, naming the field in the message.
-        InvalidConfig({"base_url": "ftp://ats.example.com"}, "", "base_url must be an http://"),
+        # A field's attrs validator is reported at the field; a cross-field check in
+        # __attrs_post_init__ (webhook_secret or poll) at the table.
+        InvalidConfig({"base_url": "ftp://ats.example.com"}, "base_url", "must be an http://"),
         InvalidConfig({"api_token": MISSING}, "api_token", "required key missing"),
         InvalidConfig({"api_token": ""}, "api_token", "is empty", id="empty-token"),
-        InvalidConfig({"page_size": 0}, "", "page_size must be from 1 to", id="page_size"),
+        InvalidConfig({"page_size": 0}, "page_size", "page_size must be from 1 to"),
         InvalidConfig({"poll": "yes"}, "poll", "expected true or false"),
         InvalidConfig({"webhook_secret": MISSING, "poll": False}, "", "needs webhook_secret"),
         InvalidConfig({"colour": "blue"}, "", "unknown key 'colour'"),

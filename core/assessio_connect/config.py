@@ -69,6 +69,7 @@ import os
 import re
 import stat
 import sys
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, cast
@@ -82,7 +83,12 @@ from cattrs.cols import (
     is_sequence,
     list_structure_factory,
 )
-from cattrs.errors import ForbiddenExtraKeysError, StructureHandlerNotFoundError
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    StructureHandlerNotFoundError,
+)
 from cattrs.gen import make_dict_structure_fn, override
 
 from ._server import DEFAULT_LIMITS, ConnectionLimits
@@ -632,6 +638,128 @@ def _tables_only(inner: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
     return structure_table
 
 
+def _mentions_secret(tp: Any, seen: frozenset[Any] = frozenset()) -> bool:
+    """Whether reading a value of type `tp` may resolve a `Secret` (in a nested table too)."""
+    if tp is Secret:
+        return True
+    if tp in seen:
+        return False
+    inner = list(typing.get_args(tp))
+    if isinstance(tp, type) and attrs.has(tp):
+        try:
+            inner += [field.type for field in attrs.fields(attrs.resolve_types(tp))]
+        except Exception:  # unresolvable annotations: assume the worst
+            return True
+    return any(_mentions_secret(arg, seen | {tp}) for arg in inner)
+
+
+def _convert(field: attrs.Attribute[Any], value: Any) -> Any:
+    converter = field.converter
+    if converter is None:
+        return value
+    if isinstance(converter, attrs.Converter):
+        wrapped: Any = converter  # attrs' stubs do not declare the attributes read here
+        if wrapped.takes_self:
+            raise LookupError("a converter that needs the instance cannot run alone")
+        args = (value, field) if wrapped.takes_field else (value,)
+        return wrapped.converter(*args)
+    return converter(value)
+
+
+def _field_failures(
+    conv: cattrs.Converter, cls: type[Any], table: dict[str, Any]
+) -> list[Exception]:
+    """Each field whose converter or validator refuses its value, run one by one, with a
+    note naming the field (so `transform_error` reports it at `….ats.<key>`). Secret fields
+    are left out: reading them again would resolve each secret a second time."""
+    try:
+        fields = attrs.fields(attrs.resolve_types(cls))
+    except Exception:  # unresolvable annotations: no field can be named
+        return []
+    values: dict[str, Any] = {}
+    failures: list[Exception] = []
+
+    def failed(exc: Exception, field: attrs.Attribute[Any]) -> None:
+        key = field.alias or field.name
+        note = AttributeValidationNote(f"Structuring {cls.__qualname__} @ {key}", key, field.type)
+        setattr(exc, "__notes__", [note])  # noqa: B010 - add_note() is Python 3.11+
+        failures.append(exc)
+
+    for field in fields:
+        key = field.alias or field.name
+        if not field.init or _mentions_secret(field.type):
+            continue
+        try:
+            if key in table:
+                value = conv.structure(table[key], field.type)
+            elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                if field.default.takes_self:
+                    continue
+                value = field.default.factory()
+            elif field.default is not attrs.NOTHING:
+                value = field.default
+            else:
+                continue
+            values[field.name] = _convert(field, value)
+        except (TypeError, ValueError) as exc:
+            if key in table:
+                failed(exc, field)
+        except Exception:  # noqa: S112 - what cannot run alone is reported with the table
+            continue
+    bare = object.__new__(cls)
+    for name, value in values.items():
+        object.__setattr__(bare, name, value)
+    for field in fields:
+        if field.validator is None or field.name not in values:
+            continue
+        try:
+            field.validator(bare, field, values[field.name])
+        except (TypeError, ValueError) as exc:
+            failed(exc, field)
+        except Exception:  # noqa: S112 - e.g. a validator reading a field left out above
+            continue
+    return failures
+
+
+def _with_field_paths(
+    conv: cattrs.Converter, cls: type[Any], inner: Callable[[Any, Any], T]
+) -> Callable[[Any, Any], T]:
+    """attrs runs a class's converters and validators once every field is read, stops at the
+    first failure and names no field: a connector's `base_url` validator would be reported
+    at the table. When building the class fails, each field is checked alone instead, and
+    every failing one is reported at its own key; what no field explains (a cross-field
+    check in `__attrs_post_init__`) stays at the table."""
+
+    def diagnosed(value: Any) -> ClassValidationError | None:
+        failures = _field_failures(conv, cls, value) if isinstance(value, dict) else []
+        return (
+            ClassValidationError(f"While structuring {cls.__name__}", failures, cls)
+            if failures
+            else None
+        )
+
+    def structure(value: Any, type_: Any) -> T:
+        try:
+            return inner(value, type_)
+        except ClassValidationError as exc:
+            # cattrs wraps the class's own failure without a note; a field that could not
+            # be read at all has one, and is reported as it is.
+            noted, others = exc.group_exceptions()
+            if noted or not all(isinstance(e, (TypeError, ValueError)) for e in others):
+                raise
+            found = diagnosed(value)
+            if found is None:
+                raise
+            raise found from None
+        except (TypeError, ValueError):  # cattrs versions that do not wrap it
+            found = diagnosed(value)
+            if found is None:
+                raise
+            raise found from None
+
+    return structure
+
+
 def _at_least(minimum: int, unit: str = "") -> Callable[[int], str | None]:
     def check(value: int) -> str | None:
         return None if value >= minimum else f"must be at least {minimum}{unit}, not {value}"
@@ -698,7 +826,8 @@ def _make_converter(structure_secret: Callable[[Any, Any], Secret]) -> cattrs.Co
         return structure_array
 
     def table_factory(cls: Any) -> Any:
-        return _tables_only(make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True))
+        structure = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
+        return _tables_only(_with_field_paths(conv, cls, structure))
 
     def checked(tp: Any, check: Callable[[Any], str | None]) -> Callable[[Any, Any], Any]:
         def structure_checked(value: Any, _: Any) -> Any:
@@ -780,6 +909,9 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
         return "required key missing"
     if isinstance(exc, (TypeError, ValueError)):
         # attrs validators of connector configs raise these; their message says what is wrong.
+        # attrs' own validators (`ge`, `matches_re`, …) pass (message, attribute, …) as args.
+        if len(exc.args) > 1 and isinstance(exc.args[0], str):
+            return exc.args[0]
         return str(exc) or "invalid value"
     return cattrs.v.format_exception(exc, type_)
 

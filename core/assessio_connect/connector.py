@@ -15,11 +15,13 @@ sending it. Failures talking to the ATS raise `RetryableError` or `PermanentErro
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol
 
 import attrs
+from typing_extensions import TypeVar
 
 from .connector_state import ConnectorState
 from .models import AssessioConfig, CandidateDetails, Recruitment, Result
@@ -30,6 +32,7 @@ __all__ = [
     "AssessmentChoice",
     "AtsCandidate",
     "AtsJob",
+    "ConfigT",
     "Connector",
     "ConnectorContext",
     "ConnectorState",
@@ -42,6 +45,9 @@ __all__ = [
 ]
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+ConfigT = TypeVar("ConfigT", default=Any)
+"""A connector's `Config` class: `class MyConnector(Connector[MyConfig])` types `self.config`."""
 
 RECRUITMENT_NAMESPACE = uuid.UUID("5b0f6f1e-7a53-4c3e-9f0e-3d1f6a1c2b7e")
 
@@ -175,8 +181,11 @@ class ConnectorContext(Protocol):
         """The organisation's lenses and locales (fetched once, then cached)."""
 
 
-class Connector:
-    """Base class of connectors; override what your ATS supports."""
+class Connector(Generic[ConfigT]):
+    """Base class of connectors; override what your ATS supports.
+
+    Subclass `Connector[MyConfig]` to have `self.config` typed as `MyConfig` (and `Config`
+    set to it unless the class sets its own); a bare `Connector` subclass still works."""
 
     kind: ClassVar[str] = ""
     """Value of `ats.kind` in a tenant's configuration that selects this connector."""
@@ -185,8 +194,18 @@ class Connector:
     poll_interval: ClassVar[float] = 30.0
     """Seconds between polls when the last page said `more=False` (pull style only)."""
 
-    def __init__(self, config: Any, context: ConnectorContext) -> None:
-        self.config = config
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Config" in vars(cls):
+            return
+        for base in getattr(cls, "__orig_bases__", ()):
+            if typing.get_origin(base) is Connector:
+                (config_class,) = typing.get_args(base)
+                if attrs.has(config_class):
+                    cls.Config = config_class
+
+    def __init__(self, config: ConfigT, context: ConnectorContext) -> None:
+        self.config: ConfigT = config
         self.context = context
 
     @property

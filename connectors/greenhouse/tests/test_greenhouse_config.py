@@ -32,7 +32,7 @@ def test_configuration_problems_are_reported_with_their_path(tmp_path: Path) -> 
             )
         assert caught.value.problems == (
             "note_visibility must be one of admin_only, private, public, not 'everyone' "
-            "@ $.tenants.acme.ats",
+            "@ $.tenants.acme.ats.note_visibility",
         )
         with pytest.raises(ConfigError) as caught:
             w.load(

@@ -176,14 +176,20 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
         ),
         InvalidConfig({"on_behalf_of": "robin"}, "on_behalf_of", "expected an integer"),
         InvalidConfig(
-            {"note_visibility": "everyone"}, "", "note_visibility must be one of", id="visibility"
+            {"note_visibility": "everyone"},
+            "note_visibility",
+            "note_visibility must be one of",
+            id="visibility",
         ),
         InvalidConfig(
-            {"harvest_url": "ftp://harvest.example"}, "", "harvest_url must be", id="harvest-url"
+            {"harvest_url": "ftp://harvest.example"},
+            "harvest_url",
+            "harvest_url must be",
+            id="harvest-url",
         ),
         InvalidConfig(
             {"harvest_url": "https://harvest.greenhouse.io/v1"},
-            "",
+            "harvest_url",
             "points at Harvest v1",
             id="harvest-v1",
         ),
@@ -201,7 +207,7 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
         ),
         InvalidConfig(
             {"custom_fields": {"score": "Assessio Score"}},
-            "custom_fields",
+            "custom_fields.score",
             "immutable field key",
             id="custom-field-key",
         ),

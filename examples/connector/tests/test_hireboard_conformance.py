@@ -24,8 +24,10 @@ class TestHireboardConformance(ConnectorConformance):
     invalid_configs: ClassVar[Sequence[InvalidConfig]] = (
         InvalidConfig({"api_key": MISSING}, "api_key", "required key missing"),
         InvalidConfig({"tolerance": "5m"}, "tolerance", "expected an integer"),
-        InvalidConfig({"trigger_stage": " "}, "", "trigger_stage must name a Hireboard stage"),
-        InvalidConfig({"base_url": "hireboard.example"}, "", "base_url must be an http://"),
+        InvalidConfig(
+            {"trigger_stage": " "}, "trigger_stage", "trigger_stage must name a Hireboard stage"
+        ),
+        InvalidConfig({"base_url": "hireboard.example"}, "base_url", "base_url must be an http://"),
     )
 
     @pytest.fixture
