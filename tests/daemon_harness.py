@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -176,10 +176,10 @@ def harness(tmp: Path, **sandbox_options: Any) -> Iterator[Harness]:
 class DaemonProcess:
     """`python -m assessio_connect run` with its JSON log lines collected from stdout."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, command: Sequence[str] = RUN) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASSESSIO_")}
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*RUN, "--config", str(config), "--log-format", "json"],
+            [*command, "--config", str(config), "--log-format", "json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

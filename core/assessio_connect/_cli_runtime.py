@@ -199,11 +199,14 @@ def register_commands(cli: click.Group) -> None:
 )
 @click.pass_context
 def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -> None:
-    """Run the daemon until SIGTERM/SIGINT: receiver, connector routes, pollers, workers."""
+    """Run the daemon until SIGTERM/SIGINT: receiver, connector routes, pollers, workers.
+
+    SIGHUP reads the configuration again and applies its tenants without a restart."""
     from .daemon import Daemon
 
     plugins = _plugins(ctx)
-    config = load_daemon_config(plugins, _require_config(config_path))
+    path = _require_config(config_path)
+    config = load_daemon_config(plugins, path)
     log = EventLog(
         sys.stdout,
         format="json" if log_format == "json" else "text",
@@ -231,7 +234,13 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
                 f"cannot listen on {config.server.listen}: {exc.strerror or exc} "
                 f"(change [server] listen in {config.source}, or stop what uses the port)"
             ) from None
-        code = daemon.run()
+
+        def reload_config() -> DaemonConfig:
+            fresh = load_daemon_config(plugins, path)
+            log.learn_secrets(fresh.secret_values())
+            return fresh
+
+        code = daemon.run(reload_config=reload_config)
     finally:
         root.removeHandler(handler)
     ctx.exit(code)

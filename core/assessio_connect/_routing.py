@@ -38,6 +38,10 @@ class DaemonApp:
         self._operator_apps = dict(operator_apps or {})
         """Path prefix (e.g. "/metrics") -> app; the app sees the prefix in SCRIPT_NAME."""
 
+    def replace_connectors(self, connector_apps: Mapping[str, WSGIApplication]) -> None:
+        """Route `/connectors/{tenant}/` to `connector_apps` from now on (a reload), in one swap."""
+        self._connector_apps = dict(connector_apps)
+
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:

@@ -211,6 +211,11 @@ class ResultReceiver:
             api_keys=[secrets.token_urlsafe(32)], signing_secrets=[secrets.token_urlsafe(32)]
         )
 
+    def replace_tenants(self, tenants: Mapping[str, WebhookAuth]) -> None:
+        """Authenticate against `tenants` from now on (a reload); one swap, so a request sees
+        either the old map or the new one, and one already authenticated goes on."""
+        self._tenants = dict(tenants)
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD") or "GET").upper()
         try:
