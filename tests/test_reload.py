@@ -104,15 +104,17 @@ def test_plan_names_added_removed_changed_tenants_and_settings_that_need_a_resta
     head, acme, globex = sections(world)
     running = load_daemon_config(world.plugins, write(world, head, acme, globex))
     changed_acme = acme.replace('locale = "en-GB"', 'locale = "sv-SE"')
-    moved = head.replace('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:9"').replace(
-        "workers = 2", "workers = 3"
+    moved = (
+        head.replace('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:9"')
+        .replace("workers = 2", "workers = 3")
+        .replace("sqlite:///state.db", "sqlite:///elsewhere.db")
     )
     wanted = load_daemon_config(world.plugins, write(world, moved, changed_acme))
     plan = plan_reload(running, wanted)
     assert plan.added == ()
     assert plan.removed == ("globex",)
     assert plan.changed == ("acme",)
-    assert plan.needs_restart == ("$.server.listen", "$.delivery.workers")
+    assert plan.needs_restart == ("$.server.listen", "$.store.url", "$.delivery.workers")
     same = load_daemon_config(world.plugins, write(world, head, acme, globex))
     assert plan_reload(running, same).kept == ("acme", "globex")
     # A secret whose value changed behind the same reference changes the tenant.

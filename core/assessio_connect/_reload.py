@@ -20,10 +20,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ReloadPlan", "RunningTenants", "RunningTenantsOutbox", "SecretScrubber", "plan_reload"]
 
-_RESTART_SETTINGS = {
-    "host": "$.server.listen",
-    "port": "$.server.listen",
+_RESTART_PATHS = {
+    ("server", "host"): "$.server.listen",
+    ("server", "port"): "$.server.listen",
+    ("store_url", ""): "$.store.url",
 }
+_TENANT_FIELDS = ("source", "tenants", "warnings")
+"""What a reload applies (the tenants) or only reports; every other setting needs a restart."""
 
 
 @attrs.frozen
@@ -49,16 +52,21 @@ class ReloadPlan:
 
 
 def _changed_settings(running: DaemonConfig, wanted: DaemonConfig) -> tuple[str, ...]:
+    """The paths of the settings outside the tenants that differ, e.g. `$.server.listen`."""
     paths: list[str] = []
-    for table, old, new in (
-        ("server", running.server, wanted.server),
-        ("delivery", running.delivery, wanted.delivery),
-    ):
-        for field in attrs.fields(type(old)):
-            if getattr(old, field.name) != getattr(new, field.name):
-                paths.append(_RESTART_SETTINGS.get(field.name, f"$.{table}.{field.name}"))
-    if running.store_url != wanted.store_url:
-        paths.append("$.store.url")
+    for field in attrs.fields(type(running)):
+        if field.name in _TENANT_FIELDS:
+            continue
+        old, new = getattr(running, field.name), getattr(wanted, field.name)
+        if old == new:
+            continue
+        if attrs.has(type(old)) and type(old) is type(new):
+            for inner in attrs.fields(type(old)):
+                if getattr(old, inner.name) != getattr(new, inner.name):
+                    default = f"$.{field.name}.{inner.name}"
+                    paths.append(_RESTART_PATHS.get((field.name, inner.name), default))
+        else:
+            paths.append(_RESTART_PATHS.get((field.name, ""), f"$.{field.name}"))
     return tuple(dict.fromkeys(paths))
 
 
