@@ -8,6 +8,22 @@ import importlib.resources
 import assessio_connect
 
 EXPECTED = {
+    # The connector kit's most used names (all of them in assessio_connect.kit).
+    "Answer",
+    "AtsHttp",
+    "BodyHmac",
+    "CursorPages",
+    "FieldsHmac",
+    "LinkHeaderPages",
+    "OffsetPages",
+    "RateLimiter",
+    "Receipts",
+    "Request",
+    "RequestRefused",
+    "Routes",
+    "TimestampedHmac",
+    "as_connector_errors",
+    "kit",
     "AssessmentChoice",
     "AtsCandidate",
     "AtsJob",
@@ -97,6 +113,8 @@ def test_every_module_declares_what_it_exports() -> None:
         "transport",
         "webhook",
         "sandbox",
+        "kit",
+        "testing",
     ]:
         module = importlib.import_module(f"assessio_connect.{module_name}")
         exported = module.__all__

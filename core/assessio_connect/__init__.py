@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import codec, signing
+from . import codec, kit, signing
 from ._cli_runtime import load_daemon_config
 from ._version import __version__
 from .client import AssessioClient, ClientSettings, SecretProof
@@ -47,6 +47,22 @@ from .errors import (
     WebhookAuthenticationError,
 )
 from .hookspecs import hookimpl, hookspec
+from .kit import (
+    Answer,
+    AtsHttp,
+    BodyHmac,
+    CursorPages,
+    FieldsHmac,
+    LinkHeaderPages,
+    OffsetPages,
+    RateLimiter,
+    Receipts,
+    Request,
+    RequestRefused,
+    Routes,
+    TimestampedHmac,
+    as_connector_errors,
+)
 from .models import (
     AssessioConfig,
     AssessmentLink,
@@ -65,6 +81,7 @@ from .webhook import WebhookAuth, parse_result
 
 __all__ = [
     "APIError",
+    "Answer",
     "AssessioClient",
     "AssessioConfig",
     "AssessioError",
@@ -72,8 +89,10 @@ __all__ = [
     "AssessmentLink",
     "AssessmentOrder",
     "AtsCandidate",
+    "AtsHttp",
     "AtsJob",
     "AuthenticationError",
+    "BodyHmac",
     "CandidateDetails",
     "ClientSettings",
     "ConfigError",
@@ -82,12 +101,16 @@ __all__ = [
     "ConnectorContext",
     "ConnectorError",
     "ConnectorState",
+    "CursorPages",
     "Daemon",
     "DaemonConfig",
+    "FieldsHmac",
     "Invitation",
     "Lens",
+    "LinkHeaderPages",
     "MalformedSignatureError",
     "MissingSignatureError",
+    "OffsetPages",
     "OrderDraft",
     "PayloadError",
     "PermanentError",
@@ -96,11 +119,16 @@ __all__ = [
     "PollPage",
     "Pushback",
     "RateLimitedError",
+    "RateLimiter",
+    "Receipts",
     "Recruitment",
+    "Request",
+    "RequestRefused",
     "Result",
     "ResultReceiver",
     "RetryPolicy",
     "RetryableError",
+    "Routes",
     "Secret",
     "SecretProof",
     "ServerError",
@@ -112,6 +140,7 @@ __all__ = [
     "StoreUnavailableError",
     "TenantConfig",
     "TimestampOutOfToleranceError",
+    "TimestampedHmac",
     "Transport",
     "TransportError",
     "UnexpectedResponseError",
@@ -119,11 +148,13 @@ __all__ = [
     "WebhookAuth",
     "WebhookAuthenticationError",
     "__version__",
+    "as_connector_errors",
     "codec",
     "converter",
     "dumps",
     "hookimpl",
     "hookspec",
+    "kit",
     "load_config",
     "load_daemon_config",
     "load_plugins",

@@ -39,7 +39,7 @@ from ._paging import (
 from ._rate_limit import RateLimiter
 from ._receipts import Receipts
 from ._request import Request, RequestRefused
-from ._routes import DEFAULT_MAX_BODY_BYTES, Handler, Routes
+from ._routes import DEFAULT_MAX_BODY_BYTES, ErrorAnswer, Handler, Routes
 from ._signatures import BodyHmac, FieldsHmac, SecretValue, SignedRequest, TimestampedHmac
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "AtsHttp",
     "BodyHmac",
     "CursorPages",
+    "ErrorAnswer",
     "FieldsHmac",
     "Handler",
     "Link",

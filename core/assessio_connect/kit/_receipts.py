@@ -19,7 +19,8 @@ class Receipts:
     `ensure` does. One window stays open: the ATS created the object, then the process died
     before the receipt was written. The next attempt finds no receipt; give `ensure` a `find`
     that looks for the object by a marker the connector put into it (e.g. the result id in
-    the note's text), and it is searched only then, not on every write-back."""
+    the note's text), and it is searched only then, not on every write-back; pass it only
+    when `pushback.attempt > 1`, since a first attempt cannot have created anything yet."""
 
     def __init__(self, state: ConnectorState, kind: str) -> None:
         if not kind or "/" in kind:

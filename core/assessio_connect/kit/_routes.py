@@ -6,12 +6,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
-from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request as WerkzeugRequest
 
 from assessio_connect.errors import (
     ConfigError,
@@ -26,12 +23,20 @@ from assessio_connect.errors import (
 from ._answer import Answer
 from ._request import Request, RequestRefused
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "Handler", "Routes"]
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+# werkzeug is imported where it is used, so `import assessio_connect` (every CLI command) does
+# not load it; a connector pays for it when it makes its first Routes.
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ErrorAnswer", "Handler", "Routes"]
 
 Handler = Callable[[Request], Answer]
 """A route: the request in, the answer out; it may raise instead of answering an error."""
 Log = Callable[..., None]
 """`context.log`: `log(event, level=..., **fields)`."""
+ErrorAnswer = Callable[..., Answer]
+"""`(status, message, *, headers, **extra) -> Answer`: how the routes word an error."""
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETRY_AFTER = 5.0
@@ -70,6 +75,10 @@ class Routes:
     | anything else | 500, logged with the exception (the answer holds no detail) |
 
     `log` is usually `context.log`; events are named `{name}.refused` and `{name}.failed`.
+    `error_answer` words every error answer; the default is `Answer.error` (`{"error": …}`),
+    and an ATS that reads `{"message": …}` gets
+    `lambda status, message, headers=(), **extra: Answer.json(status, {"message": message},
+    headers=headers)` (keep `headers`: they carry `Allow` and `Retry-After`).
     """
 
     def __init__(
@@ -79,6 +88,7 @@ class Routes:
         log: Log | None = None,
         name: str = "connector",
         retry_after: float = DEFAULT_RETRY_AFTER,
+        error_answer: ErrorAnswer = Answer.error,
     ) -> None:
         if max_body_bytes < 0:
             raise ValueError("max_body_bytes cannot be negative")
@@ -86,6 +96,9 @@ class Routes:
         self._log = log
         self._name = name
         self._retry_after = retry_after
+        self._error = error_answer
+        from werkzeug.routing import Map
+
         self._map = Map(strict_slashes=False, merge_slashes=False)
         self._handlers: dict[str, Handler] = {}
 
@@ -97,6 +110,8 @@ class Routes:
         wanted = [methods] if isinstance(methods, str) else list(methods)
         if not wanted or not all(_METHOD.fullmatch(m) for m in wanted):
             raise ValueError(f"methods are upper-case HTTP methods, not {methods!r}")
+        from werkzeug.routing import Rule
+
         endpoint = f"{len(self._handlers)}:{path}"
         self._map.add(Rule(_rule(path), endpoint=endpoint, methods=wanted))
         self._handlers[endpoint] = handler
@@ -117,6 +132,8 @@ class Routes:
 
     def answer(self, environ: dict[str, Any]) -> Answer:
         """The answer to one WSGI request (what `__call__` sends)."""
+        from werkzeug.wrappers import Request as WerkzeugRequest
+
         incoming = WerkzeugRequest(environ)
         incoming.max_content_length = self.max_body_bytes
         method = incoming.method.upper()
@@ -127,7 +144,7 @@ class Routes:
         try:
             body = self._body(incoming)
         except RequestRefused as exc:
-            return Answer.error(exc.status, exc.message, headers=exc.headers)
+            return self._error(exc.status, exc.message, headers=exc.headers)
         request = Request(
             method=method,
             path=incoming.path,
@@ -145,17 +162,19 @@ class Routes:
             return routed
         endpoint, params = routed
         if len(request.body) > self.max_body_bytes:
-            return Answer.error(413, self._too_large(len(request.body)))
+            return self._error(413, self._too_large(len(request.body)))
         return self._call(endpoint, attrs.evolve(request, params=params))
 
     def _match(self, method: str, path: str) -> tuple[str, dict[str, str]] | Answer:
+        from werkzeug.exceptions import MethodNotAllowed, NotFound
+
         try:
             endpoint, params = self._map.bind("connector", "/").match(path, method=method)
         except NotFound:
-            return Answer.error(404, "no such route")
+            return self._error(404, "no such route")
         except MethodNotAllowed as exc:
             allowed = ", ".join(sorted(exc.valid_methods or ()))
-            return Answer.error(405, f"use {allowed}", headers=[("Allow", allowed)])
+            return self._error(405, f"use {allowed}", headers=[("Allow", allowed)])
         return str(endpoint), {key: str(value) for key, value in params.items()}
 
     def _call(self, endpoint: str, request: Request) -> Answer:
@@ -170,6 +189,8 @@ class Routes:
         return answer
 
     def _body(self, incoming: WerkzeugRequest) -> bytes:
+        from werkzeug.exceptions import RequestEntityTooLarge
+
         declared = incoming.headers.get("Content-Length")
         if declared is not None and not (declared.strip().isascii() and declared.strip().isdigit()):
             raise RequestRefused(400, "Content-Length is not a number")
@@ -188,28 +209,28 @@ class Routes:
         if isinstance(exc, RequestRefused):
             if exc.status in (401, 403):
                 self._emit("refused", "warning", request, exc.status, exc.message)
-            return Answer.error(exc.status, exc.message, headers=exc.headers)
+            return self._error(exc.status, exc.message, headers=exc.headers)
         if isinstance(exc, PayloadError):
-            return Answer.error(422, f"invalid {exc.what}", problems=list(exc.problems))
+            return self._error(422, f"invalid {exc.what}", problems=list(exc.problems))
         if isinstance(exc, (SignatureError, WebhookAuthenticationError)):
             self._emit("refused", "warning", request, 401, str(exc))
-            return Answer.error(401, str(exc))
+            return self._error(401, str(exc))
         if isinstance(exc, ConfigError):
             self._emit("refused", "error", request, 422, "; ".join(exc.problems))
-            return Answer.error(
+            return self._error(
                 422,
                 "the tenant's configuration cannot take this request",
                 problems=list(exc.problems),
             )
         if isinstance(exc, PermanentError):
             self._emit("refused", "warning", request, 422, str(exc))
-            return Answer.error(422, "this request cannot be processed")
+            return self._error(422, "this request cannot be processed")
         if isinstance(exc, (RetryableError, StoreUnavailableError)):
             self._emit("refused", "warning", request, 503, str(exc))
             wait = exc.retry_after if isinstance(exc, RetryableError) else None
-            return Answer.error(503, _TRY_LATER, headers=_retry_after(wait, self._retry_after))
+            return self._error(503, _TRY_LATER, headers=_retry_after(wait, self._retry_after))
         self._emit("failed", "error", request, 500, f"{type(exc).__name__}: {exc}")
-        return Answer.error(500, "internal error (see the connector's log)")
+        return self._error(500, "internal error (see the connector's log)")
 
     def _emit(self, outcome: str, level: str, request: Request, status: int, why: str) -> None:
         if self._log is not None:

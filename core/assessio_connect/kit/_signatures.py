@@ -82,6 +82,10 @@ def _check_age(_inst: object, _attribute: attrs.Attribute[Any], value: float | N
         raise ValueError(f"max_age must be a positive number of seconds, not {value!r}")
 
 
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _encode(digest: bytes, encoding: Encoding) -> str:
     return digest.hex() if encoding == "hex" else base64.b64encode(digest).decode("ascii")
 
@@ -170,7 +174,7 @@ class FieldsHmac:
     timestamp_unit="ms", max_age=300)`. Strings are used as they are and integers in
     decimal, as JavaScript's `token + triggeredAt` joins them; any other type is refused."""
 
-    fields: tuple[str, ...] = attrs.field(converter=tuple)
+    fields: tuple[str, ...] = attrs.field(converter=_names)
     signature_field: str = "signature"
     separator: str = ""
     algorithm: str = attrs.field(default="sha256", validator=_check_algorithm)
