@@ -6,16 +6,26 @@ temporary folder; moves a few candidates into the assessment stage, and shows pr
 every result is written back into its ATS. The emulator completes each assessment after a
 moment, fails the first delivery of every result and delivers each twice, so retries and
 duplicates are part of the show.
+
+Its temporary folder (configuration, secrets, store, the daemon's log) is removed however the
+demo ends: done, failed, or stopped with Ctrl-C or SIGTERM (with or without `--keep-running`).
+The demo says where the log is; when it fails, a copy of the log (scrubbed of every secret) is
+kept outside the folder and the demo says where.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import shutil
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Protocol
 
 import attrs
@@ -84,7 +94,10 @@ def secret_writer(secrets_dir: Path, tenant: str) -> Callable[[str, str], str]:
 
     def ref(name: str, value: str) -> str:
         path = secrets_dir / f"{tenant}-{name}"
-        path.write_text(value)
+        # Readable by this user only, as an operator keeps a secret file.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(value)
         return f'{{ file = "{path.as_posix()}" }}'
 
     return ref
@@ -165,6 +178,40 @@ def _pick(
     return real or available
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Within the block, Ctrl-C and SIGTERM wait: the block finishes, then they interrupt (as
+    `KeyboardInterrupt`), so that cleaning up cannot itself be cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals
+        return
+    received: list[int] = []
+
+    def remember(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, remember) for sig in stops}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _keep_log(log_path: Path | None) -> Path | None:
+    """A copy of the daemon's log outside the folder about to be removed (it holds no secret:
+    the log is scrubbed), for a demo that failed; None when there is no log yet."""
+    if log_path is None or not log_path.exists():
+        return None
+    descriptor, name = tempfile.mkstemp(prefix="assessio-demo-", suffix=".log")
+    os.close(descriptor)
+    shutil.copyfile(log_path, name)
+    return Path(name)
+
+
 def run_demo(
     plugins: Plugins,
     *,
@@ -175,7 +222,11 @@ def run_demo(
     timeout: float = 50.0,
     load: Callable[[Path], DaemonConfig],
 ) -> list[DemoRow]:
-    """Run the demo; returns its table rows. Raises TimeoutError if results do not all arrive."""
+    """Run the demo; returns its table rows. Raises TimeoutError if results do not all arrive.
+
+    Its temporary folder is removed on every way out, `KeyboardInterrupt` included; a stop
+    signal that arrives while it is being removed waits until it is gone. When the demo
+    fails, the daemon's log is kept (copied out of the folder) and its path echoed."""
     available: dict[str, Callable[[], DemoAts]] = {}
 
     def register(kind: str, factory: Callable[[], DemoAts]) -> None:
@@ -184,12 +235,45 @@ def run_demo(
     plugins.hook.assessio_register_demos(register=register)
     chosen = _pick(available, kinds)
     fakes = {f"demo-{kind}": factory() for kind, factory in sorted(chosen.items())}
-    with (
-        tempfile.TemporaryDirectory(prefix="assessio-demo-") as folder,
-        contextlib.ExitStack() as stack,
-    ):
-        tmp = Path(folder)
-        (tmp / "secrets").mkdir()
+    tmp: Path | None = None
+    log_path: Path | None = None
+    try:
+        with _signals_deferred():  # a stop now comes once the folder is known, to remove it
+            tmp = Path(tempfile.mkdtemp(prefix="assessio-demo-"))
+        log_path = tmp / "daemon.log"
+        echo(f"files              {tmp}  (removed when the demo ends)")
+        echo(f"daemon log         {log_path}")
+        with contextlib.ExitStack() as running:
+            show = _Show(plugins, fakes, candidates, keep_running, echo, timeout, load)
+            return show.run(running, tmp, log_path)
+    except Exception:
+        kept = _keep_log(log_path)
+        if kept is not None:
+            echo(f"The demo failed; the daemon's log is kept in {kept}")
+        raise
+    finally:
+        if tmp is not None:
+            with _signals_deferred():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+@attrs.frozen
+class _Show:
+    """What the demo runs, as asked for."""
+
+    plugins: Plugins
+    fakes: dict[str, DemoAts]
+    candidates: int
+    keep_running: bool
+    echo: Callable[[str], None]
+    timeout: float
+    load: Callable[[Path], DaemonConfig]
+
+    def run(self, running: contextlib.ExitStack, tmp: Path, log_path: Path) -> list[DemoRow]:
+        """Start everything (each stopped by `running` on the way out, signals deferred),
+        show the loop, and keep it running when asked."""
+        plugins, fakes, candidates, echo = self.plugins, self.fakes, self.candidates, self.echo
+        (tmp / "secrets").mkdir(mode=0o700)
         sandbox = Sandbox(
             [fake.organisation() for fake in fakes.values()],
             completion_delay=0.3,
@@ -197,60 +281,60 @@ def run_demo(
         )
         sandbox.faults.duplicate_deliveries(True)
         sandbox.faults.fail_deliveries(len(fakes) * candidates)
-        started: list[DemoAts] = []
-        daemon: Daemon | None = None
-        try:
-            sandbox.start()
-            for fake in fakes.values():
-                fake.start()
-                started.append(fake)
-            text = _settings(tmp) + "".join(
-                fake.tenant_toml(tenant, sandbox.url, tmp / "secrets")
-                for tenant, fake in fakes.items()
-            )
-            config_path = tmp / "assessio-connect.toml"
-            config_path.write_text(text, encoding="utf-8")
-            config = load(config_path)
-            log_file = stack.enter_context((tmp / "daemon.log").open("w", encoding="utf-8"))
-            daemon = Daemon(
-                config, plugins, log=EventLog(log_file, secrets=config.secret_values())
-            ).start()
-            echo(f"Assessio emulator  {sandbox.url}")
-            for tenant, fake in fakes.items():
-                echo(f"tenant {tenant:<18} {type(fake).__name__}")
-            echo(f"daemon             {daemon.url}  (store {daemon.store.url})")
-            triggered: dict[tuple[str, str], float] = {}
-            names: dict[str, str] = {}
-            for tenant, fake in fakes.items():
-                people = [
-                    (NAMES[i % len(NAMES)], f"candidate{i + 1}@{tenant}.example")
-                    for i in range(candidates)
-                ]
-                now = time.time()
-                for name, email in people:
-                    triggered[(tenant, email)] = now
-                    names[email] = name
-                fake.trigger(daemon.url, people)
-            rows = _wait(daemon, fakes, triggered, names, echo, timeout)
-            _print_table(rows, echo)
-            if keep_running:
-                echo("")
-                echo("Still running; try, in another terminal:")
-                echo(f"  assessio-connect orders list --config {config_path}")
-                echo(f"  assessio-connect deliveries list --config {config_path}")
-                echo("Ctrl-C stops it.")
-                try:
-                    while True:
-                        time.sleep(3600)
-                except KeyboardInterrupt:
-                    pass
-            return rows
-        finally:
-            if daemon is not None:
-                daemon.stop()
-            for fake in started:
-                fake.stop()
-            sandbox.stop()
+
+        def stopping(stop: Callable[[], None]) -> None:
+            def deferred() -> None:
+                with _signals_deferred():
+                    stop()
+
+            running.callback(deferred)
+
+        sandbox.start()
+        stopping(sandbox.stop)
+        for fake in fakes.values():
+            fake.start()
+            stopping(fake.stop)
+        text = _settings(tmp) + "".join(
+            fake.tenant_toml(tenant, sandbox.url, tmp / "secrets") for tenant, fake in fakes.items()
+        )
+        config_path = tmp / "assessio-connect.toml"
+        config_path.write_text(text, encoding="utf-8")
+        config = self.load(config_path)
+        log_file = running.enter_context(log_path.open("w", encoding="utf-8"))
+        daemon = Daemon(config, plugins, log=EventLog(log_file, secrets=config.secret_values()))
+        stopping(daemon.stop)
+        daemon.start()
+        echo(f"Assessio emulator  {sandbox.url}")
+        for tenant, fake in fakes.items():
+            echo(f"tenant {tenant:<18} {type(fake).__name__}")
+        echo(f"daemon             {daemon.url}  (store {daemon.store.url})")
+        triggered: dict[tuple[str, str], float] = {}
+        names: dict[str, str] = {}
+        for tenant, fake in fakes.items():
+            people = [
+                (NAMES[i % len(NAMES)], f"candidate{i + 1}@{tenant}.example")
+                for i in range(candidates)
+            ]
+            now = time.time()
+            for name, email in people:
+                triggered[(tenant, email)] = now
+                names[email] = name
+            fake.trigger(daemon.url, people)
+        rows = _wait(daemon, fakes, triggered, names, echo, self.timeout)
+        _print_table(rows, echo)
+        if self.keep_running:
+            echo("")
+            echo("Still running; try, in another terminal:")
+            echo(f"  assessio-connect orders list --config {config_path}")
+            echo(f"  assessio-connect deliveries list --config {config_path}")
+            echo(f"  tail -f {log_path}")
+            echo("Ctrl-C stops it all (and removes the files).")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+        return rows
 
 
 def _wait(
