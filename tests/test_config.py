@@ -434,7 +434,7 @@ api_tokn = { env = "ACME_ATS_TOKEN" }
 """
 
 EXPECTED_PROBLEMS = [
-    "unknown table 'colour' (known: server, store, delivery, tenants) @ $",
+    "unknown table 'colour' (known: server, store, delivery, status, tenants) @ $",
     "put an IPv6 address in brackets, e.g. [::1]:8080 @ $.server.listen",
     "expected an http:// or https:// URL, got 'ftp://connect.example.com?x=1' "
     "@ $.server.public_url",

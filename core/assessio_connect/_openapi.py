@@ -131,6 +131,24 @@ def _result_webhook() -> dict[str, Any]:
     }
 
 
+def _status_page() -> dict[str, Any]:
+    operation = {
+        "summary": "The operators' status page (HTML; ?format=json for scripts)",
+        "description": (
+            "Off (404) until [status] token is set. Every page but /status/style.css needs "
+            "the operator token: a browser signs in at /status/login and gets a session "
+            "cookie; scripts send Authorization: Bearer <token>. See docs/operating.md."
+        ),
+        "tags": ["operator"],
+        "security": [{"bearer": []}],
+        "parameters": [
+            {"name": "page", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "responses": {"default": {"description": "A page, a redirect to sign in, or 404."}},
+    }
+    return {"get": operation, "post": {**operation, "summary": "A form of the status page"}}
+
+
 def _connector_route() -> dict[str, Any]:
     return {
         "summary": "A push-style connector's own route (opaque)",
@@ -223,6 +241,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/status/{page}": _status_page(),
             "/connectors/{tenant}/{path}": {
                 method: _connector_route() for method in ("get", "post", "put", "patch", "delete")
             },

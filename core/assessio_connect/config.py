@@ -114,6 +114,7 @@ __all__ = [
     "Secret",
     "SecretResolver",
     "ServerConfig",
+    "StatusConfig",
     "TenantConfig",
     "WebhookConfig",
     "format_duration",
@@ -148,7 +149,7 @@ _TOML_WHERE = re.compile(r"^(.*?)\s*\(at (.+)\)$", re.DOTALL)
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _LARGEST_EXACT = 2**53
-_TOP_TABLES = ("server", "store", "delivery", "tenants")
+_TOP_TABLES = ("server", "store", "delivery", "status", "tenants")
 _TENANT_TABLES = ("webhook", "assessment", "ats")
 
 
@@ -315,6 +316,17 @@ class DeliveryConfig:
     """How long a worker owns a delivery before another may take it over."""
 
 
+STATUS_TOKEN_MIN_LENGTH = 16
+
+
+@attrs.frozen
+class StatusConfig:
+    """The operators' status page at `/status`: off until an operator token is set."""
+
+    token: Secret | None = None
+    """Signs operators in (a form that sets a cookie, or `Authorization: Bearer`)."""
+
+
 @attrs.frozen
 class WebhookConfig:
     """How Assessio authenticates the tenant's result webhooks (keys and secrets rotate)."""
@@ -452,6 +464,7 @@ class DaemonConfig:
     tenants: Mapping[str, TenantConfig] = attrs.field(converter=_as_dict)
     warnings: tuple[str, ...] = attrs.field(default=(), eq=False)
     """What is valid but unsafe (a secret file others can read), for a warning at start."""
+    status: StatusConfig = attrs.field(factory=StatusConfig)
 
     def secret_values(self) -> tuple[str, ...]:
         """Every resolved secret (and the store URL's password), for scrubbing logs."""
@@ -459,6 +472,8 @@ class DaemonConfig:
         password = _url_password(self.store_url)
         if password:
             found.append(password)
+        if self.status.token is not None:
+            found.append(self.status.token.reveal())
         found.extend(secret.reveal() for secret in _secrets_in(list(self.tenants.values())))
         return tuple(dict.fromkeys(value for value in found if value))
 
@@ -473,7 +488,7 @@ class DaemonConfig:
         for timeout in ("header_timeout", "body_timeout", "idle_timeout"):
             server[timeout] = format_duration(getattr(self.server, timeout))
         delivery = self.delivery
-        return {
+        data: dict[str, Any] = {
             "server": server,
             "store": {"url": _redact_url(self.store_url)},
             "delivery": {
@@ -483,8 +498,11 @@ class DaemonConfig:
                 "max_delay": format_duration(delivery.max_delay),
                 "lease": format_duration(delivery.lease),
             },
-            "tenants": {name: _tenant_data(tenant) for name, tenant in self.tenants.items()},
         }
+        if self.status.token is not None:
+            data["status"] = _plain(self.status)
+        data["tenants"] = {name: _tenant_data(tenant) for name, tenant in self.tenants.items()}
+        return data
 
 
 def _tenant_data(tenant: TenantConfig) -> dict[str, Any]:
@@ -1150,6 +1168,20 @@ class _Loader:
             )
         return parsed if len(self.problems) == before else None
 
+    def status(self, table: dict[str, Any] | None) -> StatusConfig | None:
+        if table is None:
+            return None
+        parsed = self.structure(table, StatusConfig, "$.status")
+        token = None if parsed is None else parsed.token
+        if token is not None and len(token.reveal()) < STATUS_TOKEN_MIN_LENGTH:
+            self.problem(
+                f"the operator token must be at least {STATUS_TOKEN_MIN_LENGTH} characters "
+                "(e.g. the output of `openssl rand -hex 32`)",
+                "$.status.token",
+            )
+            return None
+        return parsed
+
     def tenants(self, value: Any, only_tenant: str | None) -> dict[str, TenantConfig]:
         path = "$.tenants"
         if value is not None and not isinstance(value, dict):
@@ -1295,10 +1327,15 @@ def parse_config(
     server = loader.server(loader.table(document, "server"))
     store_url = loader.store(loader.table(document, "store"))
     delivery = loader.delivery(loader.table(document, "delivery"))
+    status = loader.status(loader.table(document, "status"))
     tenants = loader.tenants(document.get("tenants"), only_tenant)
     if loader.problems or server is None or store_url is None or delivery is None:
         raise loader.error()
-    return DaemonConfig(source, server, store_url, delivery, tenants, tuple(loader.warnings))
+    if status is None:  # pragma: no cover - a problem was recorded with it
+        raise loader.error()
+    return DaemonConfig(
+        source, server, store_url, delivery, tenants, tuple(loader.warnings), status
+    )
 
 
 def _read_text(path: str | os.PathLike[str], source: str) -> str:

@@ -37,6 +37,7 @@ from ._reload import (
 )
 from ._routing import DaemonApp
 from ._server import BackgroundServer
+from ._status_page import status_app
 from ._tenant import TenantRuntime, new_owner_id
 from .config import DaemonConfig, TenantConfig
 from .connector import Connector, Pushback, WSGIApplication
@@ -268,7 +269,7 @@ class Daemon:
 
     def _operator_apps(self) -> dict[str, WSGIApplication]:
         """Routes for operators, by path prefix, served beside the receiver."""
-        return {}
+        return {"/status": status_app(self)}
 
     @property
     def url(self) -> str:
