@@ -207,7 +207,7 @@ def test_a_stopped_demo_removes_its_folder(
     folder = Path(demo.wait_for_line(FILES).split()[1])
     assert folder.parent == tmp_path
     if keep_running:
-        demo.wait_for_line("Ctrl-C stops it all")
+        demo.wait_for_line("Ctrl-C stops it.")
     else:
         demo.wait_for_line(READY)  # everything started, the candidates on their way
     assert (folder / "secrets").is_dir()

@@ -328,7 +328,7 @@ class _Show:
             echo(f"  assessio-connect orders list --config {config_path}")
             echo(f"  assessio-connect deliveries list --config {config_path}")
             echo(f"  tail -f {log_path}")
-            echo("Ctrl-C stops it all (and removes the files).")
+            echo("Ctrl-C stops it. Its files are removed then.")
             try:
                 while True:
                     time.sleep(3600)
