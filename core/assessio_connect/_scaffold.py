@@ -17,6 +17,8 @@ from typing import Literal
 
 import attrs
 
+from ._version import __version__
+
 __all__ = [
     "AUTHS",
     "STYLES",
@@ -67,6 +69,15 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def core_requirement(version: str = __version__) -> str:
+    """The requirement on this core a connector is generated with: its release, up to the next
+    one that may break connectors (the next minor while the version is 0.x, else the next
+    major), e.g. `assessio-connect>=0.1.0,<0.2`."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    upper = f"0.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f"assessio-connect>={version},<{upper}"
+
+
 @attrs.frozen
 class ConnectorScaffold:
     """What to generate: the connector's name, style and authentication."""
@@ -101,6 +112,7 @@ class ConnectorScaffold:
             "distribution": f"assessio-connect-{self.name.replace('_', '-')}",
             "style": self.style,
             "auth": self.auth,
+            "core_requirement": core_requirement(),
         }
 
     @property
