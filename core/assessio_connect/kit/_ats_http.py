@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -41,7 +42,8 @@ class AtsHttp:
     giving fresh ones per call, e.g. with an OAuth token) on every request, `limiter` asked
     before each request and told about each answer; a 429 is retried after waiting while
     that stays within the limiter's `max_wait`. Every failure is a `RetryableError` or a
-    `PermanentError` saying what was being done, with no credential in it."""
+    `PermanentError` saying what was being done, with no credential in it (`clock` dates a
+    `Retry-After` given as an HTTP date)."""
 
     def __init__(
         self,
@@ -54,6 +56,7 @@ class AtsHttp:
         credentials_hint: str | None = None,
         secrets: Iterable[str] = (),
         rate_limited_attempts: int = 3,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -66,6 +69,7 @@ class AtsHttp:
         self._credentials_hint = credentials_hint
         self._secrets = tuple(secrets)
         self._attempts = max(1, rate_limited_attempts)
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"AtsHttp({self.base_url!r})"
@@ -130,7 +134,7 @@ class AtsHttp:
                 response.status,
                 response.body,
                 what=action,
-                retry_after=retry_after_seconds(response.headers),
+                retry_after=retry_after_seconds(response.headers, self._clock()),
                 secrets=secrets,
                 credentials_hint=self._credentials_hint,
             )

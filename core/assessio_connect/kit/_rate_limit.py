@@ -80,8 +80,19 @@ class RateLimiter:
 
     def _effective_rate(self, now: float) -> float:
         if self._window_rate is not None and now < self._window_ends:
-            return max(min(self.rate, self._window_rate), 1e-9)
+            return min(self.rate, self._window_rate)
         return self.rate
+
+    def _shortfall_wait(self, now: float) -> float:
+        """Seconds until the bucket holds the token it lacks (at most until the ATS's window
+        renews, after which the configured rate applies again)."""
+        lacking = -self._tokens if self._tokens < 0 else 0.0
+        if lacking == 0:
+            return 0.0
+        rate = self._effective_rate(now)
+        if rate >= self.rate:
+            return lacking / self.rate
+        return min(lacking / rate, (self._window_ends - now) + lacking / self.rate)
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._updated)
@@ -93,8 +104,11 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self._refill(now)
-            lacking = max(0.0, 1.0 - self._tokens)
-            return max(self._blocked_until - now, lacking / self._effective_rate(now), 0.0)
+            self._tokens -= 1.0
+            try:
+                return max(self._blocked_until - now, self._shortfall_wait(now), 0.0)
+            finally:
+                self._tokens += 1.0
 
     def acquire(self) -> None:
         """Wait for a request's turn; raise `RetryableError` when that is more than `max_wait`
@@ -103,8 +117,7 @@ class RateLimiter:
             now = self._clock()
             self._refill(now)
             self._tokens -= 1.0  # reserve: concurrent callers queue behind this one
-            short = -self._tokens if self._tokens < 0 else 0.0
-            wait = max(self._blocked_until - now, short / self._effective_rate(now), 0.0)
+            wait = max(self._blocked_until - now, self._shortfall_wait(now), 0.0)
             if wait > self.max_wait:
                 self._tokens += 1.0
                 raise RetryableError(
@@ -125,10 +138,12 @@ class RateLimiter:
                 reset_at = reset if reset >= EPOCH_THRESHOLD else now + reset
                 reset_at = min(reset_at, now + self.retry_after_cap)
                 if remaining is not None and reset_at > now:
-                    self._window_rate = remaining / (reset_at - now)
-                    self._window_ends = reset_at
                     if remaining < 1:
                         self._block(now, reset_at - now)
+                        self._window_rate = None
+                    else:
+                        self._window_rate = remaining / (reset_at - now)
+                        self._window_ends = reset_at
             if remaining is not None:
                 self._tokens = min(self._tokens, remaining)
             if status == 429:
