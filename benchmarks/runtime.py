@@ -71,6 +71,8 @@ from assessio_connect.store import (
     ResultRecord,
 )
 from assessio_connect.webhook import API_KEY_HEADER
+from flask_baseline import flask_receiver
+from wrk_load import WRK, result_ids, webhook, wrk_post
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -317,7 +319,7 @@ def receiver_ratio(
 # -- (2) receipt to push-back latency -----------------------------------------------------
 
 
-def _daemon_config(tmp: Path, sandbox: Sandbox, ats: ReferenceAts) -> Path:
+def _daemon_config(tmp: Path, assessio_url: str, ats_url: str, *, server_threads: int = 8) -> Path:
     secrets = {
         "provider_key": PROVIDER_KEY,
         "integrator_secret": INTEGRATOR_SECRET,
@@ -333,12 +335,13 @@ def _daemon_config(tmp: Path, sandbox: Sandbox, ats: ReferenceAts) -> Path:
         f"""
 [server]
 listen = "127.0.0.1:0"
+threads = {server_threads}
 
 [store]
 url = "sqlite:///{(tmp / "state.db").as_posix()}"
 
 [tenants.{TENANT}]
-base_url = "{sandbox.url}"
+base_url = "{assessio_url}"
 provider_key = {{ file = "secrets/provider_key" }}
 integrator_secret = {{ file = "secrets/integrator_secret" }}
 
@@ -351,7 +354,7 @@ locale = "en-GB"
 
 [tenants.{TENANT}.ats]
 kind = "reference"
-base_url = "{ats.url}"
+base_url = "{ats_url}"
 api_token = {{ file = "secrets/ats_token" }}
 webhook_secret = {{ file = "secrets/ats_webhook" }}
 """
@@ -369,7 +372,7 @@ def pushback_latency(count: int, warmup: int = 10) -> tuple[list[float], list[fl
         Sandbox([organisation], completion_delay=None) as sandbox,
         ReferenceAts(api_token=ATS_TOKEN, webhook_secret=ATS_WEBHOOK_SECRET) as ats,
     ):
-        config = load_daemon_config(plugins, _daemon_config(Path(tmp), sandbox, ats))
+        config = load_daemon_config(plugins, _daemon_config(Path(tmp), sandbox.url, ats.url))
         daemon = Daemon(config, plugins, log=EventLog(io.StringIO())).start()
         http = urllib3.PoolManager(maxsize=1, retries=False)
         try:
@@ -589,6 +592,105 @@ def _figures(size: int, push: str, fill_seconds: float, drained: dict[str, float
     )
 
 
+# -- (4) the daemon's receiver vs a Flask + sqlite3 receiver -----------------------------
+
+
+@attrs.frozen
+class VersusFigures:
+    """Webhooks per second, per round, for the daemon and for the Flask + sqlite3 receiver."""
+
+    ours: tuple[float, ...]
+    flask: tuple[float, ...]
+    load: str
+    """What generated the load: wrk, or the in-process client when wrk is missing."""
+
+    @property
+    def ratios(self) -> list[float]:
+        return [o / b for o, b in zip(self.ours, self.flask, strict=True)]
+
+
+def _daemon_receiver(tmp: Path, server_threads: int, log_path: Path) -> Daemon:
+    """A daemon as `assessio-connect run --log-format json` builds it, its log to a file; not
+    started, so no worker, sender or poller competes with its receiver for the CPU."""
+    plugins = load_plugins(entry_points=False)
+    config_path = _daemon_config(
+        tmp, "http://127.0.0.1:9", "http://127.0.0.1:9", server_threads=server_threads
+    )
+    config = load_daemon_config(plugins, config_path)
+    log = EventLog(
+        log_path.open("a", encoding="utf-8"), format="json", secrets=config.secret_values()
+    )
+    daemon = Daemon(config, plugins, log=log)
+    daemon.server.stop()  # its own listener; the benchmark serves daemon.wsgi_app() itself
+    daemon.store.migrate()
+    return daemon
+
+
+def versus_flask(
+    rounds: int,
+    seconds: float,
+    connections: int,
+    clients: ProcessPoolExecutor,
+    server_threads: int = ServerConfig().threads,
+) -> VersusFigures:
+    """Each round's webhooks per second from the daemon's receiver (its log included) and from
+    the Flask + sqlite3 receiver, on the same `BackgroundServer` with the same threads, loaded
+    by wrk (one thread, `connections` keep-alive connections, `seconds` per round) or, without
+    wrk, by the client of (1) in another process (`connections` threads, 2,000 webhooks)."""
+    headers = {"Content-Type": "application/json", API_KEY_HEADER: RESULT_KEY}
+    ids = 1_000
+    with tempfile.TemporaryDirectory(prefix="bench-versus-") as tmp_name:
+        tmp = Path(tmp_name)
+        daemon = _daemon_receiver(tmp, server_threads, tmp / "daemon.log")
+        for result_id in result_ids("v", ids):
+            daemon.store.add_order(_new_order(result_id), now=time.time())
+        baseline_db = tmp / "flask.db"
+        ours_rates: list[float] = []
+        flask_rates: list[float] = []
+        try:
+            with (
+                BackgroundServer(daemon.wsgi_app(), threads=server_threads) as ours,
+                BackgroundServer(
+                    flask_receiver(baseline_db, RESULT_KEY), threads=server_threads
+                ) as flask,
+            ):
+
+                def rate(url: str, run: int) -> float:
+                    if WRK is not None:
+                        took, answered = wrk_post(
+                            url,
+                            tenant=TENANT,
+                            prefix="v",
+                            ids=ids,
+                            run=run,
+                            api_key=RESULT_KEY,
+                            seconds=seconds,
+                            connections=connections,
+                        )
+                        return answered / took
+                    requests = [
+                        (f"/results/{TENANT}/{rid}", body)
+                        for rid, body in (webhook("v", ids, n, run) for n in range(2_000))
+                    ]
+                    took, statuses = clients.submit(
+                        _post_all, url, requests, headers, connections
+                    ).result()
+                    if statuses != {200: len(requests)}:
+                        raise RuntimeError(f"{url} answered {statuses}, not 200 to each webhook")
+                    return len(requests) / took
+
+                # Run 0 warms both up (connections, page caches); rounds alternate who goes first.
+                for run in range(rounds + 1):
+                    pair = [(ours.url, ours_rates), (flask.url, flask_rates)]
+                    for url, rates in pair if run % 2 else reversed(pair):
+                        measured = rate(url, run)
+                        if run:
+                            rates.append(measured)
+        finally:
+            daemon.stop()
+    return VersusFigures(tuple(ours_rates), tuple(flask_rates), "wrk" if WRK else "client")
+
+
 # -- the report ---------------------------------------------------------------------------
 
 
@@ -599,6 +701,7 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
         "webhooks": 300 if quick else 2000,
         "latency": 50 if quick else 300,
         "backlog": [1_000, 10_000] if quick else [10_000, 100_000],
+        "versus": 3.0 if quick else 10.0,
     }
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -610,32 +713,7 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--rounds", type=int, help="(1) rounds, alternating (default 5)")
-    parser.add_argument("--webhooks", type=int, help="(1) webhooks per round (default 2000)")
-    parser.add_argument("--clients", type=int, default=8, help="(1) client threads (default 8)")
-    parser.add_argument(
-        "--server-threads",
-        type=int,
-        default=ServerConfig().threads,
-        help="(1) waitress threads of both servers (default: the daemon's, 8)",
-    )
-    parser.add_argument("--latency", type=int, help="(2) webhooks timed (default 300)")
-    parser.add_argument(
-        "--backlog", type=int, action="append", help="(3) a backlog size (default 10k and 100k)"
-    )
-    parser.add_argument("--http", type=int, help="(3) backlog also pushed over HTTP (0: none)")
-    args = _settings(parser.parse_args())
-    # waitress warns whenever a request waits for a free thread, which a saturating load makes
-    # routine; the rates below say what that costs.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    print(
-        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python {platform.python_version()},"
-        f" load average {_load()} at the start, one durable SQLite commit {_commit_probe()}"
-    )
-
+def _report_receiver(args: argparse.Namespace) -> None:
     with ProcessPoolExecutor(1, mp_context=SPAWN) as clients:
         receiver = receiver_ratio(
             args.rounds, args.webhooks, args.clients, clients, args.server_threads
@@ -654,6 +732,8 @@ def main() -> None:
         f" rounds {min(ratios):.2f}-{max(ratios):.2f}"
     )
 
+
+def _report_latency(args: argparse.Namespace) -> None:
     acked, pushed = pushback_latency(args.latency)
     print(f"(2) latency, {len(pushed)} webhooks one at a time through a whole Daemon, healthy ATS")
     for label, values in (("receipt -> 200 (committed)", acked), ("receipt -> ATS write", pushed)):
@@ -663,6 +743,8 @@ def main() -> None:
         )
     print(f"    aim: p50 < 50 ms to the ATS write (measured {_percentile(pushed, 0.5):.1f} ms)")
 
+
+def _report_drain(args: argparse.Namespace) -> None:
     figures = backlog_drain(args.backlog, args.http)
     print(f"(3) backlog drain, DeliveryWorker with {WORKERS} threads, each drain in a new process")
     print(
@@ -684,6 +766,73 @@ def main() -> None:
             f"    per-delivery cost {large.size:,} / {small.size:,}: "
             f"{large.per_delivery_us / small.per_delivery_us:.2f} (linear time: ~1.0)"
         )
+
+
+def _report_versus(args: argparse.Namespace) -> None:
+    if WRK is None:
+        print("(4) wrk is not installed (apt-get install wrk): the in-process client loads instead")
+    with ProcessPoolExecutor(1, mp_context=SPAWN) as clients:
+        versus = versus_flask(args.rounds, args.versus, args.clients, clients, args.server_threads)
+    ours, flask = statistics.median(versus.ours), statistics.median(versus.flask)
+    ratios = versus.ratios
+    load = (
+        f"wrk, 1 thread, {args.clients} connections"
+        if versus.load == "wrk"
+        else f"{args.clients} client threads in another process"
+    )
+    print(
+        f"(4) webhooks acknowledged/s, {args.server_threads} server threads, {load},"
+        f" median of {args.rounds} rounds"
+        + (f" x {args.versus:g} s" if versus.load == "wrk" else " x 2,000")
+    )
+    print(f"    the daemon's receiver, its JSON log to a file        {ours:8,.0f}/s")
+    print(f"    Flask + sqlite3 (API key, JSON, one commit each)    {flask:8,.0f}/s")
+    print(
+        f"    ratio {statistics.median(ratios):.2f} (aim >= 1.0),"
+        f" rounds {min(ratios):.2f}-{max(ratios):.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--rounds", type=int, help="(1) rounds, alternating (default 5)")
+    parser.add_argument("--webhooks", type=int, help="(1) webhooks per round (default 2000)")
+    parser.add_argument("--clients", type=int, default=8, help="(1) client threads (default 8)")
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=ServerConfig().threads,
+        help="(1) waitress threads of both servers (default: the daemon's, 8)",
+    )
+    parser.add_argument("--latency", type=int, help="(2) webhooks timed (default 300)")
+    parser.add_argument(
+        "--backlog", type=int, action="append", help="(3) a backlog size (default 10k and 100k)"
+    )
+    parser.add_argument("--http", type=int, help="(3) backlog also pushed over HTTP (0: none)")
+    parser.add_argument("--versus", type=float, help="(4) seconds per round (default 10)")
+    parser.add_argument(
+        "--parts",
+        default="1234",
+        help="which measures to run, e.g. 4 or 14 (default: all, 1234)",
+    )
+    args = _settings(parser.parse_args())
+    # waitress warns whenever a request waits for a free thread, which a saturating load makes
+    # routine; the rates below say what that costs.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    print(
+        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python {platform.python_version()},"
+        f" load average {_load()} at the start, one durable SQLite commit {_commit_probe()}"
+    )
+
+    if "1" in args.parts:
+        _report_receiver(args)
+    if "2" in args.parts:
+        _report_latency(args)
+    if "3" in args.parts:
+        _report_drain(args)
+    if "4" in args.parts:
+        _report_versus(args)
     print(
         f"load average {_load()} at the end, one durable SQLite commit {_commit_probe()}"
         " (other work on the machine skews every figure)"
