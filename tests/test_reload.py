@@ -144,10 +144,33 @@ class HeldConnector(ReferenceConnector):
         super().close()
 
 
+class PickyConnector(ReferenceConnector):
+    """The reference connector, refusing to start on a page size of 13 (as a connector may
+    refuse settings its Config type cannot)."""
+
+    kind: ClassVar[str] = "picky"
+    opened: ClassVar[list[PickyConnector]] = []
+    closed: ClassVar[list[PickyConnector]] = []
+
+    def __init__(self, config: Any, context: Any) -> None:
+        super().__init__(config, context)
+        type(self).opened.append(self)
+
+    def wsgi_app(self) -> Any:
+        if self.config.page_size == 13:
+            raise ConfigError(["13 is unlucky @ ats.page_size"], source="picky")
+        return super().wsgi_app()
+
+    def close(self) -> None:
+        type(self).closed.append(self)
+        super().close()
+
+
 class HeldPlugin:
     @hookimpl
     def assessio_register_connectors(self, register: Callable[[type[Connector]], None]) -> None:
         register(HeldConnector)
+        register(PickyConnector)
 
 
 @pytest.fixture
@@ -349,6 +372,32 @@ def test_a_tenant_that_cannot_be_set_up_refuses_the_reload_and_changes_nothing(
         assert dict(daemon.tenants) == {"acme": running}
         assert daemon.pollers == []
         assert not events.named("config.reloaded")
+    finally:
+        daemon.stop()
+
+
+def test_a_connector_refusing_its_settings_refuses_the_reload_and_closes_what_it_opened(
+    world: Harness,
+) -> None:
+    plugins = load_plugins(entry_points=False, extra=[("held", HeldPlugin())])
+    head, acme, globex = sections(world)
+    acme = acme.replace('kind = "reference"', 'kind = "picky"')
+    daemon = start(load_daemon_config(plugins, write(world, head, acme)), plugins)
+    try:
+        running = daemon.tenants["acme"]
+        unlucky = acme.replace('kind = "picky"', 'kind = "picky"\npage_size = 13')
+        wanted = load_daemon_config(plugins, write(world, head, unlucky, globex))
+        with pytest.raises(ConfigError, match=r"13 is unlucky .* @ \$\.tenants\.acme"):
+            daemon.reload(wanted)
+        assert dict(daemon.tenants) == {"acme": running}
+        assert daemon.pollers == []
+        # The runtime built for the refused file was closed again; the running one was not.
+        refused = [c for c in PickyConnector.opened if c is not running.connector]
+        assert refused
+        assert all(c in PickyConnector.closed for c in refused)
+        assert running.connector not in PickyConnector.closed
+        body = world.acme_ats.add_invitation("a-1", job=JOB, candidate=candidate("a-1", "acme"))
+        assert world.acme_ats.push_event(f"{daemon.url}/connectors/acme/events", body) == 202
     finally:
         daemon.stop()
 

@@ -190,15 +190,13 @@ class Daemon:
                     )
                     continue
                 try:
-                    runtime = self._runtime(tenant_config, connector_cls)
+                    built[name] = runtime = self._runtime(tenant_config, connector_cls)
+                    if runtime.connector.is_push:
+                        self._connector_apps[id(runtime)] = runtime.connector.wsgi_app()
                 except AssessioError as exc:
                     if not self._started:
                         raise
                     problems.append(f"cannot set up the tenant: {exc} @ $.tenants.{name}")
-                    continue
-                built[name] = runtime
-                if runtime.connector.is_push:
-                    self._connector_apps[id(runtime)] = runtime.connector.wsgi_app()
             if problems:
                 raise ConfigError(problems, source=source)
         except BaseException:
@@ -380,9 +378,9 @@ class Daemon:
                     path=path,
                     message="changed in the file; it takes effect on the next restart",
                 )
+            self.scrub.learn(config.secret_values())  # before anything may echo a new one
             wanted = config.tenants
             built = self._build_tenants([wanted[name] for name in plan.to_build], config.source)
-            self.scrub.learn(config.secret_values())
             retired = [self.tenants[name] for name in plan.to_retire]
             for name in plan.to_retire:
                 poller = self._pollers.pop(name, None)
