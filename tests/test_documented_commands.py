@@ -1,21 +1,28 @@
-"""Every command README.md and docs/cli.md show, run as the installed console script.
+"""Every command the documents show, run as the installed console script.
 
-The commands are read out of the documents (code blocks, inline code and docs/cli.md's command
-headings). `CASES` says how to run each one, as written or with the placeholders filled in,
-and what it must do; `test_every_documented_command_has_a_case` fails when a document shows a
-command `CASES` does not know, so a command cannot be documented untested. Each run is a
-subprocess of `.venv/bin/assessio-connect` in a temporary folder holding the files the
-documents name (`daemon.toml`, `order.json`, `candidates.csv`). It fails on a traceback, on an
-exit code other than the expected one or one docs/cli.md does not document, and, for the
-long-running commands (started, probed over HTTP, stopped with SIGTERM), when one never
-becomes ready.
+The documents are README.md, docs/cli.md and the READMEs of the connectors, the PostgreSQL
+plugin and the example connector (`DOCUMENTS`). Their commands are read out of code blocks,
+inline code and docs/cli.md's command headings. `CASES` says how to run each one, as written or
+with the placeholders filled in, and what it must do (several cases where documents show the
+same command in different settings); `test_every_documented_command_has_a_case` fails when a
+document shows a command `CASES` does not know, so a command cannot be documented untested.
 
-To cover another document (a connector's README), add it to `DOCUMENTS` and its commands to
-`CASES`; `Run`, `Serving` and the worlds are meant to be reused.
+Each run is a subprocess of `.venv/bin/assessio-connect` in a temporary folder holding the
+files the documents name (`daemon.toml`, `assessio-connect.toml`, `order.json`,
+`candidates.csv`), in a world (`WORLDS`) of the project's fakes: the Assessio emulator, the
+reference ATSs, the fake Greenhouse, FakeHireboard, and a schema on the local PostgreSQL. It
+fails on a traceback, on an exit code other than the expected one or one docs/cli.md does not
+document, and, for the long-running commands (started, probed over HTTP, stopped with
+SIGTERM), when one never becomes ready.
+
+To cover another document, add it to `DOCUMENTS` and its commands to `CASES`; `Run`,
+`Serving` and the worlds are meant to be reused.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -28,18 +35,43 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from importlib import metadata
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+from urllib.parse import parse_qs, urlsplit
 
 import attrs
 import pytest
+import urllib3
+from assessio_connect_hireboard.fake import FakeHireboard
 
-from assessio_connect import __version__
-from daemon_harness import SECRETS, Harness, free_port, harness
+from assessio_connect import Plugins, __version__, load_daemon_config
+from assessio_connect_greenhouse.fake import FakeGreenhouse
+from daemon_harness import SECRETS, Harness, free_port, harness, wait_until
+from documented_worlds import (
+    CONNECTOR_SECRETS,
+    GREENHOUSE_PARTNER_CLIENT_ID,
+    HIREBOARD_API_KEY_ENV,
+    PARTNER_SECRET_ENV,
+    callback_uri,
+    greenhouse_toml,
+    hireboard_toml,
+    postgres_schema,
+    postgres_tables,
+    postgres_toml,
+    workday_toml,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCUMENTS = (ROOT / "README.md", ROOT / "docs" / "cli.md")
+DOCUMENTS = (
+    ROOT / "README.md",
+    ROOT / "docs" / "cli.md",
+    ROOT / "connectors" / "greenhouse" / "README.md",
+    ROOT / "connectors" / "workday" / "README.md",
+    ROOT / "plugins" / "postgres" / "README.md",
+    ROOT / "examples" / "connector" / "README.md",
+)
 CLI_DOC = ROOT / "docs" / "cli.md"
 SCRIPT = shutil.which("assessio-connect", path=str(Path(sys.prefix) / "bin"))
 TRACEBACK = "Traceback (most recent call last)"
@@ -72,8 +104,9 @@ CANDIDATES_CSV = (
 
 # -- reading the documents ----------------------------------------------------------------
 
-_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-_INLINE = re.compile(r"`([^`\n]+)`")
+_FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
+_INLINE = re.compile(r"`((?:[^`\n]|\n(?![ \t]*\n))+)`")
+"""Inline code, which may run over a line break but not over a blank line."""
 _HEADING = re.compile(r"^###\s+`([a-z][a-z -]*)`\s*$", re.MULTILINE)
 _INVOCATION = re.compile(
     r"^(?:\$\s+)?(?:[A-Z_]+=\S+\s+)*(?:printf\s+'[^']*'\s*\|\s*)?"
@@ -126,6 +159,8 @@ class Serving:
 
     ready: str
     probes: tuple[str, ...]
+    exercise: Callable[[World, str], None] | None = None
+    """Called with the base URL once the probes passed, while the command still runs."""
 
 
 @attrs.frozen
@@ -162,6 +197,11 @@ class World:
     env: dict[str, str]
     harness: Harness | None = None
     daemon_port: int | None = None
+    greenhouse: FakeGreenhouse | None = None
+    hireboard: FakeHireboard | None = None
+    postgres_schema: str | None = None
+    secrets: dict[str, str] = attrs.field(factory=lambda: {**SECRETS, **CONNECTOR_SECRETS})
+    """Every secret value of the world: none may appear in a command's output."""
 
 
 @attrs.frozen
@@ -254,6 +294,44 @@ def _stop(process: subprocess.Popen[str], command: str) -> None:
                 stream.close()
 
 
+@attrs.define
+class Background:
+    """A long-running command once ready: `match` is its ready line's match; `process` has
+    its exit code once the `running` block is left."""
+
+    process: subprocess.Popen[str]
+    output: _Output
+    match: re.Match[str]
+
+
+@contextmanager
+def running(command: str, world: World, ready: str) -> Iterator[Background]:
+    """Start `command` in the world's folder, wait until its stdout matches `ready`, and stop
+    it with SIGTERM when the block is left."""
+    argv, env, _ = _argv(command, world)
+    process = subprocess.Popen(  # noqa: S603 - our own console script
+        argv,
+        env=env,
+        cwd=world.folder,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    output = _Output(process)
+    try:
+        match = output.wait_for(ready, READY_TIMEOUT)
+        if match is None:
+            pytest.fail(
+                f"{command!r} never became ready ({ready!r} within {READY_TIMEOUT:g} s;"
+                f" exit code {process.poll()}):\n{output.both}"
+            )
+        yield Background(process, output, match)
+    finally:
+        _stop(process, command)
+        output.close()
+
+
 def _get(url: str) -> int:
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
         status: int = response.status
@@ -276,35 +354,23 @@ def run_command(run: Run, world: World) -> Finished:
         except subprocess.TimeoutExpired:
             pytest.fail(f"{run.command!r} did not finish within {RUN_TIMEOUT:g} s")
         return Finished(done.returncode, done.stdout.decode(), done.stderr.decode())
-    return _serve(run.serving, run.command, argv, env, world)
+    return _serve(run.serving, run.command, world)
 
 
-def _serve(
-    serving: Serving, command: str, argv: list[str], env: dict[str, str], world: World
-) -> Finished:
-    process = subprocess.Popen(  # noqa: S603 - our own console script
-        argv,
-        env=env,
-        cwd=world.folder,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    output = _Output(process)
-    try:
-        match = output.wait_for(serving.ready, READY_TIMEOUT)
-        if match is None:
-            pytest.fail(
-                f"{command!r} never became ready ({serving.ready!r} within {READY_TIMEOUT:g} s;"
-                f" exit code {process.poll()}):\n{output.both}"
-            )
+def _serve(serving: Serving, command: str, world: World) -> Finished:
+    with running(command, world, serving.ready) as started:
+        url = started.match["url"]
         for path in serving.probes:
-            assert _get(match["url"] + path) == 200, path
-    finally:
-        _stop(process, command)
-        output.close()
-    return Finished(process.returncode, output.stdout, "".join(output.err))
+            assert _get(url + path) == 200, path
+        if serving.exercise is not None:
+            serving.exercise(world, url)
+    output = started.output
+    return Finished(started.process.returncode, output.stdout, "".join(output.err))
+
+
+def _user_environment() -> dict[str, str]:
+    """This process's environment without the project's variables, as a user's shell."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("ASSESSIO")}
 
 
 def _contains_in_order(text: str, fragments: tuple[str, ...]) -> bool:
@@ -345,25 +411,13 @@ SANDBOX_READY = r"Assessio emulator on (?P<url>http://\S+) "
 def readme_emulator(folder: Path) -> Iterator[dict[str, str]]:
     """The README's emulator, started with its own documented command (on a free port); yields
     the README's `export`s that point the CLI at it."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSESSIO")}
-    world = World(folder, env)
     command = SANDBOX_COMMAND.replace("--port 8765", "--port 0")
-    argv, env, _ = _argv(command, world)
-    process = subprocess.Popen(  # noqa: S603 - our own console script
-        argv, env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    output = _Output(process)
-    try:
-        match = output.wait_for(SANDBOX_READY, READY_TIMEOUT)
-        assert match is not None, f"the emulator did not start:\n{output.both}"
+    with running(command, World(folder, _user_environment()), SANDBOX_READY) as emulator:
         yield {
-            "ASSESSIO_BASE_URL": match["url"],
+            "ASSESSIO_BASE_URL": emulator.match["url"],
             "ASSESSIO_PROVIDER_KEY": "acme-key",
             "ASSESSIO_INTEGRATOR_SECRET": "acme-secret",
         }
-    finally:
-        _stop(process, command)
-        output.close()
 
 
 @pytest.fixture(scope="module")
@@ -376,47 +430,99 @@ def emulator_exports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
 
 LOOSE_SECRET = "secrets/acme_ats_webhook"
 
-WORKDAY_TOML = """
-[store]
-url = "sqlite:///workday-state.db"
-
-[tenants.acme]
-base_url = "{assessio}"
-provider_key = {{ file = "secrets/acme_provider_key" }}
-integrator_secret = {{ file = "secrets/acme_integrator_secret" }}
-
-[tenants.acme.webhook]
-api_keys = [{{ file = "secrets/acme_result_key" }}]
-
-[tenants.acme.ats]
-kind = "workday"
-base_url = "http://127.0.0.1:9"
-tenant = "acme_impl"
-report = "ISU_Assessio/Assessio_Assessment_Candidates"
-auth = "isu"
-username = "ISU_Assessio"
-password = {{ file = "secrets/acme_ats_token" }}
-status_completed = "ASSESSIO_COMPLETED"
-
-[tenants.acme.ats.tests]
-"General Performance" = "ASSESSIO_GENERAL_PERFORMANCE"
-"""
-
 
 @contextmanager
 def daemon_world(world: World) -> Iterator[None]:
-    """The emulator and two reference ATSs in-process, and `daemon.toml` for them."""
-    with harness(world.folder) as running:
-        world.harness = running
+    """The emulator and two reference ATSs in-process, `daemon.toml` for them and its store as
+    the daemon leaves it after its first start (the operator commands read a store, they do not
+    make one); with `assessio-connect.toml`, connectors/workday/README.md's Workday tenant."""
+    with harness(world.folder) as started:
+        world.harness = started
         world.daemon_port = free_port()
-        (world.folder / "daemon.toml").write_text(running.config_text(port=world.daemon_port))
+        (world.folder / "daemon.toml").write_text(started.config_text(port=world.daemon_port))
+        _create_store(started.plugins, world.folder / "daemon.toml")
+        (world.folder / "assessio-connect.toml").write_text(workday_toml(started))
         for secret in (world.folder / "secrets").iterdir():
             secret.chmod(0o600)
         (world.folder / LOOSE_SECRET).chmod(0o640)  # `run` must warn about this one
-        (world.folder / "workday.toml").write_text(
-            WORKDAY_TOML.format(assessio=running.sandbox.url)
-        )
         yield
+
+
+def _create_store(plugins: Plugins, config: Path) -> None:
+    store = plugins.open_store(load_daemon_config(plugins, config).store_url)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+
+
+DAEMON_TEXT_READY = r"event=daemon\.started url=(?P<url>\S+)"
+
+
+@contextmanager
+def greenhouse_world(world: World) -> Iterator[None]:
+    """connectors/greenhouse/README.md: `daemon.toml` with tenant acme of a partner
+    integration, the fake Greenhouse with that partner app (the daemon's redirect URI
+    registered, a recruiter who approves), and the daemon the browser comes back to, started
+    as `assessio-connect run --config daemon.toml`."""
+    port = free_port()
+    secret = CONNECTOR_SECRETS["greenhouse_partner_secret"]
+    with (
+        harness(world.folder) as started,
+        FakeGreenhouse(
+            partner_client_id=GREENHOUSE_PARTNER_CLIENT_ID,
+            partner_client_secret=secret,
+            partner_redirect_uris=[callback_uri(port)],
+        ) as greenhouse,
+    ):
+        greenhouse.authorizing_user = greenhouse.add_user("Robin", "Recruiter", "robin@acme.se")
+        world.harness, world.greenhouse, world.daemon_port = started, greenhouse, port
+        world.env[PARTNER_SECRET_ENV] = secret
+        (world.folder / "daemon.toml").write_text(greenhouse_toml(started, greenhouse.url, port))
+        with running(
+            "assessio-connect run --config daemon.toml", world, DAEMON_TEXT_READY
+        ) as daemon:
+            yield
+        log = daemon.output.both
+        assert daemon.process.returncode == 0, log
+        assert TRACEBACK not in log, log
+        _no_secret_in(world, log)
+
+
+@contextmanager
+def hireboard_world(world: World) -> Iterator[None]:
+    """examples/connector/README.md: `daemon.toml` with a Hireboard tenant against
+    FakeHireboard, its API key in the environment variable the README names."""
+    api_key = CONNECTOR_SECRETS["acme_hireboard_api_key"]
+    webhook_secret = CONNECTOR_SECRETS["acme_hireboard_webhook"]
+    with (
+        harness(world.folder) as started,
+        FakeHireboard(api_key=api_key, webhook_secret=webhook_secret) as hireboard,
+    ):
+        world.harness, world.hireboard = started, hireboard
+        world.env[HIREBOARD_API_KEY_ENV] = api_key
+        (world.folder / "daemon.toml").write_text(hireboard_toml(started, hireboard.url))
+        yield
+
+
+@contextmanager
+def postgres_world(world: World) -> Iterator[None]:
+    """plugins/postgres/README.md: the two-tenant `daemon.toml` with its store in a schema of
+    its own on the local PostgreSQL (dropped afterwards)."""
+    with postgres_schema() as (store_url, schema), harness(world.folder) as started:
+        world.harness, world.postgres_schema = started, schema
+        (world.folder / "daemon.toml").write_text(postgres_toml(started, store_url))
+        yield
+
+
+WORLDS: Mapping[str, Callable[[World], AbstractContextManager[None]]] = {
+    "daemon": daemon_world,
+    "greenhouse": greenhouse_world,
+    "hireboard": hireboard_world,
+    "postgres": postgres_world,
+}
+"""The worlds a case may need besides the README's emulator ("sandbox"); each writes its own
+`daemon.toml`, so a case needs at most one."""
 
 
 def _files(folder: Path) -> None:
@@ -451,8 +557,15 @@ DAEMON_READY = Serving(
 DEMO_READY = Serving(
     ready=r"daemon\s+(?P<url>http://\S+)[\s\S]*Ctrl-C stops it", probes=("/healthz",)
 )
+GREENHOUSE_CONNECT = "assessio-connect greenhouse connect --config daemon.toml --tenant acme"
+WORKDAY_TESTS = (
+    "assessio-connect workday tests --config assessio-connect.toml --tenant acme [--csv]"
+)
 SANDBOX = frozenset({"sandbox"})
 DAEMON = frozenset({"daemon"})
+GREENHOUSE = frozenset({"greenhouse"})
+HIREBOARD = frozenset({"hireboard"})
+POSTGRES = frozenset({"postgres"})
 
 
 def _optional(command: str, keep: bool) -> str:
@@ -460,8 +573,8 @@ def _optional(command: str, keep: bool) -> str:
     return re.sub(r"\[([^]]+)\]", r"\1" if keep else "", command)
 
 
-def _no_secret_in(_world: World, stdout: str) -> None:
-    leaked = [name for name, value in SECRETS.items() if value in stdout]
+def _no_secret_in(world: World, stdout: str) -> None:
+    leaked = [name for name, value in world.secrets.items() if value in stdout]
     assert not leaked, f"secrets shown: {leaked}"
 
 
@@ -504,7 +617,79 @@ def _package_written(name: str) -> Callable[[World, str], None]:
     return check
 
 
-CASES: Mapping[str, Case] = {
+def _approve_in_browser(world: World, stdout: str) -> None:
+    """The printed link checked, then opened as a browser does: the fake Greenhouse approves
+    (as the recruiter) and redirects to the daemon, which exchanges the code at once."""
+    assert world.greenhouse is not None
+    assert world.daemon_port is not None
+    link = stdout.strip()
+    assert "\n" not in link, f"stdout should be the link alone: {stdout!r}"
+    parts = urlsplit(link)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{world.greenhouse.url}/authorize"
+    query = parse_qs(parts.query, strict_parsing=True)
+    state = query.pop("state")
+    redirect_uri = callback_uri(world.daemon_port)
+    assert query == {
+        "response_type": ["code"],
+        "client_id": [GREENHOUSE_PARTNER_CLIENT_ID],
+        "redirect_uri": [redirect_uri],
+    }, link
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", state[0]), state  # 256 random bits
+    browser = urllib3.PoolManager(retries=False)
+    at_greenhouse = browser.request("GET", link, redirect=False)
+    assert at_greenhouse.status == 302, at_greenhouse.data
+    location = at_greenhouse.headers["Location"]
+    back = urlsplit(location)
+    assert f"{back.scheme}://{back.netloc}{back.path}" == redirect_uri, location
+    assert parse_qs(back.query)["state"] == state, location
+    page = browser.request("GET", location, redirect=False)
+    assert page.status == 200, page.data
+    assert b"Greenhouse is connected" in page.data, page.data
+    assert world.greenhouse.refresh_tokens_issued == 1  # the daemon exchanged the code
+
+
+def _hireboard_stage_change_is_ordered(world: World, url: str) -> None:
+    """Hireboard moves a candidate into the assessment stage: the running daemon orders."""
+    assert world.hireboard is not None
+    assert world.harness is not None
+    job = {"id": "job_1", "title": "Account Executive", "department": "Sales"}
+    candidate = {"id": "cnd_1", "email": "ada@example.com"}
+    world.hireboard.add_application("apl_1", job=job, candidate=candidate)
+    status = world.hireboard.send_webhook(f"{url}/connectors/acme/webhook", "apl_1", "assessment")
+    assert status == 202, status  # accepted: recorded, sent to Assessio right after
+    sandbox = world.harness.sandbox
+    wait_until(
+        lambda: [
+            o for o in sandbox.orders() if o.order.candidate_details.email == candidate["email"]
+        ],
+        10.0,
+        what="the Hireboard candidate's order at the emulator",
+    )
+
+
+def _store_in_postgres(world: World, stdout: str) -> None:
+    assert world.postgres_schema is not None
+    assert f"schema={world.postgres_schema}" in stdout, stdout  # daemon.started store=…
+    assert {"orders", "results", "deliveries"} <= postgres_tables(world.postgres_schema)
+
+
+def _workday_tests_csv(_world: World, stdout: str) -> None:
+    rows = list(csv.reader(io.StringIO(stdout)))
+    assert rows[0] == ["Test Name", "Reference ID", "Assessio Lens ID", "Assessio Lens", "Mapped"]
+    mapped = {row[3]: (row[1], row[4]) for row in rows[1:]}
+    assert mapped == {
+        "General Performance": ("ASSESSIO_GENERAL_PERFORMANCE", "yes"),
+        "Leadership": ("ASSESSIO_LEADERSHIP", "yes"),
+        "Customer Service": ("ASSESSIO_CUSTOMER_SERVICE", "no"),
+        "Sales": ("ASSESSIO_SALES", "no"),
+    }, rows
+
+
+def _plugin_line(name: str, distribution: str) -> str:
+    return f"{name}  [{distribution} {metadata.version(distribution)}]"
+
+
+CASES: Mapping[str, Case | tuple[Case, ...]] = {
     # README.md, "Try the API against the emulator"
     SANDBOX_COMMAND: Case(
         runs=(
@@ -614,32 +799,57 @@ CASES: Mapping[str, Case] = {
         )
     ),
     # README.md, "The connector daemon"
-    "assessio-connect run": Case(
-        runs=(
-            Run(
-                "assessio-connect run",
-                exit_code=2,
-                stderr=("give --config FILE (or set ASSESSIO_CONNECT_CONFIG)",),
-            ),
-            Run(
-                "ASSESSIO_CONNECT_CONFIG=daemon.toml assessio-connect run",
-                stdout=("event=daemon.started", "event=daemon.stopped"),
-                serving=Serving(
-                    ready=r"event=daemon\.started url=(?P<url>\S+)", probes=("/healthz",)
+    "assessio-connect run": (
+        Case(
+            runs=(
+                Run(
+                    "assessio-connect run",
+                    exit_code=2,
+                    stderr=("give --config FILE (or set ASSESSIO_CONNECT_CONFIG)",),
+                ),
+                Run(
+                    "ASSESSIO_CONNECT_CONFIG=daemon.toml assessio-connect run",
+                    stdout=("event=daemon.started", "event=daemon.stopped"),
+                    serving=Serving(ready=DAEMON_TEXT_READY, probes=("/healthz",)),
                 ),
             ),
+            needs=DAEMON,
         ),
-        needs=DAEMON,
-    ),
-    "assessio-connect check --config daemon.toml": Case(
-        runs=(
-            Run(
-                "assessio-connect check --config daemon.toml",
-                stdout=("configuration: ok (2 tenants)", "store: ok", "acme:", "globex:"),
-                check=_no_secret_in,
+        # plugins/postgres/README.md: `run` with the store in PostgreSQL
+        Case(
+            runs=(
+                Run(
+                    "ASSESSIO_CONNECT_CONFIG=daemon.toml assessio-connect run",
+                    stdout=("event=daemon.started", 'store="postgresql://', "event=daemon.stopped"),
+                    serving=Serving(ready=DAEMON_TEXT_READY, probes=("/healthz", "/readyz")),
+                    check=_store_in_postgres,
+                ),
             ),
+            needs=POSTGRES,
         ),
-        needs=DAEMON,
+    ),
+    "assessio-connect check --config daemon.toml": (
+        Case(
+            runs=(
+                Run(
+                    "assessio-connect check --config daemon.toml",
+                    stdout=("configuration: ok (2 tenants)", "store: ok", "acme:", "globex:"),
+                    check=_no_secret_in,
+                ),
+            ),
+            needs=DAEMON,
+        ),
+        # examples/connector/README.md, "Run it": the connector's check() for a Hireboard tenant
+        Case(
+            runs=(
+                Run(
+                    "assessio-connect check --config daemon.toml",
+                    stdout=("acme:", "Hireboard at http://127.0.0.1:", "accepted the API key"),
+                    check=_no_secret_in,
+                ),
+            ),
+            needs=HIREBOARD,
+        ),
     ),
     "assessio-connect config show --config daemon.toml": Case(
         runs=(
@@ -664,17 +874,24 @@ CASES: Mapping[str, Case] = {
         ),
         needs=DAEMON,
     ),
+    # The read-only commands refuse a store that does not exist: an invite makes it first.
     "assessio-connect results list --config daemon.toml": Case(
-        runs=(Run("assessio-connect results list --config daemon.toml"),), needs=DAEMON
+        setup=(INVITE,),
+        runs=(Run("assessio-connect results list --config daemon.toml"),),
+        needs=DAEMON,
     ),
     "assessio-connect results orphans --config daemon.toml": Case(
-        runs=(Run("assessio-connect results orphans --config daemon.toml"),), needs=DAEMON
+        setup=(INVITE,),
+        runs=(Run("assessio-connect results orphans --config daemon.toml"),),
+        needs=DAEMON,
     ),
     "assessio-connect deliveries list --config daemon.toml --state dead": Case(
+        setup=(INVITE,),
         runs=(Run("assessio-connect deliveries list --config daemon.toml --state dead"),),
         needs=DAEMON,
     ),
     "assessio-connect deliveries retry --config daemon.toml --dead": Case(
+        setup=(INVITE,),
         runs=(
             Run(
                 "assessio-connect deliveries retry --config daemon.toml --dead",
@@ -692,10 +909,19 @@ CASES: Mapping[str, Case] = {
     # README.md, prose
     "assessio-connect demo": Case(
         runs=(
-            Run("assessio-connect demo", stdout=("TENANT", "CANDIDATE", "WRITTEN BACK TO")),
+            Run(
+                "assessio-connect demo",
+                stdout=(
+                    "TENANT",
+                    "CANDIDATE",
+                    "WRITTEN BACK TO",
+                    "demo-greenhouse",  # connectors/greenhouse/README.md: its fake in the demo
+                    "note on candidate",
+                ),
+            ),
             Run(
                 "assessio-connect demo --candidates 1 --ats reference --keep-running",
-                stdout=("demo-reference", "Ctrl-C stops it."),
+                stdout=("demo-reference", "Ctrl-C stops it"),
                 serving=DEMO_READY,
             ),
             Run(
@@ -756,10 +982,140 @@ CASES: Mapping[str, Case] = {
         ),
         needs=DAEMON,
     ),
+    # connectors/greenhouse/README.md, "Connecting a partner integration's tenant", and its
+    # `assessio-connect check` (the partner connection alive, or the command to make it)
+    GREENHOUSE_CONNECT: Case(
+        runs=(
+            Run(
+                "assessio-connect check --config daemon.toml",
+                exit_code=1,
+                stdout=(
+                    "acme: ats FAILED: tenant acme is not connected to Greenhouse yet: run "
+                    "assessio-connect greenhouse connect --config <daemon.toml> --tenant acme",
+                ),
+                stderr=("error: ",),
+            ),
+            Run(
+                GREENHOUSE_CONNECT,
+                stdout=("http://127.0.0.1:",),
+                stderr=("To connect tenant acme", "/connectors/acme/oauth/callback"),
+                check=_approve_in_browser,
+            ),
+            Run(
+                "assessio-connect check --config daemon.toml",
+                stdout=("acme:", "partner connection connected; "),
+                check=_no_secret_in,
+            ),
+        ),
+        needs=GREENHOUSE,
+    ),
+    # connectors/workday/README.md, examples/connector/README.md, plugins/postgres/README.md,
+    # connectors/greenhouse/README.md: each says `plugins` lists it
+    "assessio-connect plugins": Case(
+        runs=(
+            Run(
+                "assessio-connect plugins",
+                stdout=(
+                    _plugin_line("greenhouse", "assessio-connect-greenhouse"),
+                    "connectors: greenhouse",
+                    _plugin_line("hireboard", "assessio-connect-hireboard"),
+                    "connectors: hireboard",
+                    _plugin_line("postgres", "assessio-connect-postgres"),
+                    _plugin_line("workday", "assessio-connect-workday"),
+                    "connectors: workday",
+                ),
+            ),
+        )
+    ),
+    # connectors/workday/README.md
+    WORKDAY_TESTS: Case(
+        runs=(
+            Run(
+                _optional(WORKDAY_TESTS, keep=False),
+                stdout=(
+                    "TEST NAME",
+                    "Assessio General Performance  ASSESSIO_GENERAL_PERFORMANCE",
+                    "Assessio Leadership",
+                    "ASSESSIO_LEADERSHIP",
+                    "2 lens(es) not mapped yet",
+                    # the emulator's lens ids, with the README's suggested Reference IDs
+                    '"a775e7f3-0088-473c-a732-af145b64d24b" = "ASSESSIO_CUSTOMER_SERVICE"',
+                    '"1650ccfe-5e70-4732-89e6-123af02f2a6d" = "ASSESSIO_SALES"',
+                ),
+            ),
+            Run(_optional(WORKDAY_TESTS, keep=True), check=_workday_tests_csv),
+        ),
+        needs=DAEMON,
+    ),
+    "assessio-connect demo --ats workday": Case(
+        runs=(
+            Run(
+                "assessio-connect demo --ats workday",
+                stdout=("demo-workday", "WRITTEN BACK TO", "Assess_Candidate on JOB_APPLICATION-"),
+            ),
+        )
+    ),
+    # connectors/greenhouse/README.md, "Errors": "Fix the cause, then `assessio-connect
+    # deliveries retry`"
+    "assessio-connect deliveries retry": Case(
+        setup=(INVITE,),
+        runs=(
+            Run(
+                "assessio-connect deliveries retry",
+                exit_code=2,
+                stderr=("give delivery IDs or --dead",),
+            ),
+            Run(
+                "ASSESSIO_CONNECT_CONFIG=daemon.toml assessio-connect deliveries retry 999",
+                exit_code=1,
+                stdout=("0 deliveries queued for retry",),
+                stderr=("error: 1 delivery of 1 could not be queued: unknown ID",),
+            ),
+        ),
+        needs=DAEMON,
+    ),
+    # examples/connector/README.md
+    "assessio-connect new-connector NAME": Case(
+        runs=(
+            Run(
+                "assessio-connect new-connector my_ats",
+                stdout=("Created ",),
+                check=_package_written("my_ats"),
+            ),
+        )
+    ),
+    "assessio-connect check": Case(
+        runs=(
+            Run("assessio-connect check", exit_code=2, stderr=("give --config FILE",)),
+            Run(
+                f"{HIREBOARD_API_KEY_ENV}=wrong ASSESSIO_CONNECT_CONFIG=daemon.toml "
+                "assessio-connect check",
+                exit_code=1,
+                stdout=("acme:", "HTTP 401", "check ats.api_key"),
+                stderr=("error: ",),
+            ),
+        ),
+        needs=HIREBOARD,
+    ),
+    "assessio-connect run --config daemon.toml": Case(
+        runs=(
+            Run(
+                "assessio-connect run --config daemon.toml",
+                stdout=("event=daemon.started", "event=daemon.stopped"),
+                serving=Serving(
+                    ready=DAEMON_TEXT_READY,
+                    probes=("/healthz", "/readyz"),
+                    exercise=_hireboard_stage_change_is_ordered,
+                ),
+                check=_no_secret_in,
+            ),
+        ),
+        needs=HIREBOARD,
+    ),
     "assessio-connect workday tests": Case(
         runs=(
             Run(
-                "assessio-connect workday tests --config workday.toml --tenant acme",
+                "assessio-connect workday tests --config assessio-connect.toml --tenant acme",
                 stdout=("ASSESSIO_GENERAL_PERFORMANCE",),
             ),
             Run(
@@ -787,18 +1143,35 @@ def _fill(command: str) -> str:
 
 @contextmanager
 def world_for(case: Case, folder: Path, request: pytest.FixtureRequest) -> Iterator[World]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSESSIO")}
-    world = World(folder, env)
+    world = World(folder, _user_environment())
     _files(folder)
     if "sandbox" in case.needs:
         world.env.update(request.getfixturevalue("emulator_exports"))
+    needed = [name for name in WORLDS if name in case.needs]
+    assert len(needed) <= 1, f"each of {needed} writes daemon.toml: a case needs one at most"
+    assert case.needs <= {"sandbox", *WORLDS}, case.needs
     with ExitStack() as stack:
-        if "daemon" in case.needs:
-            stack.enter_context(daemon_world(world))
+        for name in needed:
+            stack.enter_context(WORLDS[name](world))
         yield world
 
 
 # -- the tests ----------------------------------------------------------------------------
+
+
+def cases_of(documented: str) -> tuple[Case, ...]:
+    """The cases of a documented command: several where documents show it in different
+    settings (README.md's daemon, the example connector's)."""
+    cases = CASES[documented]
+    return cases if isinstance(cases, tuple) else (cases,)
+
+
+def _case_params() -> list[Any]:
+    return [
+        pytest.param(documented, index, id=documented if index == 0 else f"{documented} #{index}")
+        for documented in sorted(CASES)
+        for index in range(len(cases_of(documented)))
+    ]
 
 
 def test_every_documented_command_has_a_case() -> None:
@@ -814,7 +1187,7 @@ def test_every_command_heading_of_the_cli_doc_is_run() -> None:
     headings = command_headings(CLI_DOC)
     assert len(headings) >= 15, headings
     run_paths = set()
-    for case in CASES.values():
+    for case in (case for documented in CASES for case in cases_of(documented)):
         for run in case.runs:
             words = shlex.split(run.command.removeprefix("$ "))
             words = [w for w in words if not re.fullmatch(r"[A-Z_]+=.*", w)]
@@ -830,11 +1203,11 @@ def test_the_documented_exit_codes_are_the_cli_s() -> None:
     assert documented_exit_codes() == {0, 1, 2, 130}
 
 
-@pytest.mark.parametrize("documented", sorted(CASES))
+@pytest.mark.parametrize(("documented", "index"), _case_params())
 def test_the_documented_command_runs_as_documented(
-    documented: str, tmp_path: Path, request: pytest.FixtureRequest
+    documented: str, index: int, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    case = CASES[documented]
+    case = cases_of(documented)[index]
     with world_for(case, tmp_path, request) as world:
         for command in case.setup:
             setup = run_command(Run(command), world)
