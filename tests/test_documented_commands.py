@@ -971,6 +971,27 @@ CASES: Mapping[str, Case | tuple[Case, ...]] = {
     "python -m assessio_connect": Case(
         runs=(Run("python -m assessio_connect --version", stdout=(__version__,)),)
     ),
+    # docs/cli.md, "Shell completion": each script as the shell's start-up file will load it
+    **{
+        f"_ASSESSIO_CONNECT_COMPLETE={shell}_source assessio-connect > {saved}": Case(
+            runs=(
+                Run(f"_ASSESSIO_CONNECT_COMPLETE={shell}_source assessio-connect", stdout=marker),
+            )
+        )
+        for shell, saved, marker in (
+            (
+                "bash",
+                "~/.assessio-connect-complete.bash",
+                ("complete -o nosort -F _assessio_connect_completion assessio-connect",),
+            ),
+            ("zsh", "~/.assessio-connect-complete.zsh", ("#compdef assessio-connect",)),
+            (
+                "fish",
+                "~/.config/fish/completions/assessio-connect.fish",
+                ("complete --no-files --command assessio-connect",),
+            ),
+        )
+    },
     "assessio-connect greenhouse connect": Case(
         runs=(
             Run("assessio-connect greenhouse connect --help", stdout=("--tenant",)),
