@@ -371,6 +371,9 @@ class Daemon:
         tenant cannot be set up."""
         with self._reload_lock:
             plan = plan_reload(self.config, config)
+            self.scrub.learn(config.secret_values())  # before anything may echo a new one
+            wanted = config.tenants
+            built = self._build_tenants([wanted[name] for name in plan.to_build], config.source)
             for path in plan.needs_restart:
                 self.log(
                     "config.needs_restart",
@@ -378,12 +381,10 @@ class Daemon:
                     path=path,
                     message="changed in the file; it takes effect on the next restart",
                 )
-            self.scrub.learn(config.secret_values())  # before anything may echo a new one
-            wanted = config.tenants
-            built = self._build_tenants([wanted[name] for name in plan.to_build], config.source)
             retired = [self.tenants[name] for name in plan.to_retire]
+            pollers = dict(self._pollers)  # swapped whole: readers never see it half changed
             for name in plan.to_retire:
-                poller = self._pollers.pop(name, None)
+                poller = pollers.pop(name, None)
                 if poller is not None:
                     poller.stop()  # its poll in progress finishes first
             running = {n: t for n, t in self.tenants.items() if n not in plan.to_retire}
@@ -393,9 +394,10 @@ class Daemon:
             self.app.replace_connectors(self._connector_routes())
             for name, tenant in built.items():
                 if tenant.connector.is_pull:
-                    self._pollers[name] = poller = self._poller(tenant)
+                    pollers[name] = poller = self._poller(tenant)
                     if self._started:
                         poller.start()
+            self._pollers = pollers
             self.config = attrs.evolve(
                 self.config,
                 tenants={name: running[name].config for name in wanted},
