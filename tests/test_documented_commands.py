@@ -338,23 +338,39 @@ def _get(url: str) -> int:
         return status
 
 
+def _redirected(command: str, world: World) -> tuple[str, Path | None]:
+    """`COMMAND > FILE` as a shell reads it: the command, and the file its stdout goes to
+    (`~` being the world's home)."""
+    command, redirect, target = command.partition(" > ")
+    if not redirect:
+        return command, None
+    if target.startswith("~/"):
+        return command, Path(world.env["HOME"]) / target.removeprefix("~/")
+    return command, world.folder / target
+
+
 def run_command(run: Run, world: World) -> Finished:
-    argv, env, stdin = _argv(run.command, world)
+    command, into = _redirected(run.command, world)
+    argv, env, stdin = _argv(command, world)
     if run.serving is None:
-        try:
-            done = subprocess.run(  # noqa: S603 - our own console script
-                argv,
-                input=stdin,
-                env=env,
-                cwd=world.folder,
-                capture_output=True,
-                timeout=RUN_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"{run.command!r} did not finish within {RUN_TIMEOUT:g} s")
-        return Finished(done.returncode, done.stdout.decode(), done.stderr.decode())
-    return _serve(run.serving, run.command, world)
+        with ExitStack() as stack:
+            # The shell opens the file first: a missing folder fails before the command runs.
+            stdout = stack.enter_context(into.open("wb")) if into else subprocess.PIPE
+            try:
+                done = subprocess.run(  # noqa: S603 - our own console script
+                    argv,
+                    input=stdin,
+                    env=env,
+                    cwd=world.folder,
+                    stdout=stdout,
+                    stderr=subprocess.PIPE,
+                    timeout=RUN_TIMEOUT,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{run.command!r} did not finish within {RUN_TIMEOUT:g} s")
+        return Finished(done.returncode, (done.stdout or b"").decode(), done.stderr.decode())
+    return _serve(run.serving, command, world)
 
 
 def _serve(serving: Serving, command: str, world: World) -> Finished:
@@ -528,6 +544,8 @@ WORLDS: Mapping[str, Callable[[World], AbstractContextManager[None]]] = {
 def _files(folder: Path) -> None:
     (folder / "order.json").write_text(ORDER_JSON)
     (folder / "candidates.csv").write_text(CANDIDATES_CSV)
+    # the user's home (HOME), with the completions folder fish keeps
+    (folder / "home" / ".config" / "fish" / "completions").mkdir(parents=True)
 
 
 # -- what each documented command must do -------------------------------------------------
@@ -560,6 +578,16 @@ DEMO_READY = Serving(
 GREENHOUSE_CONNECT = "assessio-connect greenhouse connect --config daemon.toml --tenant acme"
 WORKDAY_TESTS = (
     "assessio-connect workday tests --config assessio-connect.toml --tenant acme [--csv]"
+)
+COMPLETION_BASH = (
+    "_ASSESSIO_CONNECT_COMPLETE=bash_source assessio-connect > ~/.assessio-connect-complete.bash"
+)
+COMPLETION_ZSH = (
+    "_ASSESSIO_CONNECT_COMPLETE=zsh_source assessio-connect > ~/.assessio-connect-complete.zsh"
+)
+COMPLETION_FISH = (
+    "_ASSESSIO_CONNECT_COMPLETE=fish_source assessio-connect "
+    "> ~/.config/fish/completions/assessio-connect.fish"
 )
 SANDBOX = frozenset({"sandbox"})
 DAEMON = frozenset({"daemon"})
@@ -683,6 +711,43 @@ def _workday_tests_csv(_world: World, stdout: str) -> None:
         "Customer Service": ("ASSESSIO_CUSTOMER_SERVICE", "no"),
         "Sales": ("ASSESSIO_SALES", "no"),
     }, rows
+
+
+def _saved_script(path: str, *fragments: str) -> Callable[[World, str], None]:
+    """A check that the command's stdout went to `~/path` and holds `fragments`, in order."""
+
+    def check(world: World, stdout: str) -> None:
+        assert stdout == "", "stdout should go to the file"
+        script = (Path(world.env["HOME"]) / path).read_text(encoding="utf-8")
+        assert _contains_in_order(script, fragments), script
+
+    return check
+
+
+def _bash_completes(world: World, stdout: str) -> None:
+    """The saved script, loaded as `~/.bashrc` would, completes a plugin's command on Tab by
+    asking the installed command (on PATH, as in an activated virtualenv)."""
+    _saved_script(".assessio-connect-complete.bash", "complete ")(world, stdout)
+    bash = shutil.which("bash")
+    assert bash is not None, "bash is needed to load the bash completion script"
+    assert SCRIPT is not None
+    tab = (
+        ". ~/.assessio-connect-complete.bash\n"
+        "COMP_WORDS=(assessio-connect gre); COMP_CWORD=1\n"
+        "_assessio_connect_completion assessio-connect\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    path = f"{Path(SCRIPT).parent}{os.pathsep}{world.env.get('PATH', '')}"
+    done = subprocess.run(  # noqa: S603 - the system's bash
+        [bash, "--norc", "--noprofile", "-c", tab],
+        env={**world.env, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["greenhouse"], done
 
 
 def _plugin_line(name: str, distribution: str) -> str:
@@ -1030,6 +1095,31 @@ CASES: Mapping[str, Case | tuple[Case, ...]] = {
         ),
         needs=GREENHOUSE,
     ),
+    # docs/cli.md, "Shell completion": each script saved where the document says
+    COMPLETION_BASH: Case(runs=(Run(COMPLETION_BASH, check=_bash_completes),)),
+    COMPLETION_ZSH: Case(
+        runs=(
+            Run(
+                COMPLETION_ZSH,
+                check=_saved_script(
+                    ".assessio-connect-complete.zsh",
+                    "#compdef assessio-connect",
+                    "compdef _assessio_connect_completion assessio-connect",
+                ),
+            ),
+        )
+    ),
+    COMPLETION_FISH: Case(
+        runs=(
+            Run(
+                COMPLETION_FISH,
+                check=_saved_script(
+                    ".config/fish/completions/assessio-connect.fish",
+                    "complete --no-files --command assessio-connect",
+                ),
+            ),
+        )
+    ),
     # connectors/workday/README.md, examples/connector/README.md, plugins/postgres/README.md,
     # connectors/greenhouse/README.md: each says `plugins` lists it
     "assessio-connect plugins": Case(
@@ -1164,7 +1254,7 @@ def _fill(command: str) -> str:
 
 @contextmanager
 def world_for(case: Case, folder: Path, request: pytest.FixtureRequest) -> Iterator[World]:
-    world = World(folder, _user_environment())
+    world = World(folder, {**_user_environment(), "HOME": str(folder / "home")})
     _files(folder)
     if "sandbox" in case.needs:
         world.env.update(request.getfixturevalue("emulator_exports"))
