@@ -129,7 +129,7 @@ def seed_history(store: Store, *, tenants: int, now: float) -> Seeded:
     """Two delivered candidates in every tenant, and one of each kind of trouble: a dead
     letter whose error quotes the ATS token (org-03), a retrying delivery (org-05), an order
     Assessio refused (org-08), one waiting for Assessio (org-12), an orphan (org-11), a result
-    updated twice (org-20) and an application id made of markup (org-06). Times are before
+    updated twice (org-10) and an application id made of markup (org-06). Times are before
     `now`; nothing is due before an hour from `now`."""
     start = now - 3 * 3600
     first_order = {}
@@ -167,7 +167,7 @@ def seed_history(store: Store, *, tenants: int, now: float) -> Seeded:
         link = f"https://assess.example/take/{result_id}" if n % 2 else None
         store.order_sent(tenant, result_id, link or f"ref-{result_id}", now=at + 5)
         store.record_result(tenant, result_id, payload(result_id, 40 + n), now=at + 600)
-    store.record_result("org-20", "res-20-1", payload("res-20-1", 97), now=start + 2 * 3600)
+    store.record_result("org-10", "res-10-1", payload("res-10-1", 97), now=start + 2 * 3600)
     store.record_result("org-11", "stray-11", payload("stray-11", 50), now=start + 2 * 3600)
     deliveries = store.claim_deliveries(owner="seed", now=now - 600, lease=30, limit=10_000)
     ids = {}
@@ -214,8 +214,8 @@ def seed_history(store: Store, *, tenants: int, now: float) -> Seeded:
         waiting_tenant="org-12",
         orphan_tenant="org-11",
         orphan_result="stray-11",
-        updated_tenant="org-20",
-        updated_result="res-20-1",
+        updated_tenant="org-10",
+        updated_result="res-10-1",
         hostile_tenant="org-06",
         hostile_application='<img src=x onerror="alert(1)">',
     )

@@ -273,7 +273,9 @@ def test_a_retry_needs_the_pages_csrf_value(page: Page) -> None:
     for forged in ({}, {"csrf": "0" * 64}):
         refused = page.post(f"/status/deliveries/{dead}/retry", forged, Cookie=cookie)
         assert refused.status == 403
-    assert page.store.get_delivery(dead).state is DeliveryState.DEAD  # type: ignore[union-attr]
+    still = page.store.get_delivery(dead)
+    assert still is not None
+    assert still.state is DeliveryState.DEAD
     assert page.requeued == []
     done = page.post(f"/status/deliveries/{dead}/retry", {"csrf": csrf}, Cookie=cookie)
     assert done.status == 303

@@ -18,12 +18,12 @@ import click
 from ._logging import EventLog, Scrubber
 from ._outbox import Backoff
 from ._tenant import TenantRuntime
-from .config import DaemonConfig, TenantConfig, load_config, store_url_from_file
+from .config import DaemonConfig, TenantConfig, load_config
 from .connector import AtsCandidate, AtsJob, Invitation
 from .errors import AssessioError, ConfigError
 from .models import AssessioConfig, email_problem
 from .plugins import Plugins
-from .store import DeliveryRecord, DeliveryState, OrderRecord, OrderState, ResultRecord, Store
+from .store import OrderRecord, OrderState, Store
 from .transport import Transport
 
 __all__ = ["register_commands"]
@@ -83,109 +83,20 @@ def _require_config(path: Path | None) -> Path:
     return path
 
 
-def _open_store(plugins: Plugins, config_path: Path | None, store_url: str | None) -> Store:
-    if store_url is None:
-        store_url = store_url_from_file(_require_config(config_path))
-    store = plugins.open_store(store_url)
-    store.migrate()
-    return store
-
-
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def _stamp(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
-
-
-def _short(text: str | None, width: int = 80) -> str:
-    """One line of at most `width` characters for a table cell (`--json` has it whole)."""
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[" ".join(str(cell).split()) for cell in row] for row in rows]
-    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    if not rows:
-        click.echo("(none)")
-
-
-STORE_OPTION = click.option(
-    "--store",
-    "store_url",
-    envvar="ASSESSIO_CONNECT_STORE",
-    help="Store URL instead of the one in --config, e.g. sqlite:///state.db.",
-)
-TENANT_FILTER = click.option("--tenant", help="Only this tenant.")
 JSON_FLAG = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-LIMIT_OPTION = click.option(
-    "--limit", type=click.IntRange(min=1), default=100, show_default=True, help="At most N rows."
-)
-
-
-def _error_scrubber(plugins: Plugins, config_path: Path | None) -> Scrubber:
-    """What stored errors go through before they are printed: the logs' scrubber, with the
-    configuration's secrets when it can be read (rows an older release stored may hold one),
-    else the credential shapes alone; a list must work even where the secrets cannot be read."""
-    if config_path is None:
-        return Scrubber()
-    try:
-        return Scrubber(load_daemon_config(plugins, config_path).secret_values())
-    except AssessioError:
-        return Scrubber()
-
-
-def _order_data(order: OrderRecord, scrub: Scrubber) -> dict[str, Any]:
-    return {
-        "tenant": order.tenant,
-        "application_id": order.application_id,
-        "result_id": order.result_id,
-        "job_id": order.job_id,
-        "candidate_id": order.candidate_id,
-        "lens_id": order.order.lens_id,
-        "state": order.state.value,
-        "reference": order.reference,
-        "attempts": order.attempts,
-        "last_error": None if order.last_error is None else scrub(order.last_error),
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
-    }
-
-
-def _result_data(result: ResultRecord) -> dict[str, Any]:
-    parsed = result.result
-    return {
-        "tenant": result.tenant,
-        "result_id": result.result_id,
-        "version": result.version,
-        "score": parsed.score,
-        "orphan": result.orphan,
-        "received_at": result.received_at,
-        "digest": result.digest,
-    }
-
-
-def _delivery_data(delivery: DeliveryRecord, scrub: Scrubber) -> dict[str, Any]:
-    data = attrs.asdict(delivery)
-    data["state"] = delivery.state.value
-    if delivery.last_error is not None:
-        data["last_error"] = scrub(delivery.last_error)
-    return data
 
 
 def register_commands(cli: click.Group) -> None:
     """Add the daemon and operator commands to `cli`."""
+    from ._cli_operator import register_commands as register_operator_commands
+
     for command in (run_command, check_command, config_group, plugins_command, invite_command):
         cli.add_command(command)
-    for group in (orders_group, results_group, deliveries_group):
-        cli.add_command(group)
+    register_operator_commands(cli)
 
 
 @click.command("run")
@@ -438,222 +349,6 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
     for failure in plugins.failures:
         origin = failure.distribution or "(no distribution)"
         click.echo(f"FAILED {failure.name}  [{origin}]: {failure.error}")
-
-
-@click.group("orders")
-def orders_group() -> None:
-    """Orders recorded by the daemon."""
-
-
-@orders_group.command("list")
-@CONFIG_OPTION
-@STORE_OPTION
-@TENANT_FILTER
-@click.option("--state", type=click.Choice([s.value for s in OrderState]), help="Only this state.")
-@LIMIT_OPTION
-@JSON_FLAG
-@click.pass_context
-def orders_list(
-    ctx: click.Context,
-    config_path: Path | None,
-    store_url: str | None,
-    tenant: str | None,
-    state: str | None,
-    limit: int,
-    as_json: bool,
-) -> None:
-    """List orders, newest first."""
-    store = _open_store(_plugins(ctx), config_path, store_url)
-    try:
-        found = store.list_orders(
-            tenant=tenant, state=OrderState(state) if state else None, limit=limit
-        )
-    finally:
-        store.close()
-    scrub = _error_scrubber(_plugins(ctx), config_path)
-    if as_json:
-        _echo_json([_order_data(o, scrub) for o in found])
-        return
-    _table(
-        ["TENANT", "APPLICATION", "RESULT ID", "STATE", "ATTEMPTS", "UPDATED", "LAST ERROR"],
-        [
-            [
-                o.tenant,
-                o.application_id,
-                o.result_id,
-                o.state.value,
-                o.attempts,
-                _stamp(o.updated_at),
-                _short(scrub(o.last_error or "")),
-            ]
-            for o in found
-        ],
-    )
-
-
-@click.group("results")
-def results_group() -> None:
-    """Results received from Assessio."""
-
-
-def _list_results(
-    ctx: click.Context,
-    config_path: Path | None,
-    store_url: str | None,
-    tenant: str | None,
-    orphans: bool | None,
-    limit: int,
-    as_json: bool,
-) -> None:
-    store = _open_store(_plugins(ctx), config_path, store_url)
-    try:
-        found = store.list_results(tenant=tenant, orphans=orphans, limit=limit)
-    finally:
-        store.close()
-    if as_json:
-        _echo_json([_result_data(r) for r in found])
-        return
-    _table(
-        ["TENANT", "RESULT ID", "VERSION", "SCORE", "ORPHAN", "RECEIVED"],
-        [
-            [
-                r.tenant,
-                r.result_id,
-                r.version,
-                "-" if r.result.score is None else r.result.score,
-                "yes" if r.orphan else "no",
-                _stamp(r.received_at),
-            ]
-            for r in found
-        ],
-    )
-
-
-@results_group.command("list")
-@CONFIG_OPTION
-@STORE_OPTION
-@TENANT_FILTER
-@LIMIT_OPTION
-@JSON_FLAG
-@click.pass_context
-def results_list(
-    ctx: click.Context,
-    config_path: Path | None,
-    store_url: str | None,
-    tenant: str | None,
-    limit: int,
-    as_json: bool,
-) -> None:
-    """List result versions, newest first."""
-    _list_results(ctx, config_path, store_url, tenant, None, limit, as_json)
-
-
-@results_group.command("orphans")
-@CONFIG_OPTION
-@STORE_OPTION
-@TENANT_FILTER
-@LIMIT_OPTION
-@JSON_FLAG
-@click.pass_context
-def results_orphans(
-    ctx: click.Context,
-    config_path: Path | None,
-    store_url: str | None,
-    tenant: str | None,
-    limit: int,
-    as_json: bool,
-) -> None:
-    """List authenticated results whose resultId matches no order, for reconciliation."""
-    _list_results(ctx, config_path, store_url, tenant, True, limit, as_json)
-
-
-@click.group("deliveries")
-def deliveries_group() -> None:
-    """Result push-backs to the ATS (the outbox)."""
-
-
-@deliveries_group.command("list")
-@CONFIG_OPTION
-@STORE_OPTION
-@TENANT_FILTER
-@click.option(
-    "--state", type=click.Choice([s.value for s in DeliveryState]), help="Only this state."
-)
-@LIMIT_OPTION
-@JSON_FLAG
-@click.pass_context
-def deliveries_list(
-    ctx: click.Context,
-    config_path: Path | None,
-    store_url: str | None,
-    tenant: str | None,
-    state: str | None,
-    limit: int,
-    as_json: bool,
-) -> None:
-    """List deliveries, newest first."""
-    store = _open_store(_plugins(ctx), config_path, store_url)
-    try:
-        found = store.list_deliveries(
-            tenant=tenant, state=DeliveryState(state) if state else None, limit=limit
-        )
-    finally:
-        store.close()
-    scrub = _error_scrubber(_plugins(ctx), config_path)
-    if as_json:
-        _echo_json([_delivery_data(d, scrub) for d in found])
-        return
-    _table(
-        ["ID", "TENANT", "RESULT ID", "V", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"],
-        [
-            [
-                d.id,
-                d.tenant,
-                d.result_id,
-                d.version,
-                d.state.value,
-                d.attempts,
-                _stamp(d.next_attempt_at) if d.state is DeliveryState.PENDING else "-",
-                _short(scrub(d.last_error or "")),
-            ]
-            for d in found
-        ],
-    )
-
-
-@deliveries_group.command("retry")
-@CONFIG_OPTION
-@STORE_OPTION
-@click.argument("ids", nargs=-1, type=int)
-@click.option("--dead", is_flag=True, help="Retry every dead-lettered delivery.")
-@click.pass_context
-def deliveries_retry(
-    ctx: click.Context,
-    config_path: Path | None,
-    store_url: str | None,
-    ids: tuple[int, ...],
-    dead: bool,
-) -> None:
-    """Make deliveries due again now, attempts reset (a running daemon picks them up).
-
-    Exit code 1 when one of the given IDs is unknown, delivered or superseded."""
-    if not ids and not dead:
-        raise click.UsageError("give delivery IDs or --dead")
-    store = _open_store(_plugins(ctx), config_path, store_url)
-    try:
-        count = store.requeue_deliveries(ids=ids, dead=dead, now=time.time())
-    finally:
-        store.close()
-    click.echo(
-        f"{_plural(count, 'delivery', 'deliveries')} queued for retry; "
-        "a running daemon sends them within seconds, or the next one to start"
-    )
-    wanted = len(set(ids))
-    if not dead and count < wanted:
-        raise _Failed(
-            f"{_plural(wanted - count, 'delivery', 'deliveries')} of {wanted} could not be "
-            "queued: unknown ID, or already delivered or superseded (see `deliveries list`)"
-        )
 
 
 INVITE_COLUMNS = ("application_id", "job_id", "job_title", "candidate_id", "email")

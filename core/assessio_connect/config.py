@@ -123,6 +123,7 @@ __all__ = [
     "parse_duration",
     "resolve_builtin_secret",
     "store_url_from_file",
+    "tenant_kinds_from_file",
 ]
 
 T = TypeVar("T")
@@ -1389,3 +1390,25 @@ def store_url_from_file(path: str | os.PathLike[str]) -> str:
     if loader.problems or url is None:
         raise loader.error()
     return url
+
+
+def tenant_kinds_from_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Each tenant's name and `ats.kind` ("?" when unreadable) as the file lists them, no
+    secret resolved: enough for operator commands where the secrets cannot be read."""
+    source = str(path)
+    loader = _Loader(
+        source=source,
+        base_dir=Path(path).resolve().parent,
+        connector_config=lambda kind: None,
+        resolve_secret=lambda scheme, reference: None,
+        known_kinds=(),
+    )
+    tenants = loader.document(_read_text(path, source)).get("tenants")
+    if not isinstance(tenants, dict):
+        return {}
+    kinds = {}
+    for name, table in tenants.items():
+        ats = table.get("ats") if isinstance(table, dict) else None
+        kind = ats.get("kind") if isinstance(ats, dict) else None
+        kinds[str(name)] = kind if isinstance(kind, str) else "?"
+    return kinds
