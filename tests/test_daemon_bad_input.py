@@ -550,7 +550,7 @@ def test_after_the_battery_a_valid_result_still_gets_through_and_no_secret_leake
     world.baseline = snapshot(store)  # so a battery case run after this one still compares
     log = world.log.getvalue()
     # The captures saw the rejections and the library chatter, so a leak would have shown.
-    assert "event=request_rejected" in log
+    assert "event=result.rejected" in log
     assert "event=reference.event_rejected" in log
     assert any(line.startswith("urllib3.") for line in world.library.lines)
     assert not leaked(every_text(world))

@@ -284,8 +284,15 @@ def test_a_new_result_is_stored_and_queued_for_delivery(harness: Harness) -> Non
     # on_recorded gets what was committed, after the commit.
     assert harness.recorded == [("acme", stored, RecordedResult(ResultOutcome.NEW, 1, delivery.id))]
     assert (
-        "result_received",
-        {"tenant": "acme", "result_id": "r-1", "status": 200, "outcome": "new", "version": 1},
+        "result.received",
+        {
+            "level": "info",
+            "tenant": "acme",
+            "result_id": "r-1",
+            "status": 200,
+            "outcome": "stored",
+            "version": 1,
+        },
     ) in harness.logs
 
 
@@ -588,7 +595,13 @@ def test_bad_input_is_refused_with_json_and_nothing_is_stored(
         assert [counted.read_bytes for counted in counting.inputs] == [0]
     if bad.status == 422:
         assert error["problems"]
-    assert [event for event, _ in new_logs] == ["request_rejected"]
+    # A request to a result route is a rejected webhook (warning); other routes' refusals are
+    # plain requests (a path that is not UTF-8 names no route at all).
+    webhook = bad.path.startswith("/results/") and "%FF" not in bad.path
+    assert [event for event, _ in new_logs] == [
+        "result.rejected" if webhook else "request.rejected"
+    ]
+    assert new_logs[0][1].get("level") == ("warning" if webhook else None)
     assert new_logs[0][1]["status"] == bad.status
     exposed = reply.body.decode("utf-8", "replace") + repr(new_logs)
     for secret in SECRETS:
@@ -639,13 +652,13 @@ def test_an_unavailable_store_answers_503_with_retry_after(
     assert healthy.status == 200
     assert store.list_results() == []
     assert (
-        "store_unavailable",
+        "result.failed",
         {
             "level": "error",
             "tenant": "acme",
             "result_id": "r-1",
             "status": 503,
-            "exc_type": error.__name__,
+            "error": f"{error.__name__}: database is locked",
         },
     ) in logs
     store.close()
@@ -670,8 +683,8 @@ def test_an_unexpected_error_is_a_generic_500_without_traceback(tmp_path: Path) 
         assert "boom" not in text
         assert ACME_NEW not in text
         assert "Traceback" not in text
-    expected = {"level": "error", "status": 500, "exc_type": "RuntimeError"}
-    assert ("receiver_error", expected) in logs
+    expected = {"level": "error", "status": 500, "error": "RuntimeError"}
+    assert ("result.failed", expected) in logs
     store.close()
 
 
@@ -690,8 +703,8 @@ def test_a_failing_on_recorded_or_logger_does_not_change_the_answer(tmp_path: Pa
     assert (reply.status, reply.json()) == (200, {"status": "stored", "version": 1})
     assert len(store.list_results()) == 1
     assert (
-        "on_recorded_failed",
-        {"tenant": "acme", "result_id": "r-1", "exc_type": "RuntimeError"},
+        "result.hook_failed",
+        {"level": "error", "tenant": "acme", "result_id": "r-1", "error": "RuntimeError"},
     ) in logs
 
     def broken_log(event: str, **fields: Any) -> None:

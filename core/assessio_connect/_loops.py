@@ -11,6 +11,7 @@ from .errors import AssessioError, ConfigError, RetryableError, StoreError
 from .store import POLL_SUCCEEDED, PollLocks
 
 if TYPE_CHECKING:
+    from ._metrics import DaemonMetrics
     from ._tenant import TenantRuntime
     from .store import Store
 
@@ -73,6 +74,7 @@ class OrderSender(_Wakeable):
         log: Callable[..., None],
         lease: float = 60.0,
         idle_wait: float = 5.0,
+        metrics: DaemonMetrics | None = None,
     ) -> None:
         super().__init__("assessio-orders")
         self._store = store
@@ -82,6 +84,7 @@ class OrderSender(_Wakeable):
         self._log = log
         self._lease = lease
         self._idle_wait = idle_wait
+        self._metrics = metrics
 
     def run_once(self) -> int:
         """Claim and send the next due order; returns how many were sent or rescheduled."""
@@ -99,10 +102,19 @@ class OrderSender(_Wakeable):
             tenant = self._tenants.get(record.tenant)
             if tenant is None:
                 continue  # removed by a reload since the claim: it waits, due after the lease
+            state = None
             try:
-                tenant.send(record)
+                state = tenant.send(record)
             except (AssessioError, StoreError) as exc:
-                self._log("order.error", level="error", tenant=record.tenant, error=str(exc))
+                self._log(
+                    "order.error",
+                    level="error",
+                    tenant=record.tenant,
+                    result_id=record.result_id,
+                    error=str(exc),
+                )
+            if self._metrics is not None:
+                self._metrics.order_sent(record.tenant, state)
         return len(claimed)
 
     def _run(self) -> None:
@@ -132,6 +144,7 @@ class Poller(_Wakeable):
         log: Callable[..., None],
         interval: float,
         error_wait: float = 5.0,
+        metrics: DaemonMetrics | None = None,
     ) -> None:
         super().__init__(f"assessio-poll:{tenant.tenant}")
         self._tenant = tenant
@@ -142,12 +155,17 @@ class Poller(_Wakeable):
         self._log = log
         self._interval = interval
         self._error_wait = error_wait
+        self._metrics = metrics
 
     def poll_once(self) -> bool:
         """Read one page, invite each invitation, then save the cursor; True if more is waiting."""
         name = self._tenant.tenant
         cursor = self._store.get_cursor(name, POLL_CURSOR)
-        page = self._tenant.connector.poll(cursor)
+        if self._metrics is None:
+            page = self._tenant.connector.poll(cursor)
+        else:
+            with self._metrics.ats_call(name, "poll"):
+                page = self._tenant.connector.poll(cursor)
         for invitation in page.invitations:
             try:
                 self._tenant.invite(invitation)

@@ -149,6 +149,27 @@ def _status_page() -> dict[str, Any]:
     return {"get": operation, "post": {**operation, "summary": "A form of the status page"}}
 
 
+def _metrics() -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": "Prometheus metrics (text exposition format)",
+            "description": (
+                "This replica's counters and histograms, and gauges of the work in the store; "
+                "no candidate data in any label. Unauthenticated, as Prometheus scrapes: keep "
+                "it off the public listener (docs/operating.md, Monitoring)."
+            ),
+            "tags": ["operator"],
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The metrics, `text/plain; version=0.0.4`",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    }
+
+
 def _connector_route() -> dict[str, Any]:
     return {
         "summary": "A push-style connector's own route (opaque)",
@@ -242,6 +263,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/status/{page}": _status_page(),
+            "/metrics": _metrics(),
             "/connectors/{tenant}/{path}": {
                 method: _connector_route() for method in ("get", "post", "put", "patch", "delete")
             },

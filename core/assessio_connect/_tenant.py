@@ -7,6 +7,7 @@ them, so a crash between the two only delays one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -32,6 +33,7 @@ from .store import NewOrder, OrderRecord, OrderState, ResultRecord, Store
 from .transport import NO_RETRIES
 
 if TYPE_CHECKING:
+    from ._metrics import DaemonMetrics
     from ._outbox import Backoff
     from .config import TenantConfig
     from .connector import Connector, Invitation
@@ -73,6 +75,7 @@ class TenantRuntime:
         backoff: Backoff,
         owner: str | None = None,
         scrub: Callable[[str], str] | None = None,
+        metrics: DaemonMetrics | None = None,
     ) -> None:
         self.tenant = config.name
         self.config = config
@@ -93,6 +96,7 @@ class TenantRuntime:
         # Only Assessio's answers are stored here, and Assessio only knows these two secrets.
         credentials = (config.provider_key, config.integrator_secret)
         self._scrub = scrub or Scrubber(c.reveal() for c in credentials if c is not None)
+        self._metrics = metrics
         self.state: ConnectorState = StoreState(
             store, config.name, config.ats_kind, owner=owner or new_owner_id(), clock=clock
         )
@@ -126,9 +130,16 @@ class TenantRuntime:
             cached = self._config_cache
             if cached is not None and self._clock() - cached[0] < CONFIG_CACHE_SECONDS:
                 return cached[1]
-            fetched = self.client.get_config()
+            with self._assessio_call("config"):
+                fetched = self.client.get_config()
             self._config_cache = (self._clock(), fetched)
             return fetched
+
+    def _assessio_call(self, operation: str) -> contextlib.AbstractContextManager[None]:
+        """Times a call to Assessio for the metrics (when the daemon keeps any)."""
+        if self._metrics is None:
+            return contextlib.nullcontext()
+        return self._metrics.assessio_call(self.tenant, operation)
 
     def _error_text(self, exc: BaseException) -> str:
         """The error as stored: scrubbed of anything secret an upstream echoed, then bounded
@@ -204,11 +215,12 @@ class TenantRuntime:
         now = self._clock()
         try:
             if self.config.order_endpoint == "link":
-                reference: str | None = self.client.create_order_link(
-                    record.order
-                ).assessment_package_link
+                with self._assessio_call("link_order"):
+                    link = self.client.create_order_link(record.order)
+                reference: str | None = link.assessment_package_link
             else:
-                reference = self.client.create_order(record.order) or None
+                with self._assessio_call("order"):
+                    reference = self.client.create_order(record.order) or None
         except ConflictError:
             # The candidate is already in the recruitment: a resend after a crash.
             if self.config.order_endpoint == "link" and record.reference is None:

@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from ._loops import OrderSender, Poller
+from ._metrics import METRICS_PATH, DaemonMetrics
 from ._outbox import Backoff, DeliveryWorker
 from ._reload import (
     ReloadPlan,
@@ -48,7 +49,6 @@ from .store import (
     DeliveryRecord,
     ProcessLock,
     RecordedResult,
-    ResultOutcome,
     ResultRecord,
     WorkNotifications,
 )
@@ -125,6 +125,7 @@ class Daemon:
             )
             self.tenants = RunningTenants()
             """The running tenants by name; a reload swaps them."""
+            self.metrics = DaemonMetrics(self.store, tenants=self.tenants, plugins=plugins)
             self.orders = OrderSender(
                 self.store,
                 self.tenants,
@@ -132,6 +133,7 @@ class Daemon:
                 clock=clock,
                 log=log,
                 lease=delivery.lease,
+                metrics=self.metrics,
             )
             self.tenants.replace(self._build_tenants(config.tenants.values(), config.source))
             self.worker = DeliveryWorker(
@@ -154,6 +156,7 @@ class Daemon:
                 clock=clock,
                 on_recorded=self._recorded,
                 log=log,
+                on_answered=self.metrics.webhook_answered,
             )
             self.app = DaemonApp(self.receiver, self._connector_routes(), self._operator_apps())
             self._pollers: dict[str, Poller] = {
@@ -220,6 +223,7 @@ class Daemon:
             backoff=self.backoff,
             owner=self.owner,
             scrub=self.scrub,
+            metrics=self.metrics,
         )
 
     def _webhook_auths(self) -> dict[str, Any]:
@@ -258,6 +262,7 @@ class Daemon:
             clock=self._clock,
             log=self.log,
             interval=configured or tenant.connector.poll_interval,
+            metrics=self.metrics,
         )
 
     @property
@@ -267,7 +272,7 @@ class Daemon:
 
     def _operator_apps(self) -> dict[str, WSGIApplication]:
         """Routes for operators, by path prefix, served beside the receiver."""
-        return {"/status": status_app(self)}
+        return {"/status": status_app(self), METRICS_PATH: self.metrics.wsgi_app}
 
     @property
     def url(self) -> str:
@@ -469,21 +474,13 @@ class Daemon:
     # Callbacks
 
     def _recorded(self, tenant: str, record: ResultRecord | None, recorded: RecordedResult) -> None:
+        # The receiver logged the webhook (one line each); this only wakes and tells others.
         if recorded.delivery_id is not None:
             self.worker.notify()
-        self.log(
-            "result.received",
-            tenant=tenant,
-            result_id=record.result_id if record else None,
-            outcome=recorded.outcome.value,
-            version=recorded.version,
-        )
         if record is not None:
             self.plugins.hook.assessio_result_received(
                 tenant=tenant, result=record, recorded=recorded
             )
-        if recorded.outcome is ResultOutcome.ORPHAN:
-            self.log("result.orphan", level="warning", tenant=tenant)
 
     def _push(self, delivery: DeliveryRecord) -> None:
         with self.tenants.use(delivery.tenant) as tenant:
@@ -511,17 +508,20 @@ class Daemon:
                 version=delivery.version,
                 newer=latest.version,
             )
+            self.metrics.delivery_finished(delivery.tenant, "superseded")
             return
-        tenant.connector.push_result(
-            Pushback(
-                order=order,
-                result=result.result,
-                version=delivery.version,
-                attempt=delivery.attempts,
+        with self.metrics.ats_call(delivery.tenant, "push"):
+            tenant.connector.push_result(
+                Pushback(
+                    order=order,
+                    result=result.result,
+                    version=delivery.version,
+                    attempt=delivery.attempts,
+                )
             )
-        )
 
     def _delivered(self, delivery: DeliveryRecord) -> None:
+        self.metrics.delivery_finished(delivery.tenant, "delivered")
         order = self.store.get_order(delivery.tenant, delivery.result_id)
         if order is not None:
             self.plugins.hook.assessio_result_delivered(
@@ -529,6 +529,7 @@ class Daemon:
             )
 
     def _failed(self, delivery: DeliveryRecord, error: str, dead: bool) -> None:
+        self.metrics.delivery_finished(delivery.tenant, "dead" if dead else "retry")
         self.plugins.hook.assessio_delivery_failed(
             tenant=delivery.tenant, delivery=delivery, error=error, dead=dead
         )

@@ -46,6 +46,11 @@ Checks on a result route, in this order (the first that fails answers):
     202     {"status":"orphan"}               stored for reconciliation; no order has it
     ======  ======================================================================
 
+Each request to a result route is logged in one line: `result.received` (info; warning for an
+orphan) with its `outcome`, `result.rejected` (warning) with the `reason`, or `result.failed`
+(error) with the `error`; every line carries `tenant` and `result_id` when the path has them.
+Other routes' refusals are `request.rejected` (info).
+
 Authentication needs the raw body (a Signature covers it), so 400/413 and 415 are answered
 before 401; they depend only on the request itself and reveal nothing about the tenant. An
 unknown tenant runs through the same checks and is authenticated against a throw-away
@@ -82,6 +87,7 @@ __all__ = [
     "MAX_SEGMENT_LENGTH",
     "RESULTS_PREFIX",
     "RETRY_AFTER_SECONDS",
+    "OnAnswered",
     "OnRecorded",
     "ResultReceiver",
 ]
@@ -91,6 +97,9 @@ MAX_SEGMENT_LENGTH = 200
 RETRY_AFTER_SECONDS = 5
 
 OnRecorded = Callable[[str, ResultRecord | None, RecordedResult], None]
+OnAnswered = Callable[[str | None, int, str], None]
+"""Called once per request to a result route: (its tenant when configured, else None; the
+HTTP status; the outcome: stored, updated, duplicate, orphan, rejected (4xx) or failed (5xx))."""
 
 _JSON = "application/json"
 _CHUNK = 65_536
@@ -111,6 +120,11 @@ class _Response:
 def _json(status: int, data: Mapping[str, Any], *headers: tuple[str, str]) -> _Response:
     # ASCII escapes keep every answer encodable, whatever a request put into a message.
     return _Response(status, json.dumps(data, separators=(",", ":")).encode("ascii"), headers)
+
+
+def _error_text(exc: BaseException) -> str:
+    """A store error as logged: our own message, written to be read and free of data."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _status_line(status: int) -> str:
@@ -197,6 +211,7 @@ class ResultReceiver:
         clock: Callable[[], float] = time.time,
         on_recorded: OnRecorded | None = None,
         log: Callable[..., None] | None = None,
+        on_answered: OnAnswered | None = None,
     ) -> None:
         if max_body_bytes < 1:
             raise ValueError("max_body_bytes must be at least 1")
@@ -205,6 +220,7 @@ class ResultReceiver:
         self._max_body_bytes = max_body_bytes
         self._clock = clock
         self._on_recorded = on_recorded
+        self._on_answered = on_answered
         self._log = log
         # Unknown tenants are checked against this so they cost what a wrong credential costs.
         self._decoy = WebhookAuth(
@@ -221,7 +237,16 @@ class ResultReceiver:
         try:
             response = self._dispatch(method, environ)
         except Exception as exc:
-            self._emit("receiver_error", level="error", status=500, exc_type=type(exc).__name__)
+            # Only the type: the message of an unexpected error may quote data.
+            webhook = (_decoded_path(environ) or "").startswith(RESULTS_PREFIX)
+            self._emit(
+                "result.failed" if webhook else "request.failed",
+                level="error",
+                status=500,
+                error=type(exc).__name__,
+            )
+            if webhook:
+                self._answered(None, 500, "failed")
             response = _json(500, {"error": "internal error in the result receiver; retry later"})
         headers = [
             ("Content-Type", _JSON),
@@ -238,7 +263,7 @@ class ResultReceiver:
         path = _decoded_path(environ)
         if path in ("/healthz", "/readyz", OPENAPI_PATH):
             if method not in ("GET", "HEAD"):
-                return self._reject(405, f"{path} answers GET only", ("Allow", "GET, HEAD"))
+                return self._refuse(405, f"{path} answers GET only", ("Allow", "GET, HEAD"))
             if path == OPENAPI_PATH:
                 return _Response(200, openapi_json())
             return self._health() if path == "/healthz" else self._ready()
@@ -246,9 +271,10 @@ class ResultReceiver:
         if path is not None and not _has_encoded_slash(environ):
             route = _result_route(path)
         if route is None:
-            return self._reject(
-                404, "not found: results are posted to /results/{tenant}/{resultId}"
-            )
+            message = "not found: results are posted to /results/{tenant}/{resultId}"
+            if path is not None and path.startswith(RESULTS_PREFIX):
+                return self._reject(404, message)
+            return self._refuse(404, message)
         tenant, result_id = route
         if method != "POST":
             return self._reject(
@@ -267,7 +293,7 @@ class ResultReceiver:
         try:
             self._store.ping()
         except Exception as exc:
-            self._emit("store_not_ready", level="warning", status=503, exc_type=type(exc).__name__)
+            self._emit("store.not_ready", level="warning", status=503, error=_error_text(exc))
             return _json(503, {"status": "unavailable"}, ("Retry-After", str(RETRY_AFTER_SECONDS)))
         return _json(200, {"status": "ok"})
 
@@ -319,37 +345,38 @@ class ResultReceiver:
             recorded = self._store.record_result(tenant, result_id, body, now=now)
         except StoreError as exc:
             self._emit(
-                "store_unavailable",
-                level="error",
-                **context,
-                status=503,
-                exc_type=type(exc).__name__,
+                "result.failed", level="error", **context, status=503, error=_error_text(exc)
             )
+            self._answered(tenant, 503, "failed")
             return _json(
                 503,
                 {"error": "the result store is unavailable; retry later"},
                 ("Retry-After", str(RETRY_AFTER_SECONDS)),
             )
-        response = self._answer(recorded)
+        response, answer = self._answer(recorded)
+        orphan = recorded.outcome is ResultOutcome.ORPHAN
         self._emit(
-            "result_received",
+            "result.received",
+            level="warning" if orphan else "info",
             **context,
             status=response.status,
-            outcome=recorded.outcome.value,
+            outcome=answer,
             version=recorded.version,
         )
+        self._answered(tenant, response.status, answer)
         self._notify(tenant, result_id, body, now, recorded)
         return response
 
-    def _answer(self, recorded: RecordedResult) -> _Response:
+    def _answer(self, recorded: RecordedResult) -> tuple[_Response, str]:
+        """The answer to a recorded result, and its status word (the log's `outcome`)."""
         outcome = recorded.outcome
         if outcome is ResultOutcome.NEW:
-            return _json(200, {"status": "stored", "version": recorded.version})
+            return _json(200, {"status": "stored", "version": recorded.version}), "stored"
         if outcome is ResultOutcome.UPDATED:
-            return _json(200, {"status": "updated", "version": recorded.version})
+            return _json(200, {"status": "updated", "version": recorded.version}), "updated"
         if outcome is ResultOutcome.DUPLICATE:
-            return _json(200, {"status": "duplicate"})
-        return _json(202, {"status": "orphan"})
+            return _json(200, {"status": "duplicate"}), "duplicate"
+        return _json(202, {"status": "orphan"}), "orphan"
 
     def _notify(
         self, tenant: str, result_id: str, body: bytes, now: float, recorded: RecordedResult
@@ -372,10 +399,11 @@ class ResultReceiver:
             self._on_recorded(tenant, record, recorded)
         except Exception as exc:
             self._emit(
-                "on_recorded_failed",
+                "result.hook_failed",
+                level="error",
                 tenant=tenant,
                 result_id=result_id,
-                exc_type=type(exc).__name__,
+                error=type(exc).__name__,
             )
 
     # -- answers and logging --------------------------------------------------------------
@@ -390,7 +418,8 @@ class ResultReceiver:
         reason: str | None = None,
         problems: Iterable[str] | None = None,
     ) -> _Response:
-        """An error answer `{"error": message}`, logged with the (secret-free) reason."""
+        """A result webhook's error answer `{"error": message}`, logged (warning) with the
+        secret-free reason and counted."""
         data: dict[str, Any] = {"error": message}
         if problems is not None:
             data["problems"] = list(problems)
@@ -399,8 +428,21 @@ class ResultReceiver:
             fields.update(tenant=tenant, result_id=result_id)
         if problems is not None:
             fields["problems"] = len(data["problems"])
-        self._emit("request_rejected", **fields)
+        self._emit("result.rejected", level="warning", **fields)
+        self._answered(tenant, status, "rejected")
         return _json(status, data, *headers)
+
+    def _refuse(self, status: int, message: str, *headers: tuple[str, str]) -> _Response:
+        """An error answer to a request that is not a result webhook."""
+        self._emit("request.rejected", status=status, reason=message)
+        return _json(status, {"error": message}, *headers)
+
+    def _answered(self, tenant: str | None, status: int, outcome: str) -> None:
+        if self._on_answered is None:
+            return
+        known = tenant if tenant is not None and tenant in self._tenants else None
+        with contextlib.suppress(Exception):  # counting must not change the answer
+            self._on_answered(known, status, outcome)
 
     def _emit(self, event: str, **fields: Any) -> None:
         if self._log is None:
