@@ -240,5 +240,5 @@ class Routes:
                 method=request.method,
                 path=request.path,
                 status=status,
-                why=why,
+                reason=why,
             )

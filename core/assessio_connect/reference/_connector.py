@@ -308,7 +308,9 @@ class _EventsApp:
             return _Response(exc.status, {"error": str(exc)})
         problem = _signature_problem(body, header(environ, SIGNATURE_HEADER), self._secret.reveal())
         if problem is not None:
-            self._context.log("reference.event_rejected", level="warning", status=401, why=problem)
+            self._context.log(
+                "reference.event_rejected", level="warning", status=401, reason=problem
+            )
             return _Response(401, {"error": problem})
         try:
             data = codec.parse_json(body, what=_WHAT)

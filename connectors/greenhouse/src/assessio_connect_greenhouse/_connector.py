@@ -233,7 +233,7 @@ class GreenhouseConnector(Connector):
             body, header(environ, SIGNATURE_HEADER), settings.secret_key.reveal()
         )
         if problem is not None:
-            self.context.log("greenhouse.webhook_rejected", level="warning", why=problem)
+            self.context.log("greenhouse.webhook_rejected", level="warning", reason=problem)
             return error(401, problem)
         event_id = (header(environ, EVENT_ID_HEADER) or "").strip() or None
         if event_id is not None and event_id in self.events:
@@ -276,7 +276,7 @@ class GreenhouseConnector(Connector):
                 "greenhouse.webhook_unusable",
                 level="error",
                 application_id=change.application_id,
-                why="the candidate has no valid e-mail address",
+                reason="the candidate has no valid e-mail address",
             )
             return error(
                 422,

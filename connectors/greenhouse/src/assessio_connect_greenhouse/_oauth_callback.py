@@ -39,7 +39,7 @@ def handle_callback(
         log(
             "greenhouse.oauth_callback_refused",
             level="warning",
-            why="unknown, used or expired state",
+            reason="unknown, used or expired state",
         )
         return page(
             400,
@@ -52,7 +52,7 @@ def handle_callback(
         log(
             "greenhouse.oauth_callback_refused",
             level="warning",
-            why=refused,
+            reason=refused,
             detail=description,
         )
         return page(
@@ -62,7 +62,7 @@ def handle_callback(
         )
     code = _one(query, "code")
     if code is None:
-        log("greenhouse.oauth_callback_refused", level="warning", why="no code")
+        log("greenhouse.oauth_callback_refused", level="warning", reason="no code")
         return page(400, f"Greenhouse sent no authorization code. To try again, run: {command}")
     try:
         tokens = connection.connect(code, pending.redirect_uri)

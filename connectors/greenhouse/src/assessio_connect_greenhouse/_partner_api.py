@@ -83,7 +83,7 @@ class PartnerApi:
             "greenhouse.partner_rejected",
             level="warning",
             path=str(environ.get("PATH_INFO") or ""),
-            why="missing Basic credentials" if credentials is None else "unknown API key",
+            reason="missing Basic credentials" if credentials is None else "unknown API key",
         )
         return Reply(
             401,

@@ -282,6 +282,6 @@ class PartnerConnection:
         self._context.log(
             "greenhouse.oauth_lapsed" if lapsed else "greenhouse.oauth_not_connected",
             level="error" if lapsed else "warning",
-            why=self.problem(),
+            reason=self.problem(),
             reconnect=reconnect_command(self._context.tenant),
         )

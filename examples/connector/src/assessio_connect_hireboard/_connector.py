@@ -243,7 +243,7 @@ class _WebhookApp:
             config.tolerance,
         )
         if problem:
-            self._context.log("hireboard.rejected", level="warning", why=problem)
+            self._context.log("hireboard.rejected", level="warning", reason=problem)
             return 401, {"error": problem}, []
         try:
             event_type, stage, invitation = parse_event(codec.parse_json(body, what="event"))
