@@ -3,6 +3,7 @@ carried along, credentials scrubbed from every message; and `AtsHttp` over a rea
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import socket
 from collections.abc import Iterator
@@ -116,6 +117,10 @@ class Ats(ServedApp):
         item = request.params["item"]
         if item == "echo-auth":
             return Answer.json(401, {"message": f"bad {request.header('Authorization')}"})
+        if item == "echo-basic":
+            _, _, encoded = (request.header("Authorization") or "").partition(" ")
+            key = base64.b64decode(encoded).decode().rstrip(":")
+            return Answer.json(401, {"message": f"unknown api key {key}"})
         if item == "stale":
             return Answer.json(409, {"error": "stale version"})
         if item == "busy":
@@ -176,6 +181,16 @@ def test_an_accepted_status_is_returned_and_others_raise_without_the_token(
         api.get_json("/items/busy", what="read the busy item")
     assert str(busy.value).startswith("could not read the busy item: HTTP 503")
     assert busy.value.retry_after == pytest.approx(30.0)
+
+
+def test_a_basic_api_key_echoed_back_is_scrubbed(transport: Transport, ats: Ats) -> None:
+    basic = base64.b64encode(f"{TOKEN}:".encode()).decode()
+    lever_like = AtsHttp(transport, ats.url, headers={"Authorization": f"Basic {basic}"})
+    with pytest.raises(PermanentError) as caught:
+        lever_like.get_json("/items/echo-basic")
+    assert "401" in str(caught.value)
+    assert TOKEN not in str(caught.value)
+    assert basic not in str(caught.value)
 
 
 def test_credentials_never_leave_for_another_host(api: AtsHttp, ats: Ats) -> None:

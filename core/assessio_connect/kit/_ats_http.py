@@ -3,6 +3,8 @@ tenant's credentials, its rate limiter, and failures as `RetryableError`/`Perman
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import time
@@ -28,13 +30,21 @@ _NO_JSON = object()
 
 
 def _credential_values(headers: Mapping[str, str]) -> list[str]:
-    """What to scrub from messages: credential headers' values, and their token part."""
+    """What to scrub from messages: credential headers' values, their token part, and the
+    user name and password inside HTTP Basic credentials (an API key, for Lever)."""
     values: list[str] = []
     for name, value in headers.items():
-        if _CREDENTIAL_HEADER.search(name):
-            values.append(value)
-            values.extend(part for part in value.split()[1:] if len(part) >= 4)
-    return values
+        if not _CREDENTIAL_HEADER.search(name):
+            continue
+        scheme, _, token = value.strip().partition(" ")
+        values += [value, token.strip()]
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            values += decoded.split(":", 1)
+    return [value for value in values if len(value) >= 4]
 
 
 class AtsHttp:
