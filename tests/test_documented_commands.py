@@ -974,6 +974,64 @@ CASES: Mapping[str, Case | tuple[Case, ...]] = {
         needs=DAEMON,
     ),
     INVITE: Case(runs=(Run(INVITE, check=_two_orders_sent),), needs=DAEMON),
+    # docs/cli.md, "status" and "trace": over the store the invite made.
+    "assessio-connect status --config daemon.toml": Case(
+        setup=(INVITE,),
+        runs=(
+            Run(
+                "assessio-connect status --config daemon.toml",
+                stdout=(
+                    "0 failing, 1 delayed, 1 ok (2 tenants)",
+                    "HEALTH",
+                    "globex",  # polled, but the world's daemon never ran
+                    "never polled successfully",
+                    "acme",
+                ),
+                check=_no_secret_in,
+            ),
+            Run(
+                "assessio-connect status --config daemon.toml --tenant nobody",
+                exit_code=1,
+                stderr=("error: no tenant named 'nobody'",),
+            ),
+        ),
+        needs=DAEMON,
+    ),
+    "assessio-connect status --config daemon.toml --tenant acme": Case(
+        setup=(INVITE,),
+        runs=(
+            Run(
+                "assessio-connect status --config daemon.toml --tenant acme",
+                stdout=("acme", "health:", "orders:", "2 sent"),
+            ),
+        ),
+        needs=DAEMON,
+    ),
+    "assessio-connect trace asa.oberg@example.se --config daemon.toml": Case(
+        setup=(INVITE,),
+        runs=(
+            Run(
+                "assessio-connect trace asa.oberg@example.se --config daemon.toml",
+                stdout=("acme · application app-1", "order.created", "order.sent"),
+            ),
+        ),
+        needs=DAEMON,
+    ),
+    "assessio-connect trace APPLICATION-ID|RESULT-ID|EMAIL [--tenant T] [--json]": Case(
+        setup=(INVITE,),
+        runs=(
+            Run(
+                "assessio-connect trace app-2 --config daemon.toml --tenant acme --json",
+                stdout=('"application_id": "app-2"', '"kind": "order.sent"'),
+            ),
+            Run(
+                "assessio-connect trace nobody@example.com --config daemon.toml",
+                exit_code=1,
+                stderr=("error: nothing found for 'nobody@example.com'",),
+            ),
+        ),
+        needs=DAEMON,
+    ),
     # README.md, prose
     "assessio-connect demo": Case(
         runs=(
