@@ -247,7 +247,7 @@ def test_failures_are_answered_with_their_status(
         ("demo.refused", 422, "error"),
         ("demo.refused", 422, "warning"),
     ]
-    assert logged[0].fields["why"] == "Assessio is down"
+    assert logged[0].fields["reason"] == "Assessio is down"
 
 
 def test_a_bug_is_a_500_with_no_traceback_or_secret_but_is_logged(
@@ -266,10 +266,10 @@ def test_a_bug_is_a_500_with_no_traceback_or_secret_but_is_logged(
         "error",
         "/bug",
     )
-    assert entry.fields["why"].startswith("RuntimeError: ")
+    assert entry.fields["reason"].startswith("RuntimeError: ")
     wrong = http.request("GET", base + "/not-an-answer")
     assert wrong.status == 500
-    assert "returned dict, not Answer" in logged[-1].fields["why"]
+    assert "returned dict, not Answer" in logged[-1].fields["reason"]
 
 
 def test_errors_can_be_worded_as_the_ats_reads_them(routes: Routes) -> None:
