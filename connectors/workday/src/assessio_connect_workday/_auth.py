@@ -14,12 +14,11 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlencode
 
-from assessio_connect import codec
-from assessio_connect.errors import PayloadError, PermanentError, RetryableError, TransportError
-from assessio_connect.transport import Transport, parse_retry_after
+from assessio_connect import AtsHttp, PermanentError, RetryableError, Transport
+from assessio_connect.kit import status_error
 
 from ._config import WorkdayConfig
 from ._refresh_token import RefreshTokens, StateSource
@@ -109,7 +108,7 @@ class OAuthSession:
         self._client_id = config.client_id
         self._client_secret = config.client_secret
         self._refresh_tokens = RefreshTokens(config.refresh_token.reveal(), state, log=log)
-        self._transport = transport
+        self._http = AtsHttp(transport, self._url, name="Workday's token endpoint", clock=clock)
         self._clock = clock
         self._log = log
         self._lock = threading.Lock()
@@ -165,37 +164,30 @@ class OAuthSession:
         headers = {
             "Authorization": _basic(self._client_id, self._client_secret.reveal()),
             "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
         }
-        try:
-            response = self._transport.exchange("POST", self._url, body=body, headers=headers)
-        except TransportError as exc:
-            raise RetryableError(f"could not get a Workday access token: {exc}") from None
-        data = self._json(response.body)
-        status = response.status
-        if status == 429 or 500 <= status <= 599:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
-            raise RetryableError(
-                f"Workday's token endpoint {self._url} answered HTTP {status}" + _oauth_error(data),
-                retry_after=retry_after,
-            )
-        if status in (400, 401, 403):
+        # No answer, 429 and 5xx are retryable errors from AtsHttp; refusals are read here.
+        what = "get a Workday access token"
+        response = self._http.request(
+            "POST", self._url, body=body, headers=headers, what=what, accept=(400, 401, 403)
+        )
+        if response.status in (400, 401, 403):
             which = (
                 "the refresh token Workday issued last (kept in the daemon's store)"
                 if self._refresh_tokens.from_state
                 else "ats.refresh_token"
             )
             raise PermanentError(
-                f"Workday's token endpoint {self._url} refused the refresh (HTTP {status}"
-                f"{_oauth_error(data)}): check ats.client_id and ats.client_secret; if {which} "
-                "was revoked, generate a new refresh token in Workday (Manage Refresh Tokens "
-                "for Integrations) and put it in ats.refresh_token"
+                f"{status_error(response.status, response.body, what=what)}; check "
+                f"ats.client_id and ats.client_secret; if {which} was revoked, generate a new "
+                "refresh token in Workday (Manage Refresh Tokens for Integrations) and put it "
+                "in ats.refresh_token"
             )
+        data = self._http.decode(response, "the token request")
         token = data.get("access_token") if isinstance(data, dict) else None
-        if not 200 <= status <= 299 or not isinstance(token, str) or not token:
+        if not isinstance(token, str) or not token:
             raise PermanentError(
-                f"Workday's token endpoint {self._url} answered HTTP {status} without an "
-                "access_token; check ats.token_url"
+                f"Workday's token endpoint {self._url} answered without an access_token; "
+                "check ats.token_url"
             )
         expires_in = data.get("expires_in")
         ttl = DEFAULT_TOKEN_TTL
@@ -208,25 +200,6 @@ class OAuthSession:
         self._renew_at = self._clock() + ttl - min(EARLY_REFRESH, ttl / 5)
         self.issued += 1
         self._log("workday.token_issued", expires_in=round(ttl, 3))
-
-    @staticmethod
-    def _json(body: bytes) -> Any:
-        try:
-            return codec.parse_json(body, what="token endpoint answer")
-        except PayloadError:
-            return None
-
-
-def _oauth_error(data: Any) -> str:
-    """`: invalid_grant (description)` from an OAuth error body, if it has one."""
-    if not isinstance(data, dict):
-        return ""
-    error = data.get("error")
-    description = data.get("error_description")
-    text = error if isinstance(error, str) else ""
-    if isinstance(description, str) and description:
-        text = f"{text} ({description})" if text else description
-    return f": {text[:200]}" if text else ""
 
 
 def make_auth(

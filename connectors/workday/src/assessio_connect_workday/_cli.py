@@ -12,8 +12,7 @@ from pathlib import Path
 import attrs
 import click
 
-import assessio_connect
-from assessio_connect.models import Lens
+from assessio_connect import Lens, Plugins, load_daemon_config
 
 from ._config import WorkdayConfig
 
@@ -93,10 +92,10 @@ def tests_command(config_path: Path, tenant: str, as_csv: bool) -> None:
 
     Create each in Maintain Recruiting Assessment Tests (linked to the integration system)
     with the Reference ID shown, then map the unmapped ones under the tenant's ats.tests."""
-    plugins = click.get_current_context().find_object(assessio_connect.Plugins)
+    plugins = click.get_current_context().find_object(Plugins)
     if plugins is None:
         raise click.UsageError("plugins are not loaded; run this through assessio-connect")
-    config = assessio_connect.load_daemon_config(plugins, config_path, only_tenant=tenant)
+    config = load_daemon_config(plugins, config_path, only_tenant=tenant)
     tenant_config = config.tenants[tenant]
     if not isinstance(tenant_config.ats, WorkdayConfig):
         raise click.ClickException(

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
-from assessio_connect.config import Secret
+from assessio_connect import Secret
 
 __all__ = [
     "COMMENT_FIELDS",

@@ -8,30 +8,28 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, ClassVar
-from urllib.parse import urlencode
+from typing import Any, ClassVar, TypeVar
 
-from assessio_connect import codec
-from assessio_connect.connector import (
+from assessio_connect import (
+    APIError,
     AtsCandidate,
+    AtsHttp,
     AtsJob,
     Connector,
     ConnectorContext,
-    Invitation,
-    PollPage,
-    Pushback,
-)
-from assessio_connect.connector_state import ConnectorState
-from assessio_connect.errors import (
-    APIError,
     ConnectorError,
+    ConnectorState,
+    Invitation,
     PayloadError,
     PermanentError,
+    PollPage,
+    Pushback,
     RetryableError,
     StoreError,
     TransportError,
+    codec,
 )
-from assessio_connect.transport import HTTPResponse, parse_retry_after
+from assessio_connect.kit import retry_after_seconds, status_error
 
 from ._auth import Auth, make_auth
 from ._config import WorkdayConfig
@@ -59,14 +57,14 @@ from ._soap import (
 
 __all__ = ["WorkdayConnector"]
 
-EXCERPT = 300
 METADATA_TESTS = "workday_tests"
 METADATA_CANDIDATE = "workday_candidate_id"
-
-
-def _excerpt(body: bytes) -> str:
-    text = " ".join(body[: EXCERPT * 4].decode("utf-8", errors="replace").split())
-    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+PERMISSIONS = (
+    "the account lacks permission: share the report with it and grant its security group the "
+    "Recruiting domains"
+)
+SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""', "Accept": "text/xml"}
+Answered = TypeVar("Answered")
 
 
 def _row_key(data: object, index: int) -> str:
@@ -77,17 +75,22 @@ def _row_key(data: object, index: int) -> str:
     return "?" + hashlib.sha256(raw).hexdigest()[:16] + f"#{index}"
 
 
-class WorkdayConnector(Connector):
+class WorkdayConnector(Connector[WorkdayConfig]):
     """Pull-style connector for Workday Recruiting (see the package docstring)."""
 
     kind: ClassVar[str] = "workday"
-    Config: ClassVar[type[Any]] = WorkdayConfig
-    config: WorkdayConfig
 
     def __init__(self, config: WorkdayConfig, context: ConnectorContext) -> None:
         super().__init__(config, context)
         self.auth: Auth = make_auth(
             config, context.transport, clock=context.now, log=context.log, state=self._state
+        )
+        self.http = AtsHttp(
+            context.transport,
+            config.api_root,
+            name="Workday",
+            credentials_hint=PERMISSIONS,
+            clock=context.now,
         )
         self._id_types = ReferenceIdTypes(status=config.status_id_type, test=config.test_id_type)
         # A test Reference ID the recruiter added -> the lens (id or name) it stands for.
@@ -182,23 +185,26 @@ class WorkdayConnector(Connector):
         )
 
     def _report(self, start: int) -> list[Any]:
-        query = urlencode({"format": "json", "Updated_From": format_moment(start)})
-        url = f"{self.config.report_url}?{query}"
-        response = self._authorized(
-            lambda headers: self._send("GET", url, headers=headers, action="read the report"),
+        config = self.config
+        query = {"format": "json", "Updated_From": format_moment(start)}
+        what = f"read the report {config.report}"
+        response = self._renewing(
+            lambda headers: self.http.request(
+                "GET", config.report_url, query=query, headers=headers, what=what, accept=(401, 404)
+            ),
             lambda answer: answer.status == 401,
             soap=False,
         )
-        status = response.status
-        if status == 401:
-            raise PermanentError(f"could not read the report: {self.auth.refused()} (HTTP 401)")
-        if not 200 <= status <= 299:
-            raise self._http_failure(response, "read the report", url)
+        if response.status == 401:
+            raise PermanentError(f"could not {what}: {self.auth.refused()} (HTTP 401)")
+        if response.status == 404:
+            failure = status_error(404, response.body, what=what)
+            raise PermanentError(f"{failure} (check ats.tenant, ats.report and ats.host)")
         try:
             data = codec.parse_json(response.body, what="RaaS report")
         except PayloadError as exc:
             raise PermanentError(
-                f"the report at {self.config.report_url} did not answer JSON ({exc}); "
+                f"the report at {config.report_url} did not answer JSON ({exc}); "
                 "check ats.report and that the report is enabled as a web service"
             ) from None
         entries = data.get("Report_Entry") if isinstance(data, dict) else None
@@ -206,7 +212,7 @@ class WorkdayConnector(Connector):
             return []  # RaaS leaves the key out when no row matches
         if not isinstance(entries, list):
             raise PermanentError(
-                f"the report at {self.config.report_url} answered something other than "
+                f"the report at {config.report_url} answered something other than "
                 '{"Report_Entry": [...]}'
             )
         return entries
@@ -217,39 +223,39 @@ class WorkdayConnector(Connector):
         """`Assess_Candidate` with the date, the overall status and comment, and the test's
         score, status and report link; it sets the state, so a repeat is harmless."""
         assessment = self._assessment(pushback)
-        version = self.config.recruiting_version
-
-        def send(headers: dict[str, str]) -> HTTPResponse:
-            envelope = assess_candidate_envelope(
-                assessment,
-                version=version,
-                id_types=self._id_types,
-                username_token=self.auth.username_token(),
-            )
-            return self._send(
+        envelope = assess_candidate_envelope(
+            assessment,
+            version=self.config.recruiting_version,
+            id_types=self._id_types,
+            username_token=self.auth.username_token(),
+        )
+        where = f"job application {assessment.application_id}"
+        what = f"write the result to {where}"
+        # A SOAP fault comes with HTTP 500 (401 for a refused token): read, not raised.
+        response = self._renewing(
+            lambda headers: self.http.request(
                 "POST",
                 self.config.recruiting_url,
                 body=envelope,
-                headers={
-                    **headers,
-                    "Content-Type": "text/xml; charset=utf-8",
-                    "SOAPAction": '""',
-                },
-                action="write the result back",
-            )
-
-        response = self._authorized(send, _unauthorized, soap=True)
-        answer = self._answer(response)
-        where = f"job application {assessment.application_id}"
-        if response.status == 401 or (answer.fault is not None and answer.fault.is_authentication):
+                headers={**headers, **SOAP_HEADERS},
+                what=what,
+                accept=(401, 500),
+            ),
+            lambda answer: _unauthorized(answer.status, answer.body),
+            soap=True,
+        )
+        answer = _answer(response.status, response.body)
+        fault = answer.fault
+        retry_after = retry_after_seconds(response.headers, self.context.now())
+        if response.status == 401 or (fault is not None and fault.is_authentication):
             raise PermanentError(
-                f"could not write the result to {where}: {self.auth.refused()}"
-                + (f" ({answer.fault.describe()})" if answer.fault else " (HTTP 401)")
+                f"could not {what}: {self.auth.refused()} "
+                + (f"({fault.describe()})" if fault else "(HTTP 401)")
             )
-        if answer.fault is not None:
-            raise self._fault_failure(answer.fault, response, where)
-        if not 200 <= response.status <= 299:
-            raise self._http_failure(response, "write the result back", self.config.recruiting_url)
+        if fault is not None:
+            raise _fault_failure(fault, response.status, retry_after, where)
+        if response.status == 500:  # not a SOAP fault: a gateway's error page
+            raise status_error(500, response.body, what=what, retry_after=retry_after)
         if answer.operation != "Assess_Candidate_Response":
             raise PermanentError(
                 f"Workday answered Assess_Candidate for {where} with <{answer.operation}> "
@@ -339,86 +345,21 @@ class WorkdayConnector(Connector):
             "the tests to create), then retry the dead delivery"
         )
 
-    def _answer(self, response: HTTPResponse) -> SoapAnswer:
-        if not response.body.strip() and not 200 <= response.status <= 299:
-            return SoapAnswer(fault=None, operation=None)
-        try:
-            return parse_answer(response.body)
-        except UnreadableXml as exc:
-            if exc.refused:
-                raise PermanentError(
-                    f"refused Workday's answer to Assess_Candidate (HTTP {response.status}): "
-                    f"{exc}; check ats.host/base_url points at Workday"
-                ) from None
-            if response.status == 429 or response.status >= 500:
-                return SoapAnswer(fault=None, operation=None)  # a gateway's page: status decides
-            raise PermanentError(
-                f"could not read Workday's answer to Assess_Candidate (HTTP {response.status}): "
-                f"{exc}"
-            ) from None
-
-    def _fault_failure(
-        self, fault: SoapFault, response: HTTPResponse, where: str
-    ) -> ConnectorError:
-        message = f"Workday refused Assess_Candidate for {where}: {fault.describe()}"
-        if fault.is_client:
-            return PermanentError(message + f" [{fault.code}]")
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), self.context.now())
-        return RetryableError(
-            f"Workday failed to process Assess_Candidate for {where}: {fault.describe()} "
-            f"[{fault.code or 'no faultcode'}, HTTP {response.status}]",
-            retry_after=retry_after,
-        )
-
-    # HTTP
-
-    def _send(
+    def _renewing(
         self,
-        method: str,
-        url: str,
-        *,
-        headers: dict[str, str],
-        action: str,
-        body: bytes | None = None,
-    ) -> HTTPResponse:
-        try:
-            return self.context.transport.exchange(method, url, body=body, headers=headers)
-        except TransportError as exc:
-            raise RetryableError(f"could not {action}: {exc}") from None
-
-    def _authorized(
-        self,
-        send: Callable[[dict[str, str]], HTTPResponse],
-        unauthorized: Callable[[HTTPResponse], bool],
+        send: Callable[[dict[str, str]], Answered],
+        refused: Callable[[Answered], bool],
         *,
         soap: bool,
-    ) -> HTTPResponse:
-        """Send; when Workday refuses the credentials, renew them once and send again."""
+    ) -> Answered:
+        """Send with the current credentials; when Workday refuses them, renew them once and
+        send again."""
         used = self.auth.http_headers(soap=soap)
-        response = send({**used, "Accept": "application/json" if not soap else "text/xml"})
-        if unauthorized(response) and self.auth.renew(used):
+        answer = send(used)
+        if refused(answer) and self.auth.renew(used):
             self.context.log("workday.unauthorized", level="warning", renewing=self.auth.mode)
-            fresh = self.auth.http_headers(soap=soap)
-            response = send({**fresh, "Accept": "application/json" if not soap else "text/xml"})
-        return response
-
-    def _http_failure(self, response: HTTPResponse, action: str, url: str) -> ConnectorError:
-        status = response.status
-        detail = _excerpt(response.body)
-        message = f"could not {action}: Workday answered HTTP {status} for {url}" + (
-            f": {detail}" if detail else ""
-        )
-        if status in (408, 425, 429) or 500 <= status <= 599:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self.context.now())
-            return RetryableError(message, retry_after=retry_after)
-        if status == 403:
-            return PermanentError(
-                message + " (the account lacks permission: share the report with it and grant "
-                "its security group the Recruiting domains)"
-            )
-        if status == 404:
-            return PermanentError(message + " (check ats.tenant, ats.report and ats.host)")
-        return PermanentError(message)
+            answer = send(self.auth.http_headers(soap=soap))
+        return answer
 
     # Connection check
 
@@ -433,13 +374,46 @@ class WorkdayConnector(Connector):
         )
 
 
-def _unauthorized(response: HTTPResponse) -> bool:
-    if response.status == 401:
+def _answer(status: int, body: bytes) -> SoapAnswer:
+    """The SOAP answer in `body`; one that is no SOAP at all leaves the status to decide."""
+    try:
+        return parse_answer(body)
+    except UnreadableXml as exc:
+        if exc.refused:
+            raise PermanentError(
+                f"refused Workday's answer to Assess_Candidate (HTTP {status}): {exc}; "
+                "check ats.host/base_url points at Workday"
+            ) from None
+        if not 200 <= status <= 299:
+            return SoapAnswer(fault=None, operation=None)  # an empty 401, a gateway's page
+        raise PermanentError(
+            f"could not read Workday's answer to Assess_Candidate (HTTP {status}): {exc}"
+        ) from None
+
+
+def _fault_failure(
+    fault: SoapFault, status: int, retry_after: float | None, where: str
+) -> ConnectorError:
+    """A Client fault is the request's own (permanent); any other may pass."""
+    if fault.is_client:
+        return PermanentError(
+            f"Workday refused Assess_Candidate for {where}: {fault.describe()} [{fault.code}]"
+        )
+    return RetryableError(
+        f"Workday failed to process Assess_Candidate for {where}: {fault.describe()} "
+        f"[{fault.code or 'no faultcode'}, HTTP {status}]",
+        retry_after=retry_after,
+    )
+
+
+def _unauthorized(status: int, body: bytes) -> bool:
+    """Workday refused the credentials: a 401, or a SOAP authentication fault."""
+    if status == 401:
         return True
-    if response.status < 500 or b"uthenticat" not in response.body:
+    if status < 500 or b"uthenticat" not in body:
         return False
     try:
-        fault = parse_answer(response.body).fault
+        fault = parse_answer(body).fault
     except UnreadableXml:
         return False
     return fault is not None and fault.is_authentication

@@ -14,8 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from assessio_connect.connector_state import ConnectorState
-from assessio_connect.errors import StoreError
+from assessio_connect import ConnectorState, StoreError
 
 __all__ = ["LEASE_KEY", "LEASE_SECONDS", "STATE_KEY", "RefreshTokens", "StateSource"]
 

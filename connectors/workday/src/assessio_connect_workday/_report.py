@@ -18,9 +18,7 @@ from typing import Any
 
 import attrs
 
-from assessio_connect._strict import json_type
-from assessio_connect.errors import PayloadError
-from assessio_connect.models import email_problem
+from assessio_connect import CandidateDetails, PayloadError
 
 __all__ = [
     "COLUMNS",
@@ -57,6 +55,23 @@ COLUMNS = {
     "Updated_Moment": "when the job application last changed, with its offset (required)",
 }
 """The report's columns (its field aliases) and what each holds."""
+
+
+_JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
+
+
+def _json_type(value: object) -> str:
+    """How JSON names the type of a decoded value."""
+    return "object" if isinstance(value, dict) else _JSON_TYPES.get(type(value), "null")
+
+
+def _email_problem(email: str) -> str | None:
+    """Why Assessio would refuse `email` in an order (its `CandidateDetails` rule), or None."""
+    try:
+        CandidateDetails(email=email)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 # Moments
@@ -138,7 +153,7 @@ class _Reader:
                 self.problems.append(f"required column missing or empty @ {where}")
             return None
         if not isinstance(value, str):
-            self.problems.append(f"expected a string, got {json_type(value)} @ {where}")
+            self.problems.append(f"expected a string, got {_json_type(value)} @ {where}")
             return None
         try:
             value.encode("utf-8")
@@ -155,7 +170,9 @@ class _Reader:
         if isinstance(value, str):
             return tuple(part.strip() for part in re.split(r"[;,\n]", value) if part.strip())
         if not isinstance(value, list):
-            self.problems.append(f"expected an array or a string, got {json_type(value)} @ {where}")
+            self.problems.append(
+                f"expected an array or a string, got {_json_type(value)} @ {where}"
+            )
             return ()
         found: list[str] = []
         for index, item in enumerate(value):
@@ -177,13 +194,13 @@ def parse_row(data: object, index: int = 0) -> ReportRow:
     Unknown columns are ignored."""
     path = f"$.Report_Entry[{index}]"
     if not isinstance(data, dict):
-        raise PayloadError([f"expected an object, got {json_type(data)} @ {path}"], what="row")
+        raise PayloadError([f"expected an object, got {_json_type(data)} @ {path}"], what="row")
     reader = _Reader(path)
     application_id = reader.text(data, "Job_Application_ID", required=True)
     candidate_id = reader.text(data, "Candidate_ID", required=True)
     email = reader.text(data, "Candidate_Email", required=True)
     if email is not None:
-        problem = email_problem(email)
+        problem = _email_problem(email)
         if problem:
             reader.problems.append(f"{problem} @ {path}.Candidate_Email")
     requisition_id = reader.text(data, "Job_Requisition_ID", required=True)

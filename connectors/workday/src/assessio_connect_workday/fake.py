@@ -27,21 +27,19 @@ from __future__ import annotations
 import base64
 import hmac
 import itertools
-import json
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import attrs
 
-from assessio_connect._server import ServedApp
-from assessio_connect._wsgi import RequestBodyError, header, read_body
+from assessio_connect import Answer, Request, RequestRefused, Routes
+from assessio_connect.testing import ServedApp
 
 from ._fake_recruiting import (
     AssessRequest,
@@ -54,9 +52,6 @@ from ._fake_recruiting import (
     response_body,
     username_token,
 )
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = [
     "DEFAULT_STATUSES",
@@ -87,7 +82,6 @@ unconfirmed as the status's (StackOne's setup guide shows values like
 APPLICATION_ID_TYPE = "Job_Application_ID"
 """A job application's reference ID type (values like `JOB_APPLICATION-6-248`, as in Put_Candidate
 answers recorded in cbdr/cb-workday-proc-api)."""
-_JSON = "application/json"
 _XML = "text/xml; charset=utf-8"
 _MICROS = 1_000_000
 
@@ -150,20 +144,12 @@ class _Application:
     assessment: dict[str, Any] | None = None
 
 
-@attrs.frozen
-class _Reply:
-    status: int
-    body: bytes
-    content_type: str = _JSON
-    headers: tuple[tuple[str, str], ...] = ()
+def _json(status: int, data: Any, *headers: tuple[str, str]) -> Answer:
+    return Answer.json(status, data, headers=headers)
 
 
-def _json(status: int, data: Any, *headers: tuple[str, str]) -> _Reply:
-    return _Reply(status, json.dumps(data, separators=(",", ":")).encode("ascii"), _JSON, headers)
-
-
-def _fault_reply(fault: Fault) -> _Reply:
-    return _Reply(fault.status, fault_body(fault), _XML)
+def _fault_reply(fault: Fault) -> Answer:
+    return Answer(fault.status, fault_body(fault), _XML)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -263,9 +249,6 @@ class FakeWorkday(ServedApp):
     # -- serving --------------------------------------------------------------------------
 
     _what = "fake Workday"
-
-    def _app(self) -> Any:
-        return self.wsgi_app
 
     @property
     def client_secret(self) -> str:
@@ -443,48 +426,28 @@ class FakeWorkday(ServedApp):
 
     # -- the HTTP API ---------------------------------------------------------------------
 
-    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """The fake's WSGI app (served by `start()`)."""
-        try:
-            reply = self._handle(environ)
-        except Exception:  # a bug in the fake must show as a 500, not kill the server
-            reply = _json(500, {"error": "internal error in the fake Workday"})
-        headers = [
-            ("Content-Type", reply.content_type),
-            ("Content-Length", str(len(reply.body))),
-            *reply.headers,
-        ]
-        start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
-        return [reply.body]
+    def wsgi_app(self) -> Routes:
+        """The three endpoints of this tenant; any other path is answered 404."""
+        routes = Routes(max_body_bytes=MAX_BODY_BYTES, name="fake_workday")
+        routes.add("POST", "/ccx/oauth2/{tenant}/token", self._token)
+        routes.add("GET", "/ccx/service/customreport2/{tenant}/{owner}/{name}", self._report_answer)
+        routes.add("POST", "/ccx/service/{tenant}/Recruiting/{version}", self._soap)
+        return routes
 
-    def _handle(self, environ: WSGIEnvironment) -> _Reply:
-        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        raw_path = str(environ.get("PATH_INFO") or "/")
-        path = raw_path.encode("latin-1").decode("utf-8", errors="replace")
-        tenant = self.tenant
-        owner, _, name = self.report.partition("/")
-        if path == f"/ccx/oauth2/{tenant}/token":
-            if method != "POST":
-                return _json(405, {"error": "use POST"}, ("Allow", "POST"))
-            return self._token(environ)
-        if path == f"/ccx/service/customreport2/{tenant}/{owner}/{name}":
-            if method != "GET":
-                return _json(405, {"error": "use GET"}, ("Allow", "GET"))
-            return self._report_answer(environ)
-        if path == f"/ccx/service/{tenant}/Recruiting/{self.version}":
-            if method != "POST":
-                return _json(405, {"error": "use POST"}, ("Allow", "POST"))
-            return self._soap(environ)
-        return _json(404, {"error": f"no such endpoint: {path}"})
+    def _expect(self, request: Request, **expected: str) -> None:
+        """Refuse (404) a path whose variables name another tenant, report or version."""
+        if any(request.params.get(key) != value for key, value in expected.items()):
+            raise RequestRefused(404, f"no such endpoint: {request.path}")
 
     # OAuth
 
-    def _token(self, environ: WSGIEnvironment) -> _Reply:
+    def _token(self, request: Request) -> Answer:
+        self._expect(request, tenant=self.tenant)
         try:
-            form = parse_qs(read_body(environ, MAX_BODY_BYTES).decode("ascii"))
-        except (RequestBodyError, UnicodeDecodeError):
+            form = parse_qs(request.body.decode("ascii"))
+        except UnicodeDecodeError:
             return _json(400, {"error": "invalid_request"})
-        if not self._client_ok(environ, form):
+        if not self._client_ok(request, form):
             return _json(401, {"error": "invalid_client"}, ("WWW-Authenticate", "Basic"))
         if form.get("grant_type") != ["refresh_token"]:
             return _json(400, {"error": "unsupported_grant_type"})
@@ -509,9 +472,9 @@ class FakeWorkday(ServedApp):
                 answer["refresh_token"] = self._refresh_token
         return _json(200, answer)
 
-    def _client_ok(self, environ: WSGIEnvironment, form: dict[str, list[str]]) -> bool:
+    def _client_ok(self, request: Request, form: dict[str, list[str]]) -> bool:
         """The API client's id and secret, as HTTP Basic or as form fields."""
-        credentials = self._basic(environ)
+        credentials = self._basic(request)
         if credentials is None and "client_id" in form:
             credentials = (form["client_id"][-1], form.get("client_secret", [""])[-1])
         return credentials is not None and (
@@ -520,8 +483,8 @@ class FakeWorkday(ServedApp):
         )
 
     @staticmethod
-    def _basic(environ: WSGIEnvironment) -> tuple[str, str] | None:
-        scheme, _, value = (header(environ, "Authorization") or "").strip().partition(" ")
+    def _basic(request: Request) -> tuple[str, str] | None:
+        scheme, _, value = (request.header("Authorization") or "").strip().partition(" ")
         if scheme.lower() != "basic":
             return None
         try:
@@ -530,9 +493,9 @@ class FakeWorkday(ServedApp):
             return None
         return (user, password) if colon else None
 
-    def _bearer_ok(self, environ: WSGIEnvironment) -> bool | None:
+    def _bearer_ok(self, request: Request) -> bool | None:
         """True/False for a valid/invalid Bearer token; None when no Bearer was sent."""
-        scheme, _, token = (header(environ, "Authorization") or "").strip().partition(" ")
+        scheme, _, token = (request.header("Authorization") or "").strip().partition(" ")
         if scheme.lower() != "bearer":
             return None
         with self._changed:
@@ -555,17 +518,17 @@ class FakeWorkday(ServedApp):
 
     # RaaS
 
-    def _report_answer(self, environ: WSGIEnvironment) -> _Reply:
-        bearer = self._bearer_ok(environ)
-        basic = self._basic(environ)
+    def _report_answer(self, request: Request) -> Answer:
+        owner, _, name = self.report.partition("/")
+        self._expect(request, tenant=self.tenant, owner=owner, name=name)
+        bearer = self._bearer_ok(request)
+        basic = self._basic(request)
         if not (bearer or (bearer is None and basic is not None and self._isu_ok(*basic))):
             return _json(401, {"error": "invalid_token" if bearer is False else "unauthorized"})
         retry_after = self._throttled("report")
         if retry_after is not None:
             return _json(429, {"error": "rate limit exceeded"}, ("Retry-After", str(retry_after)))
-        query = {
-            key: values[-1] for key, values in parse_qs(environ.get("QUERY_STRING", "")).items()
-        }
+        query = {key: values[-1] for key, values in request.query.items()}
         with self._changed:
             self._report_queries.append(query)
             if self._report_budget is not None:
@@ -618,12 +581,10 @@ class FakeWorkday(ServedApp):
 
     # SOAP
 
-    def _soap(self, environ: WSGIEnvironment) -> _Reply:
-        try:
-            body = read_body(environ, MAX_BODY_BYTES)
-        except RequestBodyError as exc:
-            return _json(exc.status, {"error": str(exc)})
-        bearer = self._bearer_ok(environ)
+    def _soap(self, request: Request) -> Answer:
+        self._expect(request, tenant=self.tenant, version=self.version)
+        body = request.body
+        bearer = self._bearer_ok(request)
         auth = "bearer" if bearer is not None else "none"
         application_id: str | None = None
         try:
@@ -640,16 +601,15 @@ class FakeWorkday(ServedApp):
             retry_after = self._throttled("soap")
             if retry_after is not None:
                 self._record(AssessWrite(None, 429, None, auth, request=body))
-                return _Reply(
-                    429, b"Too Many Requests", "text/plain", (("Retry-After", str(retry_after)),)
-                )
+                headers = [("Retry-After", str(retry_after))]
+                return Answer(429, b"Too Many Requests", "text/plain", headers)
             injected = self._injected()
             if injected is not None:
                 self._record(AssessWrite(None, injected.status, None, auth, request=body))
                 return injected
-            request = read_assess_request(operation)
-            application_id = self._known_application(request)
-            write = self._assess(request, application_id, auth, body)
+            assess = read_assess_request(operation)
+            application_id = self._known_application(assess)
+            write = self._assess(assess, application_id, auth, body)
         except Fault as fault:
             self._record(
                 AssessWrite(application_id, fault.status, fault.string, auth, request=body)
@@ -663,11 +623,11 @@ class FakeWorkday(ServedApp):
         if credentials is None or not self._isu_ok(*credentials):
             raise fault
 
-    def _injected(self) -> _Reply | None:
+    def _injected(self) -> Answer | None:
         with self._changed:
             if self._raw_answers:
                 status, raw = self._raw_answers.pop(0)
-                return _Reply(status, raw, _XML)
+                return Answer(status, raw, _XML)
             if self._fail_always is None and self._fail_count <= 0:
                 return None
             status = self._fail_always if self._fail_always is not None else self._fail_status
@@ -677,7 +637,7 @@ class FakeWorkday(ServedApp):
             return _fault_reply(
                 Fault("SOAP-ENV:Server", "Processing error occurred. injected failure")
             )
-        return _Reply(status, b"injected failure", "text/plain")
+        return Answer(status, b"injected failure", "text/plain")
 
     def _known_application(self, request: AssessRequest) -> str:
         if request.application is None:
@@ -746,7 +706,7 @@ class FakeWorkday(ServedApp):
             )
         )
 
-    def _store(self, write: AssessWrite) -> _Reply:
+    def _store(self, write: AssessWrite) -> Answer:
         application_id = write.application_id
         assert application_id is not None
         with self._changed:
@@ -761,7 +721,7 @@ class FakeWorkday(ServedApp):
             application.updated = max(_micros(self._clock()), application.updated)
             wid = f"{next(self._wids):032x}"
         self._record(write)
-        return _Reply(200, response_body(self.version, wid), _XML)
+        return Answer(200, response_body(self.version, wid), _XML)
 
     def _record(self, write: AssessWrite) -> None:
         with self._changed:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import assessio_connect
+from assessio_connect import Connector, hookimpl
 
 if TYPE_CHECKING:
     import click
 
-    from assessio_connect.connector import Connector
-    from assessio_connect.demo import DemoAts
+    from ._demo import WorkdayDemo
 
 __all__ = [
     "assessio_register_commands",
@@ -20,7 +19,7 @@ __all__ = [
 ]
 
 
-@assessio_connect.hookimpl
+@hookimpl
 def assessio_register_connectors(register: Callable[[type[Connector]], None]) -> None:
     """`kind = "workday"`."""
     from ._connector import WorkdayConnector
@@ -28,7 +27,7 @@ def assessio_register_connectors(register: Callable[[type[Connector]], None]) ->
     register(WorkdayConnector)
 
 
-@assessio_connect.hookimpl
+@hookimpl
 def assessio_register_commands(cli: click.Group) -> None:
     """`assessio-connect workday tests`."""
     from ._cli import register
@@ -36,8 +35,8 @@ def assessio_register_commands(cli: click.Group) -> None:
     register(cli)
 
 
-@assessio_connect.hookimpl
-def assessio_register_demos(register: Callable[[str, Callable[[], DemoAts]], None]) -> None:
+@hookimpl
+def assessio_register_demos(register: Callable[[str, Callable[[], WorkdayDemo]], None]) -> None:
     """A fake Workday tenant for `assessio-connect demo`."""
     from ._demo import WorkdayDemo
 
