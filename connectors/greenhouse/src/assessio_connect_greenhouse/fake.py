@@ -27,8 +27,7 @@ from typing import Any
 
 import urllib3
 
-# No public equivalent yet: the fakes' shared serving base (url, start, stop, context manager).
-from assessio_connect._server import ServedApp
+from assessio_connect.testing import ServedApp
 
 from ._fake_app import FakeApp, FaultInjector
 from ._fake_documented import documented_stage_change_body, seed_documented_stage_change
@@ -172,7 +171,7 @@ class FakeGreenhouse(ServedApp):
         """The one origin: `auth_url` and `harvest_url` (the connector appends `/v3/…`)."""
         return super().url
 
-    def _app(self) -> Any:
+    def wsgi_app(self) -> Any:
         return self.app
 
     def start(self) -> FakeGreenhouse:
