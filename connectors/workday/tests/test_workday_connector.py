@@ -21,18 +21,20 @@ from workday_world import (
     REFRESH_TOKEN,
     Clock,
     Context,
-    Replica,
+    SharedState,
+    StoredResult,
     make_config,
-    order_record,
+    pushback,
 )
 
-from assessio_connect.config import Secret
-from assessio_connect.connector import Pushback
-from assessio_connect.connector_state import MemoryState
-from assessio_connect.errors import PermanentError, RetryableError, ServerError, StoreError
-from assessio_connect.models import Result
-from assessio_connect.store import ResultRecord, StateEntry
-from assessio_connect.transport import Transport
+from assessio_connect import (
+    ConnectorState,
+    PermanentError,
+    RetryableError,
+    Secret,
+    ServerError,
+    Transport,
+)
 from assessio_connect_workday import WorkdayConnector
 from assessio_connect_workday._auth import DEFAULT_TOKEN_TTL
 from assessio_connect_workday._refresh_token import LEASE_KEY, STATE_KEY
@@ -77,20 +79,6 @@ def applicant(fake: FakeWorkday, n: int, **options: Any) -> dict[str, Any]:
     options.setdefault("first_name", "Ada")
     options.setdefault("last_name", f"Number{n}")
     return fake.move_to_assessment(f"JOB_APPLICATION-{n}", **options)
-
-
-def pushback(
-    application_id: str, *, version: int = 1, score: int | None = 71, **order: Any
-) -> Pushback:
-    record = order_record(application_id, **order)
-    result = Result(
-        result_id=record.result_id,
-        score=score,
-        subscores={"Driving Results": 80},
-        recruitment_url="https://assessio.example/r/1",
-        assessment_report_url="https://assessio.example/report/1?a=1&b=<2>",
-    )
-    return Pushback(order=record, result=result, version=version, attempt=1)
 
 
 # -- polling --------------------------------------------------------------------------------
@@ -284,9 +272,9 @@ def configured(fake: FakeWorkday, context: Context, **options: Any) -> WorkdayCo
     )
 
 
-def stored_token(state: MemoryState) -> str | None:
-    entry = state.entries.get(STATE_KEY)
-    return None if entry is None else str(json.loads(entry.value)["refresh_token"])
+def stored_token(state: ConnectorState) -> str | None:
+    value = state.value(STATE_KEY)
+    return None if value is None else str(json.loads(value)["refresh_token"])
 
 
 def test_an_answer_without_expires_in_is_cached_for_the_default_lifetime(
@@ -306,7 +294,6 @@ def test_a_rotated_refresh_token_is_stored_and_survives_a_restart(
     rotating: FakeWorkday, context: Context, clock: Clock
 ) -> None:
     state = context.state
-    assert isinstance(state, MemoryState)
     configured(rotating, context).poll(None)
     assert rotating.refresh_tokens_issued == 1
     assert stored_token(state) == rotating.refresh_token != REFRESH_TOKEN
@@ -330,7 +317,6 @@ def test_a_refresh_token_configured_after_the_stored_one_wins(
     rotating: FakeWorkday, context: Context, clock: Clock
 ) -> None:
     state = context.state
-    assert isinstance(state, MemoryState)
     configured(rotating, context).poll(None)
     rotated = stored_token(state)
     # The operator generates a new refresh token in Workday and configures it.
@@ -346,9 +332,9 @@ def test_a_token_another_replica_rotated_is_re_read_before_refreshing(
     rotating: FakeWorkday, context: Context, clock: Clock
 ) -> None:
     shared = context.state
-    assert isinstance(shared, MemoryState)
+    assert isinstance(shared, SharedState)
     first = configured(rotating, context)
-    second_context = Context(context.transport, clock, state=Replica(shared, "replica-2"))
+    second_context = Context(context.transport, clock, state=shared.replica("replica-2"))
     second = configured(rotating, second_context)
     first.poll(None)  # the first replica rotates the configured token away
     second.poll(None)  # the second presents the rotated one, not its configured one
@@ -363,8 +349,8 @@ def test_only_one_replica_refreshes_at_a_time(
     rotating: FakeWorkday, context: Context, clock: Clock
 ) -> None:
     shared = context.state
-    assert isinstance(shared, MemoryState)
-    other = Replica(shared, "replica-2")
+    assert isinstance(shared, SharedState)
+    other = shared.replica("replica-2")
     assert other.try_lease(LEASE_KEY, seconds=60)  # the other replica is refreshing
     wd = configured(rotating, context)
     with pytest.raises(RetryableError, match="another replica is renewing") as caught:
@@ -378,24 +364,11 @@ def test_only_one_replica_refreshes_at_a_time(
     assert other.try_lease(LEASE_KEY, seconds=60)
 
 
-class FailingWrites(MemoryState):
-    """A state whose next `failures` writes fail, as when the store is unreachable."""
-
-    def __init__(self, *, clock: Clock, failures: int) -> None:
-        super().__init__(clock=clock)
-        self.failures = failures
-
-    def _put(self, key: str, value: str, expect_version: int | None) -> StateEntry | None:
-        if key == STATE_KEY and self.failures > 0:
-            self.failures -= 1
-            raise StoreError("the store is unavailable")
-        return super()._put(key, value, expect_version)
-
-
 def test_a_rotated_token_the_store_could_not_take_is_kept_and_stored_later(
     rotating: FakeWorkday, context: Context, clock: Clock
 ) -> None:
-    state = FailingWrites(clock=clock, failures=1)
+    state = SharedState(clock)
+    state.fail_writes[STATE_KEY] = 1  # the store is unreachable when the token rotates
     flaky = Context(context.transport, clock, state=state)
     wd = configured(rotating, flaky)
     wd.poll(None)
@@ -491,15 +464,7 @@ def test_the_assessment_is_dated_by_the_day_the_result_version_arrived(
     applicant(fake, 1)
     result_id = "result-of-JOB_APPLICATION-1"
     received = datetime(2026, 12, 4, 23, 59, tzinfo=timezone.utc).timestamp()
-    context.results[result_id] = ResultRecord(
-        tenant="acme",
-        result_id=result_id,
-        version=2,
-        payload=b"{}",
-        digest="d",
-        received_at=received,
-        orphan=False,
-    )
+    context.results[result_id] = StoredResult(version=2, received_at=received)
     wd = connector(fake, context)
     wd.push_result(pushback("JOB_APPLICATION-1", version=2))
     wd.push_result(pushback("JOB_APPLICATION-1", version=1))  # not the stored version: today

@@ -15,8 +15,7 @@ import xmlschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessio_connect.config import Secret, parse_config
-from assessio_connect.errors import ConfigError, PayloadError
+from assessio_connect import ConfigError, PayloadError, Secret, load_config
 from assessio_connect_workday import WorkdayConfig
 from assessio_connect_workday._report import (
     MICROS,
@@ -159,10 +158,10 @@ page_size = 50
     values = {"PK": "pk-1234", "RK": "rk-1234", "WD_SECRET": "wd-secret", "WD_REFRESH": "wd-rt"}
 
     def parse(source: str) -> Any:
-        return parse_config(
-            source,
-            source="test.toml",
-            base_dir=tmp_path,
+        path = tmp_path / "test.toml"
+        path.write_text(source)
+        return load_config(
+            path,
             connector_config=lambda kind: WorkdayConfig if kind == "workday" else None,
             resolve_secret=lambda scheme, name: values.get(name),
             known_kinds=["workday"],

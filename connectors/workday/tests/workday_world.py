@@ -3,31 +3,38 @@ clock, configurations, and a world of the Assessio emulator, a fake Workday and 
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from assessio_connect import Daemon, load_daemon_config, load_plugins
-from assessio_connect._logging import EventLog
-from assessio_connect.config import Secret
-from assessio_connect.connector import Invitation
-from assessio_connect.connector_state import ConnectorState, MemoryState
-from assessio_connect.models import (
+from assessio_connect import (
     AssessioConfig,
-    AssessmentOrder,
-    CandidateDetails,
-    Recruitment,
+    AtsCandidate,
+    AtsJob,
+    ConnectorState,
+    Daemon,
+    Invitation,
+    Plugins,
+    Pushback,
+    Result,
+    Secret,
+    StateEntry,
+    StoreError,
+    Transport,
+    load_daemon_config,
+    load_plugins,
 )
-from assessio_connect.plugins import Plugins
-from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
-from assessio_connect.sandbox._catalog import DEFAULT_LENSES
-from assessio_connect.store import OrderRecord, OrderState, ResultRecord, StateEntry
-from assessio_connect.testing import wait_until
-from assessio_connect.transport import Transport
+from assessio_connect.sandbox import (
+    DEFAULT_LENSES,
+    DeliverySchedule,
+    Organisation,
+    ReceivedOrder,
+    Sandbox,
+)
+from assessio_connect.testing import RecordingContext, wait_until
 from assessio_connect_workday import WorkdayConfig
 from assessio_connect_workday.fake import FakeWorkday
 
@@ -41,10 +48,11 @@ __all__ = [
     "SECRETS",
     "Clock",
     "Context",
-    "Replica",
+    "SharedState",
+    "StoredResult",
     "World",
     "make_config",
-    "order_record",
+    "pushback",
     "wait_until",
     "world",
 ]
@@ -78,44 +86,99 @@ class Clock:
         self.now += seconds
 
 
-def order_record(
+def pushback(
     application_id: str,
     *,
+    version: int = 1,
+    score: int | None = 71,
     lens_id: str = GENERAL.id,
     metadata: dict[str, str] | None = None,
     result_id: str | None = None,
-) -> OrderRecord:
-    """A stored order as the daemon would hand it to `push_result`."""
+) -> Pushback:
+    """A result version for the order of `application_id`, as the daemon hands it over; the
+    report link holds characters XML must escape."""
+    recorder = RecordingContext("acme", clock=lambda: NOW)
+    try:
+        order = recorder.invite(
+            Invitation(
+                application_id,
+                AtsJob("JOB_REQUISITION-1", "Software Engineer"),
+                AtsCandidate("CANDIDATE-1", "ada@example.com"),
+                lens=lens_id,
+                metadata=metadata or {},
+            )
+        )
+    finally:
+        recorder.close()
     result_id = result_id or f"result-of-{application_id}"
-    order = AssessmentOrder(
-        recruitment=Recruitment(id="rec-1", title="Software Engineer"),
-        result_update_url=f"http://127.0.0.1:9/results/acme/{result_id}",
-        result_id=result_id,
-        lens_id=lens_id,
-        locale="en-GB",
-        candidate_details=CandidateDetails(email="ada@example.com"),
+    order = attrs.evolve(
+        order, result_id=result_id, order=attrs.evolve(order.order, result_id=result_id)
     )
-    return OrderRecord(
-        tenant="acme",
-        application_id=application_id,
+    result = Result(
         result_id=result_id,
-        job_id="JOB_REQUISITION-1",
-        candidate_id="CANDIDATE-1",
-        order=order,
-        metadata=metadata or {},
-        state=OrderState.SENT,
-        reference=None,
-        attempts=1,
-        next_attempt_at=NOW,
-        last_error=None,
-        created_at=NOW,
-        updated_at=NOW,
+        score=score,
+        subscores={"Driving Results": 80},
+        recruitment_url="https://assessio.example/r/1",
+        assessment_report_url="https://assessio.example/report/1?a=1&b=<2>",
     )
+    return Pushback(order=order, result=result, version=version, attempt=1)
+
+
+class SharedState(ConnectorState):
+    """A connector's state in memory, kept as the daemon's store keeps it (versions, leases):
+    `replica(owner)` is another replica's view of the same entries, and `fail_writes[key] = n`
+    fails the next `n` writes of `key` as an unreachable store does."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        owner: str = "replica-1",
+        entries: dict[str, StateEntry] | None = None,
+    ) -> None:
+        self.owner = owner
+        self._clock = clock
+        self.entries: dict[str, StateEntry] = {} if entries is None else entries
+        self.fail_writes: dict[str, int] = {}
+
+    def replica(self, owner: str) -> SharedState:
+        return SharedState(self._clock, owner=owner, entries=self.entries)
+
+    def _now(self) -> float:
+        return self._clock()
+
+    def _get(self, key: str) -> StateEntry | None:
+        return self.entries.get(key)
+
+    def _put(self, key: str, value: str, expect_version: int | None) -> StateEntry | None:
+        if self.fail_writes.get(key, 0) > 0:
+            self.fail_writes[key] -= 1
+            raise StoreError("the store is unavailable")
+        current = self.entries.get(key)
+        version = 0 if current is None else current.version
+        if expect_version is not None and expect_version != version:
+            return None
+        entry = StateEntry(value=value, version=version + 1, updated_at=self._clock())
+        self.entries[key] = entry
+        return entry
+
+    def _delete(self, key: str) -> None:
+        self.entries.pop(key, None)
+
+
+@attrs.frozen
+class StoredResult:
+    """What the connector reads of the store's record of a result version."""
+
+    version: int
+    received_at: float
 
 
 class Context:
-    """A `ConnectorContext` that records invitations and log lines; `state` is in memory (pass
-    one to share it, as two replicas or a restarted daemon share the store's)."""
+    """A `ConnectorContext` for tenant "acme" that records log lines; `state` is in memory
+    (pass one to share it, as two replicas or a restarted daemon share the store's),
+    `latest_result` answers from `results`, and `assessio_config` raises `config_error` when
+    it is set. Invitations go to a `RecordingContext`."""
 
     tenant = "acme"
 
@@ -124,12 +187,11 @@ class Context:
     ) -> None:
         self.transport = transport
         self.clock = clock
-        self.state = state if state is not None else MemoryState(clock=clock)
-        self.invited: list[Invitation] = []
+        self.state: ConnectorState = state if state is not None else SharedState(clock)
         self.logs: list[tuple[str, dict[str, Any]]] = []
         self.config_error: Exception | None = None
-        self.results: dict[str, ResultRecord] = {}
-        """What `latest_result` answers, by result id."""
+        self.results: dict[str, StoredResult] = {}
+        self._recorder = RecordingContext(self.tenant, transport=transport, clock=clock)
 
     def now(self) -> float:
         return self.clock()
@@ -140,40 +202,19 @@ class Context:
     def events(self, name: str) -> list[dict[str, Any]]:
         return [fields for event, fields in self.logs if event == name]
 
-    def invite(self, invitation: Invitation) -> OrderRecord:
-        self.invited.append(invitation)
-        return order_record(invitation.application_id)
+    def invite(self, invitation: Invitation) -> Any:
+        return self._recorder.invite(invitation)
 
-    def find_order(self, application_id: str) -> OrderRecord | None:
-        return None
+    def find_order(self, application_id: str) -> Any:
+        return self._recorder.find_order(application_id)
 
-    def latest_result(self, result_id: str) -> ResultRecord | None:
+    def latest_result(self, result_id: str) -> Any:
         return self.results.get(result_id)
 
     def assessio_config(self) -> AssessioConfig:
         if self.config_error is not None:
             raise self.config_error
         return AssessioConfig([GENERAL.lens, LEADERSHIP.lens], ["en-GB"])
-
-
-class Replica(ConnectorState):
-    """Another replica's view of the same state: the entries of `shared`, its own lease owner."""
-
-    def __init__(self, shared: MemoryState, owner: str) -> None:
-        self._shared = shared
-        self.owner = owner
-
-    def _get(self, key: str) -> StateEntry | None:
-        return self._shared._get(key)
-
-    def _put(self, key: str, value: str, expect_version: int | None) -> StateEntry | None:
-        return self._shared._put(key, value, expect_version)
-
-    def _delete(self, key: str) -> None:
-        self._shared._delete(key)
-
-    def _now(self) -> float:
-        return self._shared._now()
 
 
 def make_config(fake: FakeWorkday, **options: Any) -> WorkdayConfig:
@@ -268,7 +309,7 @@ poll_interval = 0.05
 
     def start_daemon(self, **ats: Any) -> Daemon:
         config = load_daemon_config(self.plugins, self.write_config(**ats))
-        daemon = Daemon(config, self.plugins, log=EventLog(io.StringIO())).start()
+        daemon = Daemon(config, self.plugins).start()
         self.daemons.append(daemon)
         return daemon
 
