@@ -4,8 +4,9 @@ The log is on the hot path (a line per result webhook), so a line costs little: 
 value is scrubbed on its own (repeated values such as tenant names from a cache), every
 configured secret is found in one pass of one regular expression, the credential shapes are
 looked for only in text holding one of their words, and lines are written in batches: the
-thread that finds no write in progress writes every line waiting, then flushes, so each line
-is on its way to the file before its caller returns and none waits for a timer.
+thread that finds no write in progress writes and flushes every line waiting until none is
+left, so a line is written by its own thread or by one already writing, never after a timer,
+and a crash can lose only the lines of its last moment.
 """
 
 from __future__ import annotations
