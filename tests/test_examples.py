@@ -18,6 +18,7 @@ def test_example_configuration_is_valid(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "acme-ats-token").write_text("token-value-123\n")
     (tmp_path / "secrets" / "acme-ats-webhook").write_text("webhook-value-456\n")
+    (tmp_path / "secrets" / "status-token").write_text("value-of-status-token-0123456789\n")
     for name in ("globex-integrator", "globex-ats-token"):
         (tmp_path / "secrets" / name).write_text(f"value-of-{name}\n")
     for name in ("globex-result-signing-new", "globex-result-signing-old"):
@@ -40,4 +41,6 @@ def test_example_configuration_is_valid(tmp_path: Path, monkeypatch: pytest.Monk
         "value-of-globex-result-signing-old",
     ]
     assert globex.ats.poll
+    assert config.status.token is not None
+    assert config.status.token.reveal() == "value-of-status-token-0123456789"
     assert "value-of" not in repr(config)

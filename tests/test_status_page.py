@@ -311,3 +311,12 @@ def test_signing_out_needs_the_form_and_clears_the_cookie(page: Page) -> None:
     out = page.post("/status/logout", {"csrf": csrf}, Cookie=cookie)
     assert out.status == 303
     assert "Max-Age=0" in out.headers["Set-Cookie"]
+
+
+def test_the_session_cookie_is_secure_when_the_page_is_reached_over_https(page: Page) -> None:
+    assert (
+        "Secure" not in page.post("/status/login", {"token": OPERATOR_TOKEN}).headers["Set-Cookie"]
+    )
+    page.settings.append(attrs.evolve(page.settings[-1], secure_cookie=True))
+    cookie = page.post("/status/login", {"token": OPERATOR_TOKEN}).headers["Set-Cookie"]
+    assert cookie.endswith("; Secure")

@@ -92,6 +92,9 @@ class PageSettings:
     token: str | None = attrs.field(repr=False)
     tenants: Sequence[TenantInfo]
     scrub: Scrub = attrs.field(repr=False)
+    secure_cookie: bool = False
+    """Mark the session cookie `Secure` (browsers reach the page over HTTPS, e.g. through a
+    TLS proxy the request itself does not reveal)."""
 
 
 @attrs.frozen
@@ -263,7 +266,7 @@ class StatusPage:
                 404,
             )
         if request.path == "/login":
-            return self._login(request, settings.token)
+            return self._login(request, settings)
         visitor = self._visitor(environ, request, settings.token)
         if visitor is None:
             if method == "POST":
@@ -293,16 +296,20 @@ class StatusPage:
             return _Visitor(csrf=_csrf_value(token, session))
         return None
 
-    def _login(self, request: _Request, token: str) -> _Reply:
+    def _login(self, request: _Request, settings: PageSettings) -> _Reply:
+        token = settings.token or ""
         next_url = self._safe_next(request.links, request.field("next") or request.param("next"))
         if request.method != "POST":
             return _page(login_page(request.links, next_url=next_url, failed=False))
         if not _same(request.field("token"), token):
             return _page(login_page(request.links, next_url=next_url, failed=True), 401)
         expires = int(self._clock()) + SESSION_SECONDS
-        return _redirect(next_url, ("Set-Cookie", self._cookie_header(request, token, expires)))
+        cookie = self._cookie_header(request, token, expires, secure=settings.secure_cookie)
+        return _redirect(next_url, ("Set-Cookie", cookie))
 
-    def _cookie_header(self, request: _Request, token: str, expires: int) -> str:
+    def _cookie_header(
+        self, request: _Request, token: str, expires: int, *, secure: bool = False
+    ) -> str:
         value = _session_value(token, expires) if expires else ""
         parts = [
             f"{SESSION_COOKIE}={value}",
@@ -311,7 +318,7 @@ class StatusPage:
             "HttpOnly",
             "SameSite=Strict",
         ]
-        if request.secure:
+        if request.secure or secure:
             parts.append("Secure")
         return "; ".join(parts)
 
@@ -328,9 +335,8 @@ class StatusPage:
     def _route(self, request: _Request, visitor: _Visitor, settings: PageSettings) -> _Reply:
         path = request.path
         if path == "/logout" and request.method == "POST":
-            return _redirect(
-                request.links.login(), ("Set-Cookie", self._cookie_header(request, "", 0))
-            )
+            cookie = self._cookie_header(request, "", 0, secure=settings.secure_cookie)
+            return _redirect(request.links.login(), ("Set-Cookie", cookie))
         if request.method == "POST":
             matched = _DELIVERY_PATH.fullmatch(path)
             if matched and matched[2]:
@@ -478,11 +484,13 @@ def status_app(daemon: Daemon) -> StatusPage:
     """The page for a running daemon: its store, and its configuration as it stands."""
 
     def settings() -> PageSettings:
-        token = daemon.config.status.token
+        config = daemon.config
+        token = config.status.token
         return PageSettings(
             token=None if token is None else token.reveal(),
             tenants=running_tenant_infos(daemon.tenants),
             scrub=daemon.scrub,
+            secure_cookie=(config.server.public_url or "").startswith("https://"),
         )
 
     def wake() -> None:
