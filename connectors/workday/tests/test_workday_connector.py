@@ -567,6 +567,26 @@ def test_server_failures_are_retryable(
     assert [w.status for w in fake.writes] == [status, 200]
 
 
+@pytest.mark.parametrize(
+    ("status", "error", "match"),
+    [
+        (403, PermanentError, r"HTTP 403 .*the account lacks permission"),
+        (404, PermanentError, "HTTP 404"),
+        (501, PermanentError, "HTTP 501"),  # Not Implemented will not start working
+        (502, RetryableError, "HTTP 502"),
+        (408, RetryableError, "HTTP 408"),
+    ],
+)
+def test_http_statuses_of_a_write_become_what_the_daemon_understands(
+    fake: FakeWorkday, context: Context, status: int, error: type[Exception], match: str
+) -> None:
+    applicant(fake, 1)
+    fake.fail_next(1, status=status)
+    with pytest.raises(error, match=match) as caught:
+        connector(fake, context).push_result(pushback("JOB_APPLICATION-1"))
+    assert "job application JOB_APPLICATION-1" in str(caught.value)
+
+
 def test_rate_limited_write_is_retryable_with_retry_after(
     fake: FakeWorkday, context: Context
 ) -> None:

@@ -296,6 +296,16 @@ def test_the_fake_reads_back_what_any_connector_envelope_says(
     assert (test.test.ids, test.score) == ((("T_ID", "T"),), score)
 
 
+def test_only_this_tenants_endpoints_answer(fake: FakeWorkday, http: urllib3.PoolManager) -> None:
+    other_tenant = http.request("POST", f"{fake.url}/ccx/service/globex/Recruiting/v42.2")
+    assert other_tenant.status == 404
+    other_version = http.request("POST", f"{fake.url}/ccx/service/acme/Recruiting/v41.0")
+    assert other_version.status == 404
+    read = http.request("GET", f"{fake.url}/ccx/service/acme/Recruiting/v42.2")
+    assert (read.status, read.headers["Allow"]) == (405, "POST")
+    assert fake.writes == []
+
+
 # -- the token endpoint ----------------------------------------------------------------------
 
 
