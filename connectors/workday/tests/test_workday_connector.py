@@ -587,6 +587,18 @@ def test_http_statuses_of_a_write_become_what_the_daemon_understands(
     assert "job application JOB_APPLICATION-1" in str(caught.value)
 
 
+@pytest.mark.parametrize(("auth", "secret"), [("isu", ISU_PASSWORD), ("oauth", REFRESH_TOKEN)])
+def test_a_gateway_echoing_a_credential_leaves_it_out_of_the_error(
+    fake: FakeWorkday, context: Context, auth: str, secret: str
+) -> None:
+    applicant(fake, 1)
+    fake.answer_next_write_with(f"<html>bad request: {secret}</html>".encode(), status=400)
+    with pytest.raises(PermanentError, match="HTTP 400") as caught:
+        connector(fake, context, auth=auth).push_result(pushback("JOB_APPLICATION-1"))
+    assert "bad request" in str(caught.value)
+    assert secret not in str(caught.value)
+
+
 def test_rate_limited_write_is_retryable_with_retry_after(
     fake: FakeWorkday, context: Context
 ) -> None:

@@ -90,6 +90,7 @@ class WorkdayConnector(Connector[WorkdayConfig]):
             config.api_root,
             name="Workday",
             credentials_hint=PERMISSIONS,
+            secrets=[s.reveal() for s in (config.password, config.refresh_token) if s is not None],
             clock=context.now,
         )
         self._id_types = ReferenceIdTypes(status=config.status_id_type, test=config.test_id_type)
