@@ -248,6 +248,19 @@ def test_a_revoked_refresh_token_is_permanent_and_says_what_to_do(
     assert CLIENT_SECRET not in message
 
 
+@pytest.mark.parametrize(("status", "error"), [(400, PermanentError), (503, RetryableError)])
+def test_a_token_endpoint_echoing_the_credentials_leaves_them_out_of_the_error(
+    fake: FakeWorkday, context: Context, status: int, error: type[Exception]
+) -> None:
+    echoed = f"<html>refused: {REFRESH_TOKEN} {CLIENT_SECRET}</html>".encode()
+    fake.answer_next_token_request_with(echoed, status=status)
+    with pytest.raises(error, match=f"HTTP {status}") as caught:
+        connector(fake, context).poll(None)
+    assert "refused" in str(caught.value)
+    assert REFRESH_TOKEN not in str(caught.value)
+    assert CLIENT_SECRET not in str(caught.value)
+
+
 # -- refresh tokens: answers without expires_in, rotation kept durably, one replica at a time ---
 
 

@@ -108,7 +108,7 @@ class OAuthSession:
         self._client_id = config.client_id
         self._client_secret = config.client_secret
         self._refresh_tokens = RefreshTokens(config.refresh_token.reveal(), state, log=log)
-        self._http = AtsHttp(transport, self._url, name="Workday's token endpoint", clock=clock)
+        self._transport = transport
         self._clock = clock
         self._log = log
         self._lock = threading.Lock()
@@ -167,7 +167,11 @@ class OAuthSession:
         }
         # No answer, 429 and 5xx are retryable errors from AtsHttp; refusals are read here.
         what = "get a Workday access token"
-        response = self._http.request(
+        secrets = [refresh_token, self._client_secret.reveal()]
+        http = AtsHttp(
+            self._transport, self._url, name="Workday", secrets=secrets, clock=self._clock
+        )
+        response = http.request(
             "POST", self._url, body=body, headers=headers, what=what, accept=(400, 401, 403)
         )
         if response.status in (400, 401, 403):
@@ -176,13 +180,13 @@ class OAuthSession:
                 if self._refresh_tokens.from_state
                 else "ats.refresh_token"
             )
+            refused = status_error(response.status, response.body, what=what, secrets=secrets)
             raise PermanentError(
-                f"{status_error(response.status, response.body, what=what)}; check "
-                f"ats.client_id and ats.client_secret; if {which} was revoked, generate a new "
-                "refresh token in Workday (Manage Refresh Tokens for Integrations) and put it "
-                "in ats.refresh_token"
+                f"{refused}; check ats.client_id and ats.client_secret; if {which} was revoked, "
+                "generate a new refresh token in Workday (Manage Refresh Tokens for "
+                "Integrations) and put it in ats.refresh_token"
             )
-        data = self._http.decode(response, "the token request")
+        data = http.decode(response, "the token request")
         token = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise PermanentError(

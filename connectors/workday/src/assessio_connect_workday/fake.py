@@ -241,6 +241,7 @@ class FakeWorkday(ServedApp):
         self._report_budget: int | None = None
         self._report_break_status = 503
         self._raw_answers: list[tuple[int, bytes]] = []
+        self._raw_token_answers: list[tuple[int, bytes]] = []
         self._wids = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -358,6 +359,11 @@ class FakeWorkday(ServedApp):
         with self._changed:
             self._raw_answers.append((status, bytes(body)))
 
+    def answer_next_token_request_with(self, body: bytes, status: int) -> None:
+        """Answer the next token request with these exact bytes (e.g. a proxy's error page)."""
+        with self._changed:
+            self._raw_token_answers.append((status, bytes(body)))
+
     def heal(self) -> None:
         """Stop every injected failure."""
         with self._changed:
@@ -366,6 +372,7 @@ class FakeWorkday(ServedApp):
             self._fail_always = None
             self._report_budget = None
             self._raw_answers.clear()
+            self._raw_token_answers.clear()
 
     # -- inspection -----------------------------------------------------------------------
 
@@ -443,6 +450,10 @@ class FakeWorkday(ServedApp):
 
     def _token(self, request: Request) -> Answer:
         self._expect(request, tenant=self.tenant)
+        with self._changed:
+            if self._raw_token_answers:
+                status, raw = self._raw_token_answers.pop(0)
+                return Answer(status, raw, "text/html")
         try:
             form = parse_qs(request.body.decode("ascii"))
         except UnicodeDecodeError:
