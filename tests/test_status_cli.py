@@ -32,18 +32,21 @@ def test_status_lists_every_tenant_problems_first(world: Operated) -> None:
     result = run("status", "--config", str(world.config))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"2 failing, 3 delayed, {TENANTS - 5} ok ({TENANTS} tenants)"
+    assert lines[0] == f"2 failing, 4 delayed, {TENANTS - 6} ok ({TENANTS} tenants)"
     assert lines[1].split()[:3] == ["HEALTH", "TENANT", "ATS"]
     table = [line.split() for line in lines[2:]]
-    # Failing, then delayed (org-04 is polled but has never been), each by name.
-    assert [row[:2] for row in table[:6]] == [
+    # Failing, then delayed (org-04 is polled but has never been, org-11 has an orphan), each
+    # by name.
+    assert [row[:2] for row in table[:7]] == [
         ["failing", "org-03"],
         ["failing", "org-08"],
         ["delayed", "org-04"],
         ["delayed", "org-05"],
+        ["delayed", "org-11"],
         ["delayed", "org-12"],
         ["ok", "org-01"],
     ]
+    assert "1 orphan result to reconcile" in lines[6]
     assert len(table) == TENANTS
     assert "1 dead delivery" in lines[2]
     assert "the ATS answered 404" in lines[2]
@@ -73,7 +76,7 @@ def test_status_works_where_the_secrets_cannot_be_read(world: Operated) -> None:
     result = run("status", "--config", str(world.config))
     assert result.exit_code == 0, result.output
     assert "reference (?)" in result.stdout
-    assert result.stdout.startswith("2 failing, 2 delayed")  # no poll is judged without styles
+    assert result.stdout.startswith("2 failing, 3 delayed")  # no poll is judged without styles
     detail = run("status", "--config", str(world.config), "--tenant", "org-03")
     assert "Bearer [redacted]" in detail.stdout  # credential shapes are still scrubbed
 

@@ -61,7 +61,8 @@ class Health(str, enum.Enum):
     FAILING = "failing"
     """Something needs an operator: dead deliveries, orders Assessio refused or lost links."""
     DELAYED = "delayed"
-    """Work is retrying or waiting too long, or polling has stopped; it may heal itself."""
+    """Work is retrying or waiting too long, polling has stopped, or results came for no
+    order (orphans to reconcile); most of it heals itself."""
     OK = "ok"
 
 
@@ -202,6 +203,8 @@ def _judge(
         delayed.append(f"oldest pending {_age(now - oldest)} old")
     if activity.orders_pending and activity.last_order_error:
         delayed.append("orders waiting for Assessio")
+    if activity.orphans:
+        delayed.append(f"{_plural(activity.orphans, 'orphan result')} to reconcile")
     if info is None:
         delayed.append("not in the configuration")
     elif info.poll_interval is not None:

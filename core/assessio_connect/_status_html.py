@@ -748,6 +748,7 @@ thead th.group{text-align:center;border-bottom:1px solid var(--line)}
 tbody tr:hover{background:#f9fafb}
 tbody th{font-weight:600}
 table.tenants tbody th{min-width:190px}
+table.tenants td:last-child{min-width:280px}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.row-failing{box-shadow:inset 3px 0 var(--bad)}
 tr.row-delayed{box-shadow:inset 3px 0 var(--warn)}
