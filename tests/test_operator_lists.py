@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from assessio_connect._sqlite_store import SQLiteStore
+from assessio_connect.errors import StoreUnavailableError
 from assessio_connect.store import DeliveryState, OrderState, Store
 from operator_cli import TENANTS, Operated, operated, run
 from store_contract import payload
@@ -176,3 +178,15 @@ def test_lists_read_orders_as_they_are(world: Operated) -> None:
     store.close()
     result = run("orders", "list", "--config", str(world.config), "--state", "pending")
     assert len(rows(result.stdout)) == pending == 1
+
+
+def test_a_user_who_may_only_read_the_store_still_lists_it(
+    world: Operated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: SQLiteStore) -> None:
+        raise StoreUnavailableError("cannot migrate the schema: the database is read-only")
+
+    monkeypatch.setattr(SQLiteStore, "migrate", refuse)
+    result = run("orders", "list", "--config", str(world.config), "--tenant", "org-01")
+    assert result.exit_code == 0, result.output
+    assert len(rows(result.stdout)) == 2

@@ -9,6 +9,7 @@ holds rows of).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import time
@@ -39,7 +40,7 @@ from ._status import (
     to_json,
 )
 from .config import store_url_from_file, tenant_kinds_from_file
-from .errors import AssessioError
+from .errors import AssessioError, StoreError
 from .plugins import Plugins
 from .store import (
     DeliveryRecord,
@@ -104,7 +105,8 @@ def _store_url(config_path: Path | None, store_url: str | None) -> str:
 
 
 def open_existing_store(plugins: Plugins, url: str) -> Store:
-    """The store at `url`, upgraded to this release's schema; never a new one."""
+    """The store at `url`, upgraded to this release's schema where this user may; never a
+    new one."""
     store = plugins.open_store(url)
     try:
         if isinstance(store, SchemaCheck) and not store.has_schema():
@@ -112,7 +114,10 @@ def open_existing_store(plugins: Plugins, url: str) -> Store:
                 f"there is no store at {store.url} yet (nothing was created): the daemon makes "
                 "it when it first runs; check [store] url in the configuration, or --store"
             )
-        store.migrate()
+        # A read-only user or file cannot upgrade: reads work on a current schema (and say
+        # what is missing on an older one).
+        with contextlib.suppress(StoreError):
+            store.migrate()
     except BaseException:
         store.close()
         raise
