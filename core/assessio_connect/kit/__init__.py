@@ -6,7 +6,9 @@
 - calls to the ATS: `AtsHttp` over the daemon's `Transport`, `RateLimiter`, and the status
   mapping `status_error`/`connector_error`/`as_connector_errors`;
 - paging: `LinkHeaderPages`, `CursorPages`, `OffsetPages`, `parse_link_header`;
-- idempotent write-backs: `Receipts` in the connector's durable state.
+- idempotent write-backs: `Receipts` in the connector's durable state;
+- reading an ATS's JSON: `PayloadReader` (every problem with its path), `email_problem`,
+  `json_type`.
 
 Fakes of an ATS are served from tests with `assessio_connect.testing.ServedApp`.
 """
@@ -37,6 +39,7 @@ from ._paging import (
     parse_link_header,
 )
 from ._rate_limit import RateLimiter
+from ._reading import PayloadReader, email_problem, json_type
 from ._receipts import Receipts
 from ._request import Request, RequestRefused
 from ._routes import DEFAULT_MAX_BODY_BYTES, ErrorAnswer, Handler, Routes
@@ -58,6 +61,7 @@ __all__ = [
     "Page",
     "PageRequest",
     "Paginator",
+    "PayloadReader",
     "RateLimiter",
     "Receipts",
     "Request",
@@ -68,9 +72,11 @@ __all__ = [
     "TimestampedHmac",
     "as_connector_errors",
     "connector_error",
+    "email_problem",
     "fetch_page",
     "is_retryable_status",
     "iterate_pages",
+    "json_type",
     "next_link",
     "parse_link_header",
     "retry_after_seconds",
