@@ -551,7 +551,7 @@ def test_after_the_battery_a_valid_result_still_gets_through_and_no_secret_leake
     log = world.log.getvalue()
     # The captures saw the rejections and the library chatter, so a leak would have shown.
     assert "event=result.rejected" in log
-    assert "event=reference.event_rejected" in log
+    assert "event=reference.refused" in log
     assert any(line.startswith("urllib3.") for line in world.library.lines)
     assert not leaked(every_text(world))
 

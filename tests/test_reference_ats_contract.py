@@ -641,7 +641,7 @@ def call_wsgi(
         statuses.append(status)
         return lambda data: None
 
-    chunks = fake.wsgi_app(environ, start_response)
+    chunks = fake.wsgi_app()(environ, start_response)
     return int(statuses[0].split()[0]), json.loads(b"".join(chunks))
 
 

@@ -26,8 +26,7 @@ from urllib.parse import parse_qsl, quote, unquote_to_bytes
 import attrs
 import urllib3
 
-from assessio_connect._server import ServedApp
-from assessio_connect._wsgi import header
+from assessio_connect.testing import ServedApp
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -110,6 +109,13 @@ def _format_seconds(value: float | str) -> str:
 # -- reading requests -----------------------------------------------------------------------
 
 
+def _header(environ: WSGIEnvironment, name: str) -> str | None:
+    """One request header by its HTTP name, case-insensitively, or None."""
+    key = name.upper().replace("-", "_")
+    value = environ.get(key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key)
+    return value if isinstance(value, str) else None
+
+
 def _segments(environ: WSGIEnvironment) -> tuple[str, ...]:
     """The path's segments, each percent-decoded as UTF-8 (UnicodeError when one is not), so
     that an identifier with an encoded `/` stays one segment (§ Conventions)."""
@@ -156,7 +162,7 @@ class _Body:
 
 def _receive(environ: WSGIEnvironment) -> _Body:
     """Read the body unless its Content-Length is refused (§ Conventions: 413 before reading)."""
-    length_text = (header(environ, "Content-Length") or "").strip()
+    length_text = (_header(environ, "Content-Length") or "").strip()
     if length_text and not re.fullmatch(r"[0-9]+", length_text):
         return _Body(_error(400, "Content-Length is not a number"))
     digits = length_text.lstrip("0")
@@ -282,9 +288,6 @@ class ReferenceAts(ServedApp):
 
     def __repr__(self) -> str:
         return f"ReferenceAts({self.serving})"
-
-    def _app(self) -> Any:
-        return self.wsgi_app
 
     def stop(self) -> None:
         """Stop serving; the state stays readable."""
@@ -412,8 +415,11 @@ class ReferenceAts(ServedApp):
 
     # -- the HTTP API ---------------------------------------------------------------------
 
-    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def wsgi_app(self) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
         """The fake's WSGI app (served by `start()`, or mount it yourself)."""
+        return self._serve
+
+    def _serve(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         reply = self._handle(environ)
         body = json.dumps(reply.data, separators=(",", ":")).encode("ascii")
         headers = [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body))), *reply.headers]
@@ -445,7 +451,7 @@ class ReferenceAts(ServedApp):
         return _error(404, f"no such endpoint: /{'/'.join(segments)}")
 
     def _authorized(self, environ: WSGIEnvironment) -> bool:
-        scheme, _, token = (header(environ, "Authorization") or "").strip().partition(" ")
+        scheme, _, token = (_header(environ, "Authorization") or "").strip().partition(" ")
         presented = token.strip().encode("latin-1", "replace")
         return scheme.lower() == BEARER and hmac.compare_digest(presented, self._token)
 
@@ -474,7 +480,7 @@ class ReferenceAts(ServedApp):
 
     def _put(self, application_id: str, environ: WSGIEnvironment, authorized: bool) -> _Reply:
         """Answer a write-back, in the order of checks § Write-back gives, and record it."""
-        content_type_ok = _is_json(header(environ, "Content-Type"))
+        content_type_ok = _is_json(_header(environ, "Content-Type"))
         body = _receive(environ) if authorized and content_type_ok else _Body()
         with self._changed:
             changed = False
