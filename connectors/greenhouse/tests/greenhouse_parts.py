@@ -1,5 +1,6 @@
 """Shared pieces of the connector-part tests: a configuration pointing at a fake Greenhouse,
-a clock the test moves, and the order a web hook would have recorded."""
+a clock the test moves, the invitation a web hook would have recorded, and the Assessio
+recruitment a Greenhouse job becomes."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from typing import Any
 
 from greenhouse_world import KEYS
 
-from assessio_connect.config import Secret
-from assessio_connect.connector import AtsCandidate, AtsJob, Invitation
-from assessio_connect.store import OrderRecord
+from assessio_connect import AtsCandidate, AtsJob, Invitation, Secret
 from assessio_connect.testing import RecordingContext
 from assessio_connect_greenhouse import (
     GreenhouseConfig,
@@ -18,7 +17,7 @@ from assessio_connect_greenhouse import (
     WebhookSettings,
 )
 
-__all__ = ["SECRET", "FakeTime", "make_config", "order_for"]
+__all__ = ["SECRET", "FakeTime", "invitation_for", "make_config", "recruitment_of"]
 
 SECRET = KEYS["webhook_secret"]
 
@@ -56,13 +55,24 @@ def make_config(url: str, user_id: int = 1, **changes: Any) -> GreenhouseConfig:
     return GreenhouseConfig(**options)
 
 
-def order_for(context: RecordingContext, candidate: int, application: str = "app-1") -> OrderRecord:
-    """The order a web hook for `candidate` would have recorded."""
-    return context.invite(
-        Invitation(
-            application_id=application,
-            job=AtsJob(id="7", title="Backend Engineer"),
-            candidate=AtsCandidate(id=str(candidate), email="ada@example.com"),
-            metadata={"mode": "webhook"},
-        )
+def invitation_for(candidate: int, application: str = "app-1") -> Invitation:
+    """The invitation a web hook for `candidate` would have recorded."""
+    return Invitation(
+        application_id=application,
+        job=AtsJob(id="7", title="Backend Engineer"),
+        candidate=AtsCandidate(id=str(candidate), email="ada@example.com"),
+        metadata={"mode": "webhook"},
     )
+
+
+def recruitment_of(job: int, tenant: str = "acme") -> str:
+    """The Assessio recruitment id of a tenant's Greenhouse job, as every order for the job
+    gets it: the one `RecordingContext` gives, which maps jobs as the daemon does."""
+    context = RecordingContext(tenant)
+    try:
+        invitation = Invitation(
+            "any", AtsJob(str(job), "any"), AtsCandidate("any", "a@example.com")
+        )
+        return context.invite(invitation).order.recruitment.id
+    finally:
+        context.close()

@@ -4,7 +4,6 @@ configuration, and the clock both may share."""
 
 from __future__ import annotations
 
-import io
 import socket
 import threading
 import time
@@ -17,11 +16,7 @@ import attrs
 import urllib3
 
 import assessio_connect_greenhouse.plugin as greenhouse_plugin
-from assessio_connect._cli_runtime import load_daemon_config
-from assessio_connect._logging import EventLog
-from assessio_connect.config import DaemonConfig
-from assessio_connect.daemon import Daemon
-from assessio_connect.plugins import Plugins, load_plugins
+from assessio_connect import Daemon, DaemonConfig, Plugins, load_daemon_config, load_plugins
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
 from assessio_connect.testing import wait_until
 from assessio_connect_greenhouse.fake import FakeGreenhouse
@@ -31,6 +26,7 @@ __all__ = [
     "KEYS",
     "SALES",
     "FakeClock",
+    "TextLog",
     "World",
     "free_port",
     "wait_until",
@@ -72,6 +68,24 @@ class FakeClock:
             self._offset += seconds
 
 
+class TextLog:
+    """The daemon's log as `level=… event=… name=value` lines, unscrubbed: what the tests read,
+    and where a secret the daemon logs would show."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lines: list[str] = []
+
+    def __call__(self, event: str, /, level: str = "info", **fields: Any) -> None:
+        shown = " ".join(f"{name}={value}" for name, value in fields.items() if value is not None)
+        with self._lock:
+            self._lines.append(f"level={level} event={event} {shown}")
+
+    def getvalue(self) -> str:
+        with self._lock:
+            return "\n".join(self._lines)
+
+
 def free_port() -> int:
     """A port nothing listens on right now: the partner app's redirect URI must name the
     daemon's address before the daemon (configured with the fake's address) exists."""
@@ -94,7 +108,7 @@ class World:
     sales: int
     daemon_port: int
     clock: FakeClock
-    log: io.StringIO = attrs.field(factory=io.StringIO)
+    log: TextLog = attrs.field(factory=TextLog)
 
     @property
     def redirect_uri(self) -> str:
@@ -193,12 +207,7 @@ stages = {stages}
     ) -> Iterator[Daemon]:
         """A started daemon (web hook mode by default) with web hooks pointed at it."""
         config = load_daemon_config(self.plugins, self.config_path(ats, grant=grant))
-        daemon = Daemon(
-            config,
-            self.plugins,
-            log=EventLog(self.log, secrets=KEYS.values()),
-            clock=clock or time.time,
-        )
+        daemon = Daemon(config, self.plugins, log=self.log, clock=clock or time.time)
         daemon.start()
         try:
             if configure_webhook and config.tenants["acme"].ats.webhook_enabled:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
-from assessio_connect.models import Result
+from assessio_connect import Result
 from assessio_connect_greenhouse import completion_url
 from assessio_connect_greenhouse._completion import host_allowed
 from assessio_connect_greenhouse._partner import status_answer

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import pytest
 
-from assessio_connect._server import BackgroundServer
 from assessio_connect.sandbox import DEFAULT_LENSES
 from assessio_connect.testing import (
     MISSING,
     AtsRequest,
+    BackgroundServer,
     ConformanceHarness,
     ConnectorConformance,
     InvalidConfig,
 )
-from assessio_connect_greenhouse import SIGNATURE_HEADER, GreenhouseConnector, sign
+from assessio_connect_greenhouse import SIGNATURE, GreenhouseConnector
 from assessio_connect_greenhouse.fake import FakeGreenhouse, TakeHomeTest
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
         self, fake_ats: GreenhouseUnderTest, good: AtsRequest
     ) -> Sequence[AtsRequest]:
         """The defaults (unsigned, body changed after signing), plus signed with another key."""
-        forged = {**good.headers, SIGNATURE_HEADER: sign(good.body, "not-the-secret-key")}
+        forged = {**good.headers, SIGNATURE.header: SIGNATURE.sign(good.body, "not-the-secret-key")}
         return [*super().bad_push_requests(fake_ats, good), attrs.evolve(good, headers=forged)]
 
     def written_results(self, fake_ats: GreenhouseUnderTest, application_id: str) -> Sequence[Any]:

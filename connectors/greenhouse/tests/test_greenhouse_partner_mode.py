@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import urllib3
+from greenhouse_parts import recruitment_of
 from greenhouse_world import GENERAL, KEYS, SALES, World, world
 
-from assessio_connect.config import Secret
-from assessio_connect.connector import recruitment_id
-from assessio_connect.errors import PermanentError
+from assessio_connect import AtsCandidate, AtsJob, Invitation, PermanentError, Secret
 from assessio_connect.testing import BackgroundServer, RecordingContext, make_pushback
 from assessio_connect_greenhouse import GreenhouseConfig, GreenhouseConnector, PartnerSettings
 from assessio_connect_greenhouse.fake import FakeGreenhouse, TakeHomeTest
@@ -66,7 +65,7 @@ def test_a_sent_test_is_ordered_completed_and_reported(tmp_path: Path) -> None:
         assert order.order.lens_id == GENERAL  # the test Greenhouse sent, not the Sales rule
         assert order.order.candidate_details.email == "ada@example.com"
         assert order.order.recruitment.title == "Account Executive"  # read through Harvest v3
-        assert order.order.recruitment.id == recruitment_id("acme", str(w.sales))
+        assert order.order.recruitment.id == recruitment_of(w.sales)
         assert w.greenhouse.test_status(interview) == (200, IN_PROGRESS)
 
         result_id = order.order.result_id
@@ -221,8 +220,6 @@ def test_a_stored_bent_completion_url_is_refused_when_the_result_comes(
     context = RecordingContext("acme")
     connector = GreenhouseConnector(config, context)
     try:
-        from assessio_connect.connector import AtsCandidate, AtsJob, Invitation
-
         order = context.invite(
             Invitation(
                 application_id="gh-test-7",

@@ -4,6 +4,8 @@ arbitrary payloads), stage rules, and the endpoint's answers over HTTP on 127.0.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,20 +16,25 @@ import urllib3
 from greenhouse_parts import SECRET, make_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from assessio_connect._routing import DaemonApp
-from assessio_connect.config import Secret
-from assessio_connect.errors import PayloadError
+from assessio_connect import (
+    MalformedSignatureError,
+    MissingSignatureError,
+    PayloadError,
+    Request,
+    Secret,
+    SignatureMismatchError,
+)
 from assessio_connect.testing import BackgroundServer, RecordingContext
 from assessio_connect_greenhouse import (
-    SIGNATURE_HEADER,
+    SIGNATURE,
     GreenhouseConnector,
     StageTrigger,
     WebhookSettings,
     parse_stage_change,
-    sign,
 )
-from assessio_connect_greenhouse._webhook import RecentEvents, signature_problem
+from assessio_connect_greenhouse._webhook import RecentEvents
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -38,19 +45,29 @@ def documented_example() -> bytes:
     return (FIXTURES / "candidate_stage_change.json").read_bytes()
 
 
+def signed(body: bytes, signature: str | None) -> Request:
+    headers = {} if signature is None else {SIGNATURE.header: signature}
+    return Request("POST", "/webhook", headers=headers, body=body)
+
+
 def test_signatures_follow_greenhouses_scheme() -> None:
     # Greenhouse signs the body as sent, \u-escaped unicode included
     # (grnhse/greenhouse-api-docs, source/includes/webhooks/_introduction.md).
     body = b'{"action":"ping","payload":{"note":"\\u003cp\\u003eh\\u00e9\\u003c/p\\u003e"}}'
-    signature = sign(body, SECRET)
-    assert signature.startswith("sha256 ")
-    assert len(signature) == len("sha256 ") + 64
-    assert signature_problem(body, signature, SECRET) is None
-    assert signature_problem(body, signature.upper().replace("SHA256", "sha256"), SECRET) is None
-    assert "missing" in (signature_problem(body, None, SECRET) or "")
-    assert "must look like" in (signature_problem(body, "sha1 abc", SECRET) or "")
-    assert "does not match" in (signature_problem(body + b" ", signature, SECRET) or "")
-    assert "does not match" in (signature_problem(body, sign(body, "other"), SECRET) or "")
+    signature = SIGNATURE.sign(body, SECRET)
+    assert SIGNATURE.header == "Signature"
+    # Greenhouse's formula: OpenSSL::HMAC.hexdigest(sha256, secret_key, body), after "sha256 ".
+    assert signature == "sha256 " + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    SIGNATURE.verify(signed(body, signature), SECRET)
+    SIGNATURE.verify(signed(body, signature.upper().replace("SHA256", "sha256")), SECRET)
+    with pytest.raises(MissingSignatureError, match="no Signature header"):
+        SIGNATURE.verify(signed(body, None), SECRET)
+    with pytest.raises(MalformedSignatureError, match="must look like"):
+        SIGNATURE.verify(signed(body, "sha1 abc"), SECRET)
+    with pytest.raises(SignatureMismatchError, match="does not match"):
+        SIGNATURE.verify(signed(body + b" ", signature), SECRET)
+    with pytest.raises(SignatureMismatchError, match="does not match"):
+        SIGNATURE.verify(signed(body, SIGNATURE.sign(body, "other")), SECRET)
 
 
 def test_recent_events_forget_the_oldest() -> None:
@@ -169,7 +186,8 @@ def endpoint() -> Iterator[tuple[str, RecordingContext]]:
         start_response("404 Not Found", [])
         return [b""]
 
-    with BackgroundServer(DaemonApp(not_found, {"acme": connector.wsgi_app()})) as server:
+    mounted = DispatcherMiddleware(not_found, {"/connectors/acme": connector.wsgi_app()})
+    with BackgroundServer(mounted) as server:
         yield f"{server.url}/connectors/acme", context
     connector.close()
     context.close()
@@ -178,7 +196,10 @@ def endpoint() -> Iterator[tuple[str, RecordingContext]]:
 def deliver(url: str, data: Any, method: str = "POST") -> tuple[int, Any]:
     body = data if isinstance(data, bytes) else json.dumps(data).encode()
     response = urllib3.PoolManager(retries=False).request(
-        method, f"{url}/webhook", body=body, headers={SIGNATURE_HEADER: sign(body, SECRET)}
+        method,
+        f"{url}/webhook",
+        body=body,
+        headers={SIGNATURE.header: SIGNATURE.sign(body, SECRET)},
     )
     return response.status, json.loads(response.data)
 

@@ -30,15 +30,15 @@ from ._config import (
 )
 from ._connector import MAX_REQUEST_BYTES, GreenhouseConnector
 from ._demo import GreenhouseDemo
-from ._harvest import HarvestClient, parse_link_header
+from ._harvest import HarvestClient
 from ._partner_oauth import PartnerConnection, StoredTokens, reconnect_command
 from ._tokens import GrantRefused, TokenEndpoint, TokenGrant
-from ._webhook import EVENT_ID_HEADER, SIGNATURE_HEADER, parse_stage_change, sign
+from ._webhook import EVENT_ID_HEADER, SIGNATURE, parse_stage_change
 
 __all__ = [
     "EVENT_ID_HEADER",
     "MAX_REQUEST_BYTES",
-    "SIGNATURE_HEADER",
+    "SIGNATURE",
     "AuthorizationRequests",
     "CustomFieldMap",
     "GrantRefused",
@@ -57,8 +57,6 @@ __all__ = [
     "authorization_url",
     "callback_url",
     "completion_url",
-    "parse_link_header",
     "parse_stage_change",
     "reconnect_command",
-    "sign",
 ]

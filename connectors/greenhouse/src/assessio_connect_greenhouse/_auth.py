@@ -4,21 +4,14 @@ integration's client-credentials token, cached until shortly before it expires."
 from __future__ import annotations
 
 import base64
-import json
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ._tokens import TokenEndpoint
 
-__all__ = [
-    "ClientCredentialsAuth",
-    "HarvestAuth",
-    "basic_header",
-    "error_text",
-    "renew_at",
-]
+__all__ = ["ClientCredentialsAuth", "HarvestAuth", "basic_header", "renew_at"]
 
 MAX_EXPIRY_MARGIN = 60.0
 
@@ -27,32 +20,6 @@ def basic_header(username: str, password: str = "") -> str:
     """`Basic base64(username:password)`: OAuth client authentication and the partner API."""
     raw = f"{username}:{password}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
-def error_text(excerpt: str) -> str:
-    """Greenhouse's own words from an error body: `message`, each `errors[]` entry as
-    `field: message`, or an OAuth `error`/`error_description`; else the excerpt itself."""
-    try:
-        data: Any = json.loads(excerpt)
-    except ValueError:
-        return excerpt
-    if not isinstance(data, dict):
-        return excerpt
-    parts: list[str] = []
-    for key in ("message", "error", "error_description"):
-        value = data.get(key)
-        if isinstance(value, str) and value.strip():
-            parts.append(value.strip())
-    errors = data.get("errors")
-    if isinstance(errors, list):
-        for item in errors:
-            if isinstance(item, dict) and isinstance(item.get("message"), str):
-                field = item.get("field")
-                prefix = f"{field}: " if isinstance(field, str) and field else ""
-                parts.append(prefix + item["message"])
-            elif isinstance(item, str):
-                parts.append(item)
-    return "; ".join(parts) or excerpt
 
 
 def renew_at(issued: float, expires_at: float) -> float:
@@ -68,8 +35,8 @@ class HarvestAuth(Protocol):
     def authorization(self) -> str:
         """The header value; may fetch or refresh a token (raising `ConnectorError`)."""
 
-    def rejected(self, authorization: str) -> bool:
-        """Harvest answered 401 to `authorization`: forget it; True when a retry may help."""
+    def rejected(self, authorization: str) -> None:
+        """Harvest answered 401 to `authorization` (expired or revoked early): forget it."""
 
 
 class ClientCredentialsAuth:
@@ -85,8 +52,6 @@ class ClientCredentialsAuth:
         self._lock = threading.Lock()
         self._header: str | None = None
         self._renew_at = 0.0
-        self.fetches = 0
-        """How many tokens were fetched (diagnostics and tests)."""
 
     def __repr__(self) -> str:
         return f"ClientCredentialsAuth({self._endpoint.url}, user {self._user_id})"
@@ -96,13 +61,11 @@ class ClientCredentialsAuth:
             if self._header is None or self._clock() >= self._renew_at:
                 issued = self._clock()
                 grant = self._endpoint.client_credentials(self._user_id)
-                self.fetches += 1
                 self._header = f"Bearer {grant.access_token}"
                 self._renew_at = renew_at(issued, grant.expires_at)
             return self._header
 
-    def rejected(self, authorization: str) -> bool:
+    def rejected(self, authorization: str) -> None:
         with self._lock:
             if self._header == authorization:
                 self._header = None
-        return True

@@ -15,8 +15,7 @@ from urllib.parse import urlencode
 
 import attrs
 
-from assessio_connect import codec
-from assessio_connect.connector_state import ConnectorState
+from assessio_connect import ConnectorState, dumps, loads
 
 __all__ = [
     "PENDING_KEY",
@@ -113,7 +112,7 @@ class AuthorizationRequests:
         if entry is None:
             return 0, ()
         try:
-            pending = codec.loads(entry.value.encode("utf-8"), _Pending)
+            pending = loads(entry.value.encode("utf-8"), _Pending)
         except ValueError:
             return (
                 entry.version,
@@ -122,5 +121,5 @@ class AuthorizationRequests:
         return entry.version, pending.links
 
     def _save(self, links: tuple[PendingAuthorization, ...], version: int) -> bool:
-        value = codec.dumps(_Pending(links)).decode("utf-8")
+        value = dumps(_Pending(links)).decode("utf-8")
         return self._state.swap(PENDING_KEY, value, expect_version=version) is not None

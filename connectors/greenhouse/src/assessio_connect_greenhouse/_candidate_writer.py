@@ -1,5 +1,5 @@
 """`CandidateWriter`: one result version into a Greenhouse candidate through Harvest v3, as a
-note (`POST /v3/notes`, once per version, however often it is pushed) and the mapped custom
+note (`POST /v3/notes`, once per version however often it is pushed) and the mapped custom
 fields (`PATCH /v3/candidates/{id}`)."""
 
 from __future__ import annotations
@@ -8,15 +8,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from assessio_connect.connector_state import ConnectorState
-from assessio_connect.errors import PermanentError
-from assessio_connect.models import Result
-from assessio_connect.store import OrderRecord
+from assessio_connect import ConnectorState, PermanentError, Pushback, Receipts, Result
 
 from ._config import GreenhouseConfig
 from ._harvest import HarvestClient
-from ._receipts import WriteBackReceipts
-from ._writeback import custom_field_entries, note_body, written_versions
+from ._writeback import custom_field_entries, note_body, note_marked
 
 __all__ = ["FIELD_CACHE_SECONDS", "NOTE_TYPE", "CandidateWriter"]
 
@@ -31,7 +27,9 @@ def _id_value(value: str) -> int | str:
 
 
 class CandidateWriter:
-    """Writes results into candidates; safe to repeat after a crash at any point."""
+    """Writes results into candidates; safe to repeat after a crash at any point: each
+    version's note is recorded as a receipt in the tenant's connector state, and a retry
+    that finds none looks for the note's marker among the candidate's notes."""
 
     def __init__(
         self,
@@ -43,43 +41,33 @@ class CandidateWriter:
         clock: Callable[[], float],
     ) -> None:
         self._harvest = harvest
-        self._receipts = WriteBackReceipts(state)
+        self.notes = Receipts(state, "notes")
+        """Result id and version -> the id of the note it became."""
         self._config = config
         self._log = log
         self._clock = clock
         self._fields_lock = threading.Lock()
         self._field_types: tuple[float, dict[str, str]] | None = None
 
-    def write(self, order: OrderRecord, result: Result, version: int, lens: str | None) -> None:
-        """The note for `version` (unless written before) and the custom fields; nothing
-        when a newer version was already written."""
-        candidate = order.candidate_id
-        entries: list[dict[str, Any]] = []
-        fields = self._config.custom_fields.items()
-        if fields:
-            entries, problems = custom_field_entries(result, fields, self.custom_field_types())
-            if problems:
-                raise PermanentError(
-                    "cannot write the result into the candidate's custom fields: "
-                    + "; ".join(problems)
-                    + " (fix ats.custom_fields, then requeue the delivery)"
-                )
-        written = self._written(result.result_id, candidate)
-        newest = max(written, default=0)
-        if newest > version:
+    def write(self, pushback: Pushback, lens: str | None) -> None:
+        """The note for the version (unless written before) and the custom fields; nothing
+        when the next version was written already."""
+        result, version = pushback.result, pushback.version
+        candidate = pushback.order.candidate_id
+        entries = self._entries(result)
+        if self.notes.get(result.result_id, version + 1) is not None:
             self._log(
                 "greenhouse.result_stale",
                 candidate_id=candidate,
                 result_id=result.result_id,
                 version=version,
-                written=newest,
             )
             return
-        if version not in written:
-            self._receipts.record(result.result_id, version, None)
+
+        def add_note() -> str:
             created = self._harvest.write(
                 "POST",
-                "notes",
+                "/notes",
                 {
                     "candidate_id": _id_value(candidate),
                     "body": note_body(result, version, lens),
@@ -89,12 +77,26 @@ class CandidateWriter:
                 action=f"add the result note to candidate {candidate}",
             )
             note_id = created.get("id") if isinstance(created, dict) else None
-            self._receipts.record(result.result_id, version, str(note_id or "created"))
+            return str(note_id or "created")
+
+        def find_note() -> str | None:
+            notes = self._harvest.read_all(
+                "notes",
+                {"candidate_ids": candidate},
+                action=f"read the notes of candidate {candidate}",
+            )
+            return note_marked(notes, result.result_id, version)
+
+        # A first attempt cannot have created the note: only a retry looks for it.
+        note_id = self.notes.ensure(
+            result.result_id, version, add_note, find=find_note if pushback.attempt > 1 else None
+        )
         if entries:
             self._harvest.write(
                 "PATCH",
-                self._harvest.item_path("candidates", candidate),
+                "/candidates/{id}",
                 {"custom_fields": entries},
+                params={"id": candidate},
                 action=f"write custom fields of candidate {candidate}",
             )
         self._log(
@@ -102,28 +104,23 @@ class CandidateWriter:
             candidate_id=candidate,
             result_id=result.result_id,
             version=version,
-            note="already there" if version in written else "added",
+            note_id=note_id,
             custom_fields=len(entries),
         )
 
-    def _written(self, result_id: str, candidate: str) -> dict[int, str]:
-        """Version -> note id of the result's notes: from the receipt, and from the
-        candidate's notes when the receipt cannot tell (never seen, or a note whose creation
-        was not confirmed)."""
-        receipt = self._receipts.get(result_id)
-        known = {n.version: n.note_id for n in receipt.notes if n.note_id} if receipt else {}
-        unconfirmed = receipt is not None and any(n.note_id is None for n in receipt.notes)
-        if receipt is None or unconfirmed:
-            notes = self._harvest.read_all(
-                "notes",
-                {"candidate_ids": candidate},
-                action=f"read the notes of candidate {candidate}",
+    def _entries(self, result: Result) -> list[dict[str, Any]]:
+        """The custom-field entries, checked against Greenhouse before anything is written."""
+        fields = self._config.custom_fields.items()
+        if not fields:
+            return []
+        entries, problems = custom_field_entries(result, fields, self.custom_field_types())
+        if problems:
+            raise PermanentError(
+                "cannot write the result into the candidate's custom fields: "
+                + "; ".join(problems)
+                + " (fix ats.custom_fields, then requeue the delivery)"
             )
-            for version, note_id in written_versions(notes, result_id).items():
-                if version not in known:
-                    self._receipts.record(result_id, version, note_id or "found")
-                    known[version] = note_id or "found"
-        return known
+        return entries
 
     def custom_field_types(self, *, force: bool = False) -> dict[str, str]:
         """Candidate custom fields' `name_key` -> `value_type` (cached; read again when a

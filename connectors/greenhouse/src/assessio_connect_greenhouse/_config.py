@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from assessio_connect.config import Secret
+from assessio_connect import Secret
 
 from ._completion import DEFAULT_COMPLETION_HOSTS, host_pattern_problem
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from assessio_connect import codec
-from assessio_connect._wsgi import RequestBodyError, header, read_body
-from assessio_connect.connector import (
+import attrs
+
+from assessio_connect import (
+    Answer,
+    AssessioError,
     AssessmentChoice,
     AtsCandidate,
     AtsJob,
@@ -17,65 +19,56 @@ from assessio_connect.connector import (
     ConnectorContext,
     Invitation,
     OrderDraft,
-    Pushback,
-    WSGIApplication,
-)
-from assessio_connect.errors import (
-    AssessioError,
-    ConfigError,
-    ConnectorError,
-    PayloadError,
     PermanentError,
-    RetryableError,
-    StoreUnavailableError,
+    Pushback,
+    Request,
+    RequestRefused,
+    Routes,
 )
-from assessio_connect.store import OrderRecord
 
 from ._auth import ClientCredentialsAuth, HarvestAuth
 from ._authorization import CALLBACK_PATH, AuthorizationRequests
 from ._candidate_writer import CandidateWriter
 from ._config import GreenhouseConfig
 from ._harvest import HarvestClient
-from ._http import MAX_REQUEST_BYTES, Handler, Reply, error, respond, retry_later
-from ._jobs import hiring_team_emails
+from ._jobs import hiring_team_emails, unique_emails
 from ._keepalive import KeepAlive
 from ._oauth_callback import handle_callback
 from ._partner_api import PARTNER_PATHS, PartnerApi
 from ._partner_oauth import PartnerConnection
+from ._reading import read_json
 from ._tokens import TokenEndpoint
-from ._webhook import (
-    EVENT_ID_HEADER,
-    SIGNATURE_HEADER,
-    RecentEvents,
-    parse_stage_change,
-    signature_problem,
-)
+from ._webhook import EVENT_ID_HEADER, SIGNATURE, RecentEvents, StageChange, parse_stage_change
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
-
-    from ._webhook import StageChange
-
-__all__ = ["MAX_REQUEST_BYTES", "GreenhouseConnector"]
+__all__ = ["MAX_REQUEST_BYTES", "GreenhouseConnector", "greenhouse_error"]
 
 WEBHOOK_PATH = "/webhook"
+MAX_REQUEST_BYTES = 1024 * 1024
+RETRY_AFTER = 60.0
+"""Seconds Greenhouse is asked to wait when the connector cannot take a call right now."""
 
 
-def _unique(emails: Iterable[str]) -> tuple[str, ...]:
-    seen: dict[str, str] = {}
-    for email in emails:
-        seen.setdefault(email.strip().casefold(), email.strip())
-    return tuple(seen.values())
+def greenhouse_error(
+    status: int,
+    message: str,
+    *,
+    headers: Iterable[tuple[str, str]] = (),
+    problems: list[str] | None = None,
+    **extra: Any,
+) -> Answer:
+    """An error as Greenhouse's APIs word theirs: `{"message": …, "errors": [problems]}`."""
+    body: dict[str, Any] = {"message": message, **extra}
+    if problems is not None:
+        body["errors"] = problems
+    return Answer.json(status, body, headers=headers)
 
 
-class GreenhouseConnector(Connector):
+class GreenhouseConnector(Connector[GreenhouseConfig]):
     """Greenhouse: web hook mode (`POST /webhook`), Assessment Partner mode (`list_tests`,
     `send_test`, `test_status`, `request_errors`), or both, under `/connectors/{tenant}/`;
     plus `GET /oauth/callback` for a partner integration's connection."""
 
     kind: ClassVar[str] = "greenhouse"
-    Config: ClassVar[type[Any]] = GreenhouseConfig
-    config: GreenhouseConfig
 
     def __init__(
         self,
@@ -93,7 +86,13 @@ class GreenhouseConnector(Connector):
         self.harvest: HarvestClient | None = None
         self._writer: CandidateWriter | None = None
         self._keep_alive: KeepAlive | None = None
-        self._routes: dict[str, tuple[str, Handler]] = {}
+        self.routes = Routes(
+            max_body_bytes=MAX_REQUEST_BYTES,
+            log=context.log,
+            name="greenhouse",
+            retry_after=RETRY_AFTER,
+            error_answer=greenhouse_error,
+        )
         oauth = config.oauth
         if oauth is not None:
             endpoint = TokenEndpoint(
@@ -107,7 +106,7 @@ class GreenhouseConnector(Connector):
             if oauth.partner:
                 self.connection = PartnerConnection(oauth, endpoint, context)
                 auth = self.connection
-                self._routes[CALLBACK_PATH] = ("GET", self._oauth_callback)
+                self.routes.add("GET", CALLBACK_PATH, self._oauth_callback)
             else:
                 assert oauth.user_id is not None  # the configuration requires it
                 auth = ClientCredentialsAuth(endpoint, oauth.user_id, clock=context.now)
@@ -124,12 +123,12 @@ class GreenhouseConnector(Connector):
                 self.harvest, context.state, config, log=context.log, clock=clock
             )
         if config.webhook_enabled:
-            self._routes[WEBHOOK_PATH] = ("POST", self._webhook)
+            self.routes.add("POST", WEBHOOK_PATH, self._webhook)
         self._partner: PartnerApi | None = None
         if config.partner is not None:
-            self._partner = PartnerApi(config.partner, context, self.harvest, self._invite)
+            self._partner = PartnerApi(config.partner, context, self.harvest)
             if config.partner_enabled:
-                self._routes.update(self._partner.routes())
+                self._partner.add_routes(self.routes)
         if self.connection is not None and oauth is not None:
             self._keep_alive = KeepAlive(
                 self.connection.keep_alive,
@@ -148,6 +147,10 @@ class GreenhouseConnector(Connector):
     def is_pull(self) -> bool:
         return False
 
+    def wsgi_app(self) -> Routes:
+        """The connector's endpoints, mounted at `/connectors/{tenant}/`."""
+        return self.routes
+
     def close(self) -> None:
         """Stop renewing the partner connection's tokens."""
         if self._keep_alive is not None:
@@ -160,117 +163,50 @@ class GreenhouseConnector(Connector):
             error=f"{type(exc).__name__}: {exc}",
         )
 
-    # Routing
-
-    def wsgi_app(self) -> WSGIApplication:
-        """The connector's endpoints, mounted at `/connectors/{tenant}/`."""
-        return self._app
-
-    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            reply = self._route(environ)
-        except Exception as exc:  # a bug or a store failure must not show a traceback
-            self.context.log(
-                "greenhouse.request_error",
-                level="error",
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            reply = error(500, "internal error (see the connector's log)")
-        return respond(start_response, reply)
-
-    def _route(self, environ: WSGIEnvironment) -> Reply:
-        path = str(environ.get("PATH_INFO") or "/")
-        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        route = self._routes.get(path)
-        if route is None:
-            served = ", ".join(f"{m} {p}" for p, (m, _) in self._routes.items())
-            return error(404, f"no such route; this connector serves {served}")
-        allowed, handler = route
-        if method != allowed:
-            return Reply(405, {"message": f"use {allowed}"}, (("Allow", allowed),))
-        return handler(environ)
-
-    def _invite(self, invitation: Invitation) -> OrderRecord | Reply:
-        """`context.invite`, or the answer that says why the order cannot be made now."""
-        try:
-            return self.context.invite(invitation)
-        except RetryableError as exc:
-            return retry_later(str(exc), exc.retry_after)
-        except StoreUnavailableError:
-            return retry_later("the connector's store is unavailable; try again later")
-        except ConfigError as exc:
-            self.context.log(
-                "greenhouse.order_unusable",
-                level="error",
-                application_id=invitation.application_id,
-                problems="; ".join(exc.problems),
-            )
-            return error(422, "no assessment fits this request", errors=list(exc.problems))
-
     # Partner integration: the browser coming back from Greenhouse
 
-    def _oauth_callback(self, environ: WSGIEnvironment) -> Reply:
+    def _oauth_callback(self, request: Request) -> Answer:
         assert self.connection is not None
         requests = AuthorizationRequests(self.context.state, self.context.now)
         return handle_callback(
-            environ,
-            requests,
-            self.connection,
-            tenant=self.context.tenant,
-            log=self.context.log,
+            request, requests, self.connection, tenant=self.context.tenant, log=self.context.log
         )
 
     # Web hook mode
 
-    def _webhook(self, environ: WSGIEnvironment) -> Reply:
+    def _webhook(self, request: Request) -> Answer:
         settings = self.config.webhook
         assert settings is not None
-        try:
-            body = read_body(environ, MAX_REQUEST_BYTES)
-        except RequestBodyError as exc:
-            return error(exc.status, str(exc))
-        problem = signature_problem(
-            body, header(environ, SIGNATURE_HEADER), settings.secret_key.reveal()
-        )
-        if problem is not None:
-            self.context.log("greenhouse.webhook_rejected", level="warning", reason=problem)
-            return error(401, problem)
-        event_id = (header(environ, EVENT_ID_HEADER) or "").strip() or None
+        SIGNATURE.verify(request, settings.secret_key)
+        event_id = (request.header(EVENT_ID_HEADER) or "").strip() or None
         if event_id is not None and event_id in self.events:
             self.context.log("greenhouse.webhook_duplicate", event_id=event_id)
-            return Reply(200, {"status": "duplicate", "event_id": event_id})
-        try:
-            data = codec.parse_json(body, what="Greenhouse web hook")
-        except PayloadError as exc:
-            return error(400, str(exc))
+            return Answer.json(200, {"status": "duplicate", "event_id": event_id})
+        data = read_json(request, what="Greenhouse web hook")
         action = data.get("action") if isinstance(data, dict) else None
         if action == "ping":
-            reply = Reply(200, {"status": "ok"})
+            answer = Answer.json(200, {"status": "ok"})
         elif action != "candidate_stage_change":
-            reply = Reply(200, {"status": "ignored", "reason": f"action {action!r} is not used"})
+            reason = f"action {action!r} is not used"
+            answer = Answer.json(200, {"status": "ignored", "reason": reason})
         else:
-            try:
-                change = parse_stage_change(data)
-            except PayloadError as exc:
-                return error(422, "invalid candidate_stage_change", errors=list(exc.problems))
-            reply = self._stage_change(change)
-        if reply.status == 200 and event_id is not None:
-            self.events.add(event_id)
-        return reply
+            answer = self._stage_change(parse_stage_change(data))
+        if event_id is not None:
+            self.events.add(event_id)  # only once handled: Greenhouse retries anything else
+        return answer
 
-    def _stage_change(self, change: StageChange) -> Reply:
+    def _stage_change(self, change: StageChange) -> Answer:
         settings = self.config.webhook
         assert settings is not None
-        ignored = None
-        if change.prospect or change.job_id is None:
-            ignored = "a prospect application (no job stage)"
-        elif not any(
-            stage.matches(change.stage_id, change.stage_name, change.job_id)
-            for stage in settings.stages
+        job_id = change.job_id
+        if change.prospect or job_id is None:
+            reason = "a prospect application (no job stage)"
+            return Answer.json(200, {"status": "ignored", "reason": reason})
+        if not any(
+            stage.matches(change.stage_id, change.stage_name, job_id) for stage in settings.stages
         ):
-            ignored = f"stage {change.stage_name or change.stage_id!r} does not order an assessment"
-        if ignored is not None or change.job_id is None:
-            return Reply(200, {"status": "ignored", "reason": ignored})
+            reason = f"stage {change.stage_name or change.stage_id!r} does not order an assessment"
+            return Answer.json(200, {"status": "ignored", "reason": reason})
         if change.email is None:
             self.context.log(
                 "greenhouse.webhook_unusable",
@@ -278,61 +214,52 @@ class GreenhouseConnector(Connector):
                 application_id=change.application_id,
                 reason="the candidate has no valid e-mail address",
             )
-            return error(
-                422,
-                f"candidate {change.candidate_id} has no valid e-mail address to invite",
+            raise RequestRefused(
+                422, f"candidate {change.candidate_id} has no valid e-mail address to invite"
             )
-        known = self.context.find_order(change.application_id)
-        if known is None:
-            team: tuple[str, ...] = ()
-            if self.config.hiring_team_collaborators:
-                try:
-                    team = hiring_team_emails(self._require_harvest(), change.job_id)
-                except RetryableError as exc:
-                    return retry_later(str(exc), exc.retry_after)
-                except ConnectorError as exc:
-                    self.context.log(
-                        "greenhouse.hiring_team_unavailable",
-                        level="error",
-                        job_id=change.job_id,
-                        error=str(exc),
-                    )
-            invitation = Invitation(
-                application_id=change.application_id,
-                job=AtsJob(
-                    id=change.job_id,
-                    title=change.job_name,
-                    description=change.job_description,
-                    department=change.department,
-                    hiring_team=team,
-                ),
-                candidate=AtsCandidate(
-                    id=change.candidate_id,
-                    email=change.email,
-                    name=change.candidate_name,
-                ),
-                metadata={
-                    "mode": "webhook",
-                    "stage": change.stage_name or change.stage_id or "",
-                },
-            )
-            outcome = self._invite(invitation)
-            if isinstance(outcome, Reply):
-                return outcome
-            known = outcome
+        order = self.context.find_order(change.application_id) or self.context.invite(
+            self._invitation(change, job_id, change.email)
+        )
         self.context.log(
             "greenhouse.stage_change",
-            application_id=known.application_id,
-            result_id=known.result_id,
+            application_id=order.application_id,
+            result_id=order.result_id,
         )
-        return Reply(
+        return Answer.json(
             200,
             {
                 "status": "ordered",
-                "application_id": known.application_id,
-                "result_id": known.result_id,
-                "state": known.state.value,
+                "application_id": order.application_id,
+                "result_id": order.result_id,
+                "state": order.state.value,
             },
+        )
+
+    def _invitation(self, change: StageChange, job_id: str, email: str) -> Invitation:
+        """The order's invitation; the job's hiring team is read when it becomes collaborators
+        (Harvest down: 503, and Greenhouse retries; refused: ordered without them)."""
+        team: tuple[str, ...] = ()
+        if self.config.hiring_team_collaborators:
+            try:
+                team = hiring_team_emails(self._require_harvest(), job_id)
+            except PermanentError as exc:
+                self.context.log(
+                    "greenhouse.hiring_team_unavailable",
+                    level="error",
+                    job_id=job_id,
+                    error=str(exc),
+                )
+        return Invitation(
+            application_id=change.application_id,
+            job=AtsJob(
+                id=job_id,
+                title=change.job_name,
+                description=change.job_description,
+                department=change.department,
+                hiring_team=team,
+            ),
+            candidate=AtsCandidate(id=change.candidate_id, email=email, name=change.candidate_name),
+            metadata={"mode": "webhook", "stage": change.stage_name or change.stage_id or ""},
         )
 
     def map_order(self, invitation: Invitation, choice: AssessmentChoice) -> OrderDraft:
@@ -340,14 +267,8 @@ class GreenhouseConnector(Connector):
         draft = super().map_order(invitation, choice)
         if not self.config.hiring_team_collaborators or not invitation.job.hiring_team:
             return draft
-        collaborators = _unique((*draft.collaborators, *invitation.job.hiring_team))
-        return OrderDraft(
-            recruitment=draft.recruitment,
-            candidate=draft.candidate,
-            lens=draft.lens,
-            locale=draft.locale,
-            collaborators=collaborators,
-        )
+        team = unique_emails((*draft.collaborators, *invitation.job.hiring_team))
+        return attrs.evolve(draft, collaborators=team)
 
     # Results
 
@@ -361,19 +282,12 @@ class GreenhouseConnector(Connector):
                     "be marked complete; add [...ats.partner] back"
                 )
             self._partner.complete(pushback)
-            return
-        writer = self._writer
-        if writer is None:
+        elif self._writer is None:
             raise PermanentError(
                 "writing results back needs Harvest v3: set [...ats.oauth] for the tenant"
             )
-        order = pushback.order
-        writer.write(
-            order,
-            pushback.result,
-            pushback.version,
-            self._lens_name(order.order.lens_id),
-        )
+        else:
+            self._writer.write(pushback, self._lens_name(pushback.order.order.lens_id))
 
     def _lens_name(self, lens_id: str) -> str | None:
         try:

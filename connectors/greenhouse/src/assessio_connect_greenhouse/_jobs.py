@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from assessio_connect.connector import AtsJob
-from assessio_connect.errors import PermanentError
-from assessio_connect.models import email_problem
+from assessio_connect import AtsJob, PermanentError
 
 from ._harvest import HarvestClient
+from ._reading import email_problem
 from ._webhook import plain_text
 
-__all__ = ["MAX_IDS", "hiring_team_emails", "job_of_application"]
+__all__ = ["MAX_IDS", "hiring_team_emails", "job_of_application", "unique_emails"]
 
 MAX_IDS = 50
 """Ids per `?ids=` filter that Harvest v3 takes at once."""
@@ -25,7 +24,8 @@ def _ident(value: object) -> str | None:
     return str(value)
 
 
-def _unique(emails: Iterable[str]) -> tuple[str, ...]:
+def unique_emails(emails: Iterable[str]) -> tuple[str, ...]:
+    """Each address once (compared case-insensitively), in their first order."""
     seen: dict[str, str] = {}
     for email in emails:
         seen.setdefault(email.strip().casefold(), email.strip())
@@ -92,4 +92,4 @@ def hiring_team_emails(harvest: HarvestClient, job_id: str) -> tuple[str, ...]:
             email = next((e for e in candidates if email_problem(e) is None), None)
             if isinstance(email, str):
                 emails.append(email)
-    return _unique(emails)
+    return unique_emails(emails)

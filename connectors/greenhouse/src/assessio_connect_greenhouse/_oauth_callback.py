@@ -4,36 +4,43 @@ is exchanged at once and the tokens kept; the person sees a page saying what hap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
-from urllib.parse import parse_qs
+import html
+from collections.abc import Callable
 
-from assessio_connect.errors import ConnectorError, RetryableError
+from assessio_connect import Answer, ConnectorError, Request, RetryableError
 
 from ._authorization import AuthorizationRequests
-from ._http import Reply, page
 from ._partner_oauth import PartnerConnection, reconnect_command
 
-__all__ = ["handle_callback"]
+__all__ = ["handle_callback", "page"]
 
 
-def _one(query: Mapping[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[0][:500] if values and len(values) == 1 and values[0] else None
+def page(status: int, text: str) -> Answer:
+    """A minimal HTML page saying `text` (escaped), for a person in a browser."""
+    body = (
+        '<!doctype html><meta charset="utf-8"><title>assessio-connect</title>'
+        f"<p>{html.escape(text)}</p>"
+    )
+    return Answer.text(status, body, content_type="text/html; charset=utf-8")
+
+
+def _one(request: Request, name: str) -> str | None:
+    """The query parameter `name` when given once and not empty (at most 500 characters)."""
+    values = request.query.get(name, ())
+    return values[0][:500] if len(values) == 1 and values[0] else None
 
 
 def handle_callback(
-    environ: Mapping[str, Any],
+    request: Request,
     requests: AuthorizationRequests,
     connection: PartnerConnection,
     *,
     tenant: str,
     log: Callable[..., None],
-) -> Reply:
+) -> Answer:
     """Check the `state` (single use), then trade the code for tokens."""
-    query = parse_qs(str(environ.get("QUERY_STRING") or ""), keep_blank_values=True)
     command = reconnect_command(tenant)
-    state = _one(query, "state")
+    state = _one(request, "state")
     pending = requests.take(state) if state is not None else None
     if pending is None:
         log(
@@ -46,9 +53,9 @@ def handle_callback(
             "This connection link is unknown, already used or expired, so nothing was changed. "
             f"For a new one, run: {command}",
         )
-    refused = _one(query, "error")
+    refused = _one(request, "error")
     if refused is not None:
-        description = _one(query, "error_description") or ""
+        description = _one(request, "error_description") or ""
         log(
             "greenhouse.oauth_callback_refused",
             level="warning",
@@ -60,7 +67,7 @@ def handle_callback(
             f"Greenhouse did not authorize the connection ({refused}"
             f"{': ' + description if description else ''}). To try again, run: {command}",
         )
-    code = _one(query, "code")
+    code = _one(request, "code")
     if code is None:
         log("greenhouse.oauth_callback_refused", level="warning", reason="no code")
         return page(400, f"Greenhouse sent no authorization code. To try again, run: {command}")

@@ -1,5 +1,5 @@
-"""Greenhouse's Assessment Partner API as served by the connector: `list_tests`, `send_test`,
-`test_status` and `request_errors`, each behind Basic auth with the tenant's partner key."""
+"""The Assessment Partner API's payloads: reading a `send_test` request, and the answers of
+`list_tests` and `test_status`."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from assessio_connect._strict import json_type
-from assessio_connect.errors import PayloadError
-from assessio_connect.models import AssessioConfig, Result, email_problem
+from assessio_connect import AssessioConfig, PayloadError, Result
 
 from ._completion import completion_url
+from ._config import PartnerSettings
+from ._reading import email_problem, json_type
 
 __all__ = [
-    "CompletionSettings",
     "TestOrder",
     "interview_id_for",
     "parse_send_test",
@@ -27,17 +26,6 @@ __all__ = [
 ]
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-@attrs.frozen
-class CompletionSettings:
-    """Where completion URLs may point: `partner.completion_hosts` and whether `http://` is
-    allowed (`partner.allow_http_completion`)."""
-
-    completion_hosts: tuple[str, ...]
-    allow_http: bool = False
-
-
 _WHAT = "send_test request"
 
 
@@ -98,7 +86,7 @@ def _text(
     return value.strip()
 
 
-def parse_send_test(data: object, settings: CompletionSettings) -> TestOrder:
+def parse_send_test(data: object, settings: PartnerSettings) -> TestOrder:
     """A `send_test` body, or `PayloadError` listing each problem as `message @ $.path`. The
     completion url is kept as rebuilt from its checked parts."""
     if not isinstance(data, dict):
@@ -118,7 +106,9 @@ def parse_send_test(data: object, settings: CompletionSettings) -> TestOrder:
     url = None
     if raw_url is not None:
         try:
-            url = completion_url(raw_url, settings.completion_hosts, allow_http=settings.allow_http)
+            url = completion_url(
+                raw_url, settings.completion_hosts, allow_http=settings.allow_http_completion
+            )
         except ValueError as exc:
             problems.append(f"the completion url {exc} @ $.url")
     candidate = data.get("candidate")
@@ -133,8 +123,8 @@ def parse_send_test(data: object, settings: CompletionSettings) -> TestOrder:
         first = _text(candidate, "first_name", "$.candidate", problems, required=False)
         last = _text(candidate, "last_name", "$.candidate", problems, required=False)
         email = _text(candidate, "email", "$.candidate", problems, required=True)
-        if email is not None and email_problem(email):
-            problems.append(f"{email_problem(email)} @ $.candidate.email")
+        if email is not None and (problem := email_problem(email)):
+            problems.append(f"{problem} @ $.candidate.email")
         profile = _text(
             candidate, "greenhouse_profile_url", "$.candidate", problems, required=False
         )

@@ -4,121 +4,101 @@ and the completion `PATCH` that announces a result."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from typing import Any
 
-from assessio_connect import codec
-from assessio_connect._wsgi import RequestBodyError, read_body
-from assessio_connect.connector import AtsCandidate, AtsJob, ConnectorContext, Invitation, Pushback
-from assessio_connect.errors import (
+from assessio_connect import (
+    Answer,
     APIError,
     AssessioError,
+    AtsCandidate,
+    AtsJob,
+    ConnectorContext,
     ConnectorError,
-    PayloadError,
+    Invitation,
     PermanentError,
+    Pushback,
+    Request,
+    RequestRefused,
     RetryableError,
+    Routes,
     TransportError,
+    as_connector_errors,
 )
-from assessio_connect.store import OrderRecord
 
-from ._auth import basic_header, error_text
+from ._auth import basic_header
 from ._completion import completion_url
 from ._config import PartnerSettings
 from ._harvest import HarvestClient
-from ._http import MAX_REQUEST_BYTES, Handler, Reply, basic_credentials, error, retry_later
 from ._jobs import job_of_application
-from ._partner import (
-    CompletionSettings,
-    interview_id_for,
-    parse_send_test,
-    status_answer,
-    tests_answer,
-)
+from ._partner import TestOrder, interview_id_for, parse_send_test, status_answer, tests_answer
+from ._reading import read_json
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
-
-    from ._partner import TestOrder
-
-__all__ = ["PARTNER_PATHS", "PartnerApi"]
+__all__ = ["PARTNER_PATHS", "PartnerApi", "basic_username"]
 
 PARTNER_PATHS = ("/list_tests", "/send_test", "/test_status", "/request_errors")
+_CHALLENGE = (("WWW-Authenticate", 'Basic realm="assessio-connect"'),)
+_ERROR_FIELDS = ("api_call", "partner_test_id", "partner_test_name", "partner_interview_id")
+
+
+def basic_username(authorization: str | None) -> str | None:
+    """The user name of `Authorization: Basic …`, or None when absent or malformed."""
+    scheme, _, encoded = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, colon, _ = decoded.partition(":")
+    return username if colon else None
 
 
 class PartnerApi:
-    """The partner endpoints of one tenant; `invite` records an order (or says why not)."""
+    """The partner endpoints of one tenant, and the completion of its tests."""
 
     def __init__(
         self,
         settings: PartnerSettings,
         context: ConnectorContext,
         harvest: HarvestClient | None,
-        invite: Callable[[Invitation], OrderRecord | Reply],
     ) -> None:
         self._settings = settings
         self._context = context
         self._harvest = harvest
-        self._invite = invite
-        self._completion = CompletionSettings(
-            settings.completion_hosts, settings.allow_http_completion
-        )
 
-    def routes(self) -> dict[str, tuple[str, Handler]]:
-        """Path -> (method, handler), relative to `/connectors/{tenant}`."""
-        return {
-            "/list_tests": ("GET", self._list_tests),
-            "/send_test": ("POST", self._send_test),
-            "/test_status": ("GET", self._test_status),
-            "/request_errors": ("POST", self._request_errors),
-        }
+    def add_routes(self, routes: Routes) -> None:
+        """Serve the partner endpoints (relative to `/connectors/{tenant}`)."""
+        routes.add("GET", "/list_tests", self._list_tests)
+        routes.add("POST", "/send_test", self._send_test)
+        routes.add("GET", "/test_status", self._test_status)
+        routes.add("POST", "/request_errors", self._request_errors)
 
-    def _denied(self, environ: WSGIEnvironment) -> Reply | None:
-        credentials = basic_credentials(environ)
+    def _authenticate(self, request: Request) -> None:
+        """401 unless the Basic user name is the partner key (compared in constant time)."""
+        username = basic_username(request.header("Authorization"))
+        if username is None:
+            raise RequestRefused(401, "missing Basic credentials", headers=_CHALLENGE)
         key = self._settings.api_key.reveal().encode("utf-8")
-        if credentials is not None and hmac.compare_digest(credentials[0].encode("utf-8"), key):
-            return None
-        self._context.log(
-            "greenhouse.partner_rejected",
-            level="warning",
-            path=str(environ.get("PATH_INFO") or ""),
-            reason="missing Basic credentials" if credentials is None else "unknown API key",
-        )
-        return Reply(
-            401,
-            {"message": "invalid API key"},
-            (("WWW-Authenticate", 'Basic realm="assessio-connect"'),),
-        )
+        if not hmac.compare_digest(username.encode("utf-8"), key):
+            raise RequestRefused(401, "invalid API key", headers=_CHALLENGE)
 
-    def _list_tests(self, environ: WSGIEnvironment) -> Reply:
-        denied = self._denied(environ)
-        if denied is not None:
-            return denied
+    def _list_tests(self, request: Request) -> Answer:
+        self._authenticate(request)
         try:
             config = self._context.assessio_config()
         except (APIError, TransportError) as exc:
-            return retry_later(f"cannot read the lenses from Assessio right now: {exc}")
-        return Reply(200, tests_answer(config))
+            raise RetryableError(f"cannot read the lenses from Assessio right now: {exc}") from None
+        return Answer.json(200, tests_answer(config))
 
-    def _send_test(self, environ: WSGIEnvironment) -> Reply:
-        denied = self._denied(environ)
-        if denied is not None:
-            return denied
-        try:
-            data = codec.parse_json(read_body(environ, MAX_REQUEST_BYTES), what="send_test request")
-        except RequestBodyError as exc:
-            return error(exc.status, str(exc))
-        except PayloadError as exc:
-            return error(400, str(exc))
-        try:
-            order = parse_send_test(data, self._completion)
-        except PayloadError as exc:
-            return error(422, "invalid send_test request", errors=list(exc.problems))
+    def _send_test(self, request: Request) -> Answer:
+        self._authenticate(request)
+        order = parse_send_test(read_json(request, what="send_test request"), self._settings)
         interview_id = interview_id_for(order.completion_url)
-        known = self._context.find_order(interview_id)
-        if known is None:
-            invitation = Invitation(
+        known = self._context.find_order(interview_id) or self._context.invite(
+            Invitation(
                 application_id=interview_id,
                 job=self._job(order),
                 candidate=AtsCandidate(
@@ -134,16 +114,11 @@ class PartnerApi:
                     "greenhouse_application_id": order.application_id or "",
                 },
             )
-            outcome = self._invite(invitation)
-            if isinstance(outcome, Reply):
-                return outcome
-            known = outcome
-        self._context.log(
-            "greenhouse.test_sent",
-            partner_interview_id=interview_id,
-            result_id=known.result_id,
         )
-        return Reply(200, {"partner_interview_id": interview_id})
+        self._context.log(
+            "greenhouse.test_sent", partner_interview_id=interview_id, result_id=known.result_id
+        )
+        return Answer.json(200, {"partner_interview_id": interview_id})
 
     def _job(self, order: TestOrder) -> AtsJob:
         """The Greenhouse job behind a sent test (read through Harvest when possible), else one
@@ -166,47 +141,35 @@ class PartnerApi:
             pass
         return AtsJob(id=f"test-{order.partner_test_id}", title=f"{name} (Greenhouse assessment)")
 
-    def _test_status(self, environ: WSGIEnvironment) -> Reply:
-        denied = self._denied(environ)
-        if denied is not None:
-            return denied
-        query = parse_qs(str(environ.get("QUERY_STRING") or ""))
-        interview_id = (query.get("partner_interview_id") or [""])[0].strip()
+    def _test_status(self, request: Request) -> Answer:
+        self._authenticate(request)
+        interview_id = (request.arg("partner_interview_id") or "").strip()
         if not interview_id:
-            return error(400, "partner_interview_id is required")
+            raise RequestRefused(400, "partner_interview_id is required")
         order = self._context.find_order(interview_id)
         if order is None or order.metadata.get("mode") != "partner":
-            return error(404, f"no test with partner_interview_id {interview_id!r}")
+            raise RequestRefused(404, f"no test with partner_interview_id {interview_id!r}")
         record = self._context.latest_result(order.result_id)
         if record is None:
-            return Reply(200, status_answer(None, None))
-        return Reply(200, status_answer(record.result, record.version))
+            return Answer.json(200, status_answer(None, None))
+        return Answer.json(200, status_answer(record.result, record.version))
 
-    def _request_errors(self, environ: WSGIEnvironment) -> Reply:
-        denied = self._denied(environ)
-        if denied is not None:
-            return denied
+    def _request_errors(self, request: Request) -> Answer:
+        self._authenticate(request)
         try:
-            data = codec.parse_json(read_body(environ, MAX_REQUEST_BYTES), what="request_errors")
-        except RequestBodyError as exc:
-            return error(exc.status, str(exc))
-        except PayloadError:
+            data = read_json(request, what="request_errors")
+        except RequestRefused:
             data = None
         fields: dict[str, Any] = {}
         if isinstance(data, dict):
-            for key in (
-                "api_call",
-                "partner_test_id",
-                "partner_test_name",
-                "partner_interview_id",
-            ):
+            for key in _ERROR_FIELDS:
                 if isinstance(data.get(key), (str, int)):
                     fields[key] = str(data[key])[:200]
             errors = data.get("errors")
             if isinstance(errors, list):
                 fields["errors"] = "; ".join(str(item) for item in errors)[:1000]
         self._context.log("greenhouse.partner_request_error", level="error", **fields)
-        return Reply(200, {})
+        return Answer.json(200, {})
 
     def complete(self, pushback: Pushback) -> None:
         """Announce a result: `PATCH` the test's completion url with the partner key, after
@@ -218,30 +181,20 @@ class PartnerApi:
             raise PermanentError(f"order {order.result_id} has no Greenhouse completion url")
         try:
             url = completion_url(
-                stored,
-                settings.completion_hosts,
-                allow_http=settings.allow_http_completion,
+                stored, settings.completion_hosts, allow_http=settings.allow_http_completion
             )
         except ValueError as exc:
             raise PermanentError(
                 f"the completion url of test {order.application_id} {exc}; the partner key is "
                 "not sent there"
             ) from None
-        headers = {"Authorization": basic_header(settings.api_key.reveal())}
-        action = f"mark test {order.application_id} complete in Greenhouse"
-        try:
-            self._context.transport.send("PATCH", url, headers=headers)
-        except TransportError as exc:
-            raise RetryableError(f"could not {action}: {exc}") from None
-        except APIError as exc:
-            detail = error_text(exc.body_excerpt)
-            suffix = f": {detail}" if detail else ""
-            message = f"could not {action}: Greenhouse answered HTTP {exc.status}{suffix}"
-            if exc.status in (408, 425, 429) or exc.status >= 500:
-                raise RetryableError(message, retry_after=exc.retry_after) from None
-            if exc.status == 401:
-                message += "; check ats.partner.api_key"
-            raise PermanentError(message) from None
+        key = settings.api_key.reveal()
+        with as_connector_errors(
+            f"mark test {order.application_id} complete in Greenhouse",
+            secrets=[key],
+            credentials_hint="check ats.partner.api_key",
+        ):
+            self._context.transport.send("PATCH", url, headers={"Authorization": basic_header(key)})
         self._context.log(
             "greenhouse.test_completed",
             partner_interview_id=order.application_id,

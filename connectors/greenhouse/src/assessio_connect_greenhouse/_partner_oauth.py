@@ -18,9 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from assessio_connect import codec
-from assessio_connect.connector_state import ConnectorState
-from assessio_connect.errors import PayloadError, PermanentError, RetryableError
+from assessio_connect import (
+    ConnectorState,
+    PayloadError,
+    PermanentError,
+    RetryableError,
+    dumps,
+    loads,
+)
 
 from ._auth import renew_at
 from ._tokens import GrantRefused, TokenEndpoint, TokenGrant
@@ -127,12 +132,11 @@ class PartnerConnection:
                 tokens = self._refresh(self._access_usable)
             return f"Bearer {tokens.access_token}"
 
-    def rejected(self, authorization: str) -> bool:
+    def rejected(self, authorization: str) -> None:
         """Harvest refused `authorization` (revoked early?): use another access token."""
         with self._lock:
             self._rejected = authorization.removeprefix("Bearer ")
             self._cached = None
-        return True
 
     # Connecting, keeping alive
 
@@ -172,7 +176,7 @@ class PartnerConnection:
         if entry is None:
             return None
         try:
-            return codec.loads(entry.value.encode("utf-8"), StoredTokens)
+            return loads(entry.value.encode("utf-8"), StoredTokens)
         except PayloadError:
             return None
 
@@ -269,7 +273,7 @@ class PartnerConnection:
         )
 
     def _save(self, tokens: StoredTokens) -> None:
-        self._context.state.put(CONNECTION_KEY, codec.dumps(tokens).decode("utf-8"))
+        self._context.state.put(CONNECTION_KEY, dumps(tokens).decode("utf-8"))
 
     def _report(self, tokens: StoredTokens | None) -> None:
         """Log, once per stored state, that the tenant cannot reach Harvest and why."""

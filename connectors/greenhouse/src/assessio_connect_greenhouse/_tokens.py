@@ -13,22 +13,18 @@ from urllib.parse import urlencode
 
 import attrs
 
-from assessio_connect.config import Secret
-from assessio_connect.errors import (
-    APIError,
-    ConnectorError,
-    PermanentError,
-    RetryableError,
-    TransportError,
-)
-from assessio_connect.transport import Transport
+from assessio_connect import AtsHttp, PermanentError, Secret, Transport
 
-from ._auth import basic_header, error_text
+from ._auth import basic_header
+from ._reading import error_text
 
 __all__ = ["DEFAULT_ACCESS_LIFETIME", "GrantRefused", "TokenEndpoint", "TokenGrant"]
 
 DEFAULT_ACCESS_LIFETIME = 3600.0
 """Seconds an access token lives when the answer does not say (Greenhouse documents 1 h)."""
+REFUSALS = (400, 401, 403)
+"""The statuses of an OAuth error answer (RFC 6749 §5.2), read here for what to tell the
+operator; the kit turns every other failure into a retryable or permanent error."""
 
 
 class GrantRefused(PermanentError):
@@ -91,8 +87,12 @@ class TokenEndpoint:
         clock: Callable[[], float],
     ) -> None:
         self.url = url
-        self._basic = basic_header(client_id, client_secret.reveal())
-        self._transport = transport
+        self._http = AtsHttp(
+            transport,
+            url,
+            headers={"Authorization": basic_header(client_id, client_secret.reveal())},
+            name="the Greenhouse token endpoint",
+        )
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -100,19 +100,12 @@ class TokenEndpoint:
 
     def client_credentials(self, user_id: int) -> TokenGrant:
         """A custom integration's token, acting as Greenhouse user `user_id` (`sub`)."""
-        return self._request(
-            {"grant_type": "client_credentials", "sub": str(user_id)},
-            hide=(),
-            what="a token",
-        )
+        form = {"grant_type": "client_credentials", "sub": str(user_id)}
+        return self._request(form, hide=(), what="a token")
 
     def authorization_code(self, code: str, redirect_uri: str) -> TokenGrant:
         """The tokens for an authorization code that came back to `redirect_uri`."""
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-        }
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
         return self._request(form, hide=(code,), what="tokens for the authorization code")
 
     def refresh(self, refresh_token: str) -> TokenGrant:
@@ -121,30 +114,26 @@ class TokenEndpoint:
         return self._request(form, hide=(refresh_token,), what="a token with the refresh token")
 
     def _request(self, form: Mapping[str, str], *, hide: tuple[str, ...], what: str) -> TokenGrant:
-        headers = {
-            "Authorization": self._basic,
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        }
-        try:
-            response = self._transport.send(
-                "POST", self.url, body=urlencode(form).encode(), headers=headers
-            )
-        except TransportError as exc:
-            raise RetryableError(f"could not ask Greenhouse for {what}: {exc}") from None
-        except APIError as exc:
-            raise self._refusal(exc, hide, what) from None
+        response = self._http.request(
+            "POST",
+            self.url,
+            body=urlencode(form).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            what=f"ask Greenhouse for {what}",
+            accept=REFUSALS,
+        )
+        if response.status in REFUSALS:
+            raise self._refusal(response.status, response.body, hide, what)
         return self._grant(response.body)
 
-    def _refusal(self, exc: APIError, hide: tuple[str, ...], what: str) -> ConnectorError:
-        detail = error_text(exc.body_excerpt)
+    def _refusal(
+        self, status: int, body: bytes, hide: tuple[str, ...], what: str
+    ) -> PermanentError:
+        detail = error_text(body)
         for secret in hide:
             detail = detail.replace(secret, "[redacted]")
-        suffix = f": {detail}" if detail else ""
-        said = f"the Greenhouse token endpoint {self.url} answered HTTP {exc.status}{suffix}"
-        if exc.status == 429 or exc.status >= 500:
-            return RetryableError(f"could not get {what}: {said}", retry_after=exc.retry_after)
-        if exc.status == 401 or "invalid_client" in detail:
+        said = f"the Greenhouse token endpoint {self.url} answered HTTP {status}: {detail}"
+        if status == 401 or "invalid_client" in detail:
             return PermanentError(
                 f"{said}; it refused the client credentials: check ats.oauth.client_id and "
                 "ats.oauth.client_secret"

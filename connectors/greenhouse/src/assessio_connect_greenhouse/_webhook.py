@@ -1,11 +1,9 @@
-"""Greenhouse web hooks: the `Signature: sha256 <hex>` check, a bounded memory of event ids,
-and reading a `candidate_stage_change` payload."""
+"""Greenhouse web hooks: the `Signature` scheme, a bounded memory of event ids, and reading a
+`candidate_stage_change` payload."""
 
 from __future__ import annotations
 
 import collections
-import hashlib
-import hmac
 import threading
 from collections.abc import Mapping
 from html.parser import HTMLParser
@@ -13,46 +11,25 @@ from typing import Any
 
 import attrs
 
-from assessio_connect._strict import json_type
-from assessio_connect.errors import PayloadError
-from assessio_connect.models import email_problem
+from assessio_connect import BodyHmac, PayloadError
+
+from ._reading import email_problem, json_type
 
 __all__ = [
     "EVENT_ID_HEADER",
-    "SIGNATURE_HEADER",
+    "SIGNATURE",
     "RecentEvents",
     "StageChange",
     "parse_stage_change",
     "plain_text",
-    "sign",
-    "signature_problem",
 ]
 
-SIGNATURE_HEADER = "Signature"
+SIGNATURE = BodyHmac("Signature", prefix="sha256 ")
+"""`Signature: sha256 <hex HMAC-SHA256 of the raw body>` under the web hook's secret key
+(grnhse/greenhouse-api-docs, source/includes/webhooks/_introduction.md)."""
 EVENT_ID_HEADER = "Greenhouse-Event-ID"
-_PREFIX = "sha256 "
 _WHAT = "Greenhouse web hook"
 DESCRIPTION_LIMIT = 2000
-
-
-def sign(body: bytes, secret_key: str) -> str:
-    """The `Signature` header Greenhouse sends: `sha256 <hex HMAC-SHA256 of the raw body>`."""
-    return _PREFIX + hmac.new(secret_key.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-def signature_problem(body: bytes, presented: str | None, secret_key: str) -> str | None:
-    """Why `presented` does not sign `body`, or None when it does (constant-time compare)."""
-    if not presented:
-        return f"missing {SIGNATURE_HEADER} header"
-    # WSGI hands headers over as latin-1 strings, so this encoding cannot fail.
-    given = presented.strip().encode("latin-1")
-    algorithm, _, digest = given.partition(b" ")
-    if algorithm.lower() != b"sha256" or not digest.strip():
-        return f"{SIGNATURE_HEADER} must look like 'sha256 <hex HMAC-SHA256 of the body>'"
-    expected = sign(body, secret_key).encode("ascii")[len(_PREFIX) :]
-    if not hmac.compare_digest(digest.strip().lower(), expected):
-        return f"{SIGNATURE_HEADER} does not match the body (check webhook.secret_key)"
-    return None
 
 
 class RecentEvents:

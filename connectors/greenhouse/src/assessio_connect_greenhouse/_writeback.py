@@ -7,15 +7,15 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from assessio_connect.models import Result
+from assessio_connect import Result
 
 __all__ = [
     "TEXT_VALUE_TYPES",
     "custom_field_entries",
     "note_body",
+    "note_marked",
     "note_marker",
     "subscores_text",
-    "written_versions",
 ]
 
 _MARKER = re.compile(r"assessio-result: (?P<id>[^\s]+) v(?P<version>[0-9]{1,9})\b")
@@ -28,17 +28,14 @@ def note_marker(result_id: str, version: int) -> str:
     return f"assessio-result: {result_id} v{version}"
 
 
-def written_versions(notes: Iterable[Any], result_id: str) -> dict[int, str]:
-    """Version -> note id of the notes among `notes` that carry `result_id`'s marker."""
-    versions: dict[int, str] = {}
+def note_marked(notes: Iterable[Any], result_id: str, version: int) -> str | None:
+    """The id of the note among `notes` that carries the marker of `result_id` at `version`."""
     for note in notes:
         body = note.get("body") if isinstance(note, dict) else None
-        if not isinstance(body, str):
-            continue
-        for found in _MARKER.finditer(body):
-            if found.group("id") == result_id:
-                versions.setdefault(int(found.group("version")), str(note.get("id", "")))
-    return versions
+        for found in _MARKER.finditer(body if isinstance(body, str) else ""):
+            if (found["id"], int(found["version"])) == (result_id, version):
+                return str(note.get("id", ""))
+    return None
 
 
 def subscores_text(subscores: Mapping[str, int]) -> str:

@@ -12,8 +12,9 @@ from assessio_connect import hookimpl
 if TYPE_CHECKING:
     import click
 
-    from assessio_connect.connector import Connector
-    from assessio_connect.demo import DemoAts
+    from assessio_connect import Connector
+
+    from ._demo import GreenhouseDemo
 
 __all__ = [
     "assessio_register_commands",
@@ -40,7 +41,7 @@ def assessio_register_commands(cli: click.Group) -> None:
 
 @hookimpl
 def assessio_register_demos(
-    register: Callable[[str, Callable[[], DemoAts]], None],
+    register: Callable[[str, Callable[[], GreenhouseDemo]], None],
 ) -> None:
     """The fake Greenhouse moving candidates into an assessment stage."""
     from ._demo import GreenhouseDemo
