@@ -301,6 +301,17 @@ def test_bad_json_is_400(events_url: str, context: Context, http: urllib3.PoolMa
     assert context.invited == []
 
 
+def test_a_body_that_is_not_json_by_its_content_type_is_415(
+    events_url: str, context: Context, http: urllib3.PoolManager
+) -> None:
+    raw = json.dumps(event()).encode()
+    headers = {**signed(raw), "Content-Type": "text/plain"}
+    status, answer, _ = post(http, events_url, raw, headers)
+    assert status == 415
+    assert "application/json" in answer["error"]
+    assert context.invited == []
+
+
 def test_missing_and_invalid_fields_are_422_with_every_problem(
     events_url: str, context: Context, http: urllib3.PoolManager
 ) -> None:

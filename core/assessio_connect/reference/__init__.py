@@ -20,10 +20,12 @@ constant time). Answers, each `application/json`:
     ======  ============================================================================
     413     the body is over 256 KiB (refused before it is read)
     401     the signature is missing, malformed or wrong: `{"error": …}`
+    415     the Content-Type is not `application/json`
     400     the body is not UTF-8 JSON
     422     the JSON breaks the shape above (`problems` lists each as `message @ $.path`),
             or no lens/locale fits it under the tenant's rules
     503     Assessio's lenses or the store cannot be read right now (`Retry-After`)
+    404     any other path; 405 (with `Allow`) any other method
     202     `{"application_id": …, "result_id": …, "state": "pending" | "sent" | "failed"}`
     ======  ============================================================================
 
