@@ -29,6 +29,7 @@ from assessio_connect.store import (
     TenantActivity,
     payload_digest,
 )
+from inbound_contract import InboundContract
 
 __all__ = ["NOW", "StoreContract", "StoreFactory", "new_order", "payload"]
 
@@ -73,8 +74,9 @@ def payload(result_id: str = "r-1", score: int = 71) -> bytes:
     ).encode()
 
 
-class StoreContract:
-    """Every documented behaviour of `Store`; backends subclass it and provide `store_factory`."""
+class StoreContract(InboundContract):
+    """Every documented behaviour of `Store` (the inbound queue's in `InboundContract`);
+    backends subclass it and provide `store_factory`."""
 
     @pytest.fixture
     def store_factory(self) -> Iterator[StoreFactory]:

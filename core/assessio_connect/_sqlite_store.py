@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from . import codec
 from ._file_lock import FileLock
 from ._group_commit import GroupCommit
+from ._sqlite_inbound import INBOUND_MIGRATION, SQLiteInbound
 from .errors import ConfigError, StoreError, StoreUnavailableError
 from .models import AssessmentOrder
 from .store import (
@@ -151,6 +152,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX delivery_attempts_result ON delivery_attempts (tenant, result_id, id)",
     ),
+    # 4: the inbound queue of push connectors' events (_sqlite_inbound).
+    INBOUND_MIGRATION,
 )
 """Schema steps in order; step N (1-based) brings the database to schema version N."""
 
@@ -354,7 +357,7 @@ def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
             delay = min(delay * 2, 0.1)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteInbound):
     """A `Store` in one SQLite file; one connection per calling thread."""
 
     exclusive = True

@@ -28,6 +28,8 @@ __all__ = [
     "DeliveryAttempt",
     "DeliveryRecord",
     "DeliveryState",
+    "InboundRecord",
+    "InboundState",
     "NewOrder",
     "OrderRecord",
     "OrderState",
@@ -248,6 +250,42 @@ class TenantActivity:
     last_order_error_at: float | None = None
     last_poll_at: float | None = None
     """When the tenant's ATS was last polled successfully (pull style)."""
+
+
+class InboundState(str, enum.Enum):
+    """Where an event a push connector accepted from its ATS stands (the inbound queue)."""
+
+    PENDING = "pending"
+    """Due at `next_attempt_at` (new, or waiting for a retry)."""
+    IN_FLIGHT = "in_flight"
+    """Claimed by a worker until `lease_expires_at`."""
+    DONE = "done"
+    """The connector's `handle_event` returned."""
+    DEAD = "dead"
+    """Dead-lettered: a permanent failure, or retries ran past the horizon."""
+
+
+@attrs.frozen
+class InboundRecord:
+    """One event of the inbound queue, as stored: accepted once per (tenant, key)."""
+
+    id: int
+    tenant: str
+    key: str
+    """The ATS's id of the event (e.g. Greenhouse-Event-ID): a repeat is stored once."""
+    payload: bytes = attrs.field(repr=False)
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    """The request headers the connector chose to keep with the payload."""
+    state: InboundState
+    attempts: int
+    """Attempts made so far (incremented by each claim)."""
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    """When the event was accepted; the retry horizon counts from here."""
+    updated_at: float
+    lease_owner: str | None
+    lease_expires_at: float | None
 
 
 @attrs.frozen
@@ -513,15 +551,102 @@ class Store(Protocol):
     def set_cursor(self, tenant: str, name: str, value: str, *, now: float) -> None:
         """Save a poller's position."""
 
+    # Inbound events (push connectors' queue)
+
+    def enqueue_event(
+        self,
+        tenant: str,
+        key: str,
+        payload: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: float,
+    ) -> tuple[InboundRecord, bool]:
+        """Record an event pending and due now, committed before returning; if (tenant, key)
+        is known, return the stored one unchanged. The bool says whether it was created."""
+
+    def claim_events(
+        self,
+        *,
+        owner: str,
+        now: float,
+        lease: float,
+        limit: int,
+        tenants: Collection[str] | None = None,
+    ) -> Sequence[InboundRecord]:
+        """Claim due pending events, and in-flight ones whose lease expired, oldest due first;
+        only `tenants`' when given. Claimed rows become IN_FLIGHT for `owner` until
+        `now + lease`, with `attempts` + 1."""
+
+    def event_done(self, event_id: int, *, owner: str, now: float) -> bool:
+        """Mark handled; False when `owner` no longer holds the lease (nothing changed)."""
+
+    def event_retry(self, event_id: int, *, owner: str, error: str, due: float, now: float) -> bool:
+        """Back to PENDING, due at `due`, remembering the error; False when the lease was lost."""
+
+    def event_dead(self, event_id: int, *, owner: str, error: str, now: float) -> bool:
+        """Dead-letter with the reason; False when the lease was lost."""
+
+    def renew_event_leases(
+        self, ids: Sequence[int], *, owner: str, now: float, lease: float
+    ) -> Sequence[int]:
+        """Extend to `now + lease` the unexpired leases `owner` holds on the events `ids`;
+        returns the ids renewed."""
+
+    def release_events(self, owner: str | None, *, now: float) -> int:
+        """Give back the events leased by `owner` (every one when None), due at once;
+        returns how many."""
+
+    def requeue_events(
+        self,
+        *,
+        ids: Sequence[int] = (),
+        dead: bool = False,
+        tenant: str | None = None,
+        now: float,
+    ) -> int:
+        """Operator retry: make the given events (and every dead one when `dead`, of `tenant`
+        only when given) pending and due now, attempts reset and the retry horizon counted
+        from now. Done events are left alone. Returns how many."""
+
+    def get_event(self, event_id: int) -> InboundRecord | None:
+        """One event by id."""
+
+    def list_events(
+        self,
+        *,
+        tenant: str | None = None,
+        state: InboundState | None = None,
+        limit: int | None = 100,
+    ) -> Sequence[InboundRecord]:
+        """Most recently accepted first, at most `limit` (None: all)."""
+
+    def count_events(self, *, tenant: str | None = None, state: InboundState | None = None) -> int:
+        """How many events `list_events` would list without a limit."""
+
+    def event_counts(self) -> Mapping[tuple[str, InboundState], int]:
+        """How many events each tenant has in each state (states without any are left out)."""
+
+    def next_event_due(self, *, tenants: Collection[str] | None = None) -> float | None:
+        """The earliest `next_attempt_at` (or lease expiry) of any unfinished event; only
+        `tenants`' when given."""
+
 
 @runtime_checkable
 class WorkNotifications(Protocol):
     """Optional: a store shared by several processes tells each one about new work at once
     (e.g. PostgreSQL's LISTEN/NOTIFY), so idle workers need not poll."""
 
-    def subscribe(self, *, deliveries: Callable[[], None], orders: Callable[[], None]) -> None:
-        """Call `deliveries()` when a delivery becomes due and `orders()` when an order is
-        recorded, from any process using the store, until `close()`."""
+    def subscribe(
+        self,
+        *,
+        deliveries: Callable[[], None],
+        orders: Callable[[], None],
+        events: Callable[[], None] | None = None,
+    ) -> None:
+        """Call `deliveries()` when a delivery becomes due, `orders()` when an order is
+        recorded and `events()` (when given) when an inbound event is queued or due again,
+        from any process using the store, until `close()`."""
 
 
 @runtime_checkable

@@ -297,6 +297,7 @@ def test_a_schema_of_version_1_is_upgraded_with_its_data(
     store.add_order(new_order(), now=NOW)
     with admin() as conn:  # back to the schema before connector state existed
         schema = sql.Identifier(store.schema)
+        conn.execute(sql.SQL("DROP TABLE {}.inbound_events").format(schema))
         conn.execute(sql.SQL("DROP TABLE {}.connector_state").format(schema))
         conn.execute(sql.SQL("DROP TABLE {}.delivery_attempts").format(schema))
         for index in ("orders_tenant_state", "orders_by_application", "orders_by_result"):

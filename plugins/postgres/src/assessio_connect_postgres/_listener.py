@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping
 import psycopg
 from psycopg import sql
 
-__all__ = ["DELIVERIES", "ORDERS", "Listener"]
+__all__ = ["DELIVERIES", "EVENTS", "ORDERS", "Listener"]
 
 DELIVERIES = "deliveries"
 ORDERS = "orders"
+EVENTS = "events"
 HEARTBEAT = 10.0
 """Seconds without traffic after which the connection is checked with a query."""
 COALESCE = 0.1

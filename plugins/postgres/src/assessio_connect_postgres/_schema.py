@@ -6,6 +6,8 @@ they round-trip exactly.
 
 from __future__ import annotations
 
+from ._inbound import INBOUND_MIGRATION
+
 __all__ = ["MIGRATIONS"]
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -119,5 +121,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX delivery_attempts_result ON {s}.delivery_attempts (tenant, result_id, id)",
     ),
+    # 4: the inbound queue of push connectors' events (_inbound).
+    INBOUND_MIGRATION,
 )
 """Schema steps in order; step N (1-based) brings the schema to version N."""

@@ -15,7 +15,7 @@ import hashlib
 import json
 import select
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -44,7 +44,8 @@ from assessio_connect.store import (
     payload_digest,
 )
 
-from ._listener import DELIVERIES, ORDERS, Listener
+from ._inbound import PostgresInbound
+from ._listener import DELIVERIES, EVENTS, ORDERS, Listener
 from ._schema import MIGRATIONS
 from ._settings import PostgresSettings, parse_url
 
@@ -309,7 +310,7 @@ class _PollLock:
         self.held = False
 
 
-class PostgresStore:
+class PostgresStore(PostgresInbound):
     """A `Store` in one PostgreSQL schema, safe for many threads and many processes.
 
     Also a `WorkNotifications` (LISTEN/NOTIFY) and a `PollLocks` (advisory locks)."""
@@ -1393,13 +1394,22 @@ class PostgresStore:
 
     # -- WorkNotifications ----------------------------------------------------------------
 
-    def subscribe(self, *, deliveries: Callable[[], None], orders: Callable[[], None]) -> None:
-        """Call `deliveries()` / `orders()` whenever any process using this schema makes such
-        work due, from a background thread on a connection of its own, until `close()`.
+    def subscribe(
+        self,
+        *,
+        deliveries: Callable[[], None],
+        orders: Callable[[], None],
+        events: Callable[[], None] | None = None,
+    ) -> None:
+        """Call `deliveries()` / `orders()` / `events()` (when given) whenever any process
+        using this schema makes such work due, from a background thread on a connection of
+        its own, until `close()`.
 
         Returns once LISTEN is active (or after `pool_timeout` if the server cannot be
         reached; the thread keeps trying)."""
-        callbacks: Mapping[str, Callable[[], None]] = {DELIVERIES: deliveries, ORDERS: orders}
+        callbacks: dict[str, Callable[[], None]] = {DELIVERIES: deliveries, ORDERS: orders}
+        if events is not None:
+            callbacks[EVENTS] = events
         with self._lock:
             if self._closed:
                 raise StoreError(f"cannot subscribe: the PostgreSQL store {self.url} is closed")
