@@ -65,6 +65,7 @@ PERMISSIONS = (
 )
 SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""', "Accept": "text/xml"}
 Answered = TypeVar("Answered")
+"""What a request answers (the kit's response), passed through `_renewing` untouched."""
 
 
 def _row_key(data: object, index: int) -> str:

@@ -18,7 +18,8 @@ from typing import Any
 
 import attrs
 
-from assessio_connect import CandidateDetails, PayloadError
+from assessio_connect import PayloadError
+from assessio_connect.kit import PayloadReader, json_type
 
 __all__ = [
     "COLUMNS",
@@ -55,23 +56,6 @@ COLUMNS = {
     "Updated_Moment": "when the job application last changed, with its offset (required)",
 }
 """The report's columns (its field aliases) and what each holds."""
-
-
-_JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
-
-
-def _json_type(value: object) -> str:
-    """How JSON names the type of a decoded value."""
-    return "object" if isinstance(value, dict) else _JSON_TYPES.get(type(value), "null")
-
-
-def _email_problem(email: str) -> str | None:
-    """Why Assessio would refuse `email` in an order (its `CandidateDetails` rule), or None."""
-    try:
-        CandidateDetails(email=email)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 # Moments
@@ -138,54 +122,43 @@ class ReportRow:
         return " ".join(part for part in (self.first_name, self.last_name) if part)
 
 
-class _Reader:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.problems: list[str] = []
+def _column(value: object) -> object:
+    """A column's value: a reference column's ID, a string without surrounding spaces."""
+    if isinstance(value, dict) and isinstance(value.get("ID"), str):
+        value = value["ID"]  # a reference column rendered as {"ID": ..., "Descriptor": ...}
+    return value.strip() if isinstance(value, str) else value
 
-    def text(self, row: Mapping[str, Any], key: str, *, required: bool) -> str | None:
-        value = row.get(key)
-        where = f"{self.path}.{key}"
-        if isinstance(value, dict) and isinstance(value.get("ID"), str):
-            value = value["ID"]  # a reference column rendered as {"ID": ..., "Descriptor": ...}
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.problems.append(f"required column missing or empty @ {where}")
-            return None
-        if not isinstance(value, str):
-            self.problems.append(f"expected a string, got {_json_type(value)} @ {where}")
-            return None
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            self.problems.append(f"string holds an unpaired surrogate @ {where}")
-            return None
-        return value.strip()
 
-    def tests(self, row: Mapping[str, Any]) -> tuple[str, ...]:
-        value = row.get("Assessment_Tests")
-        where = f"{self.path}.Assessment_Tests"
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            return tuple(part.strip() for part in re.split(r"[;,\n]", value) if part.strip())
-        if not isinstance(value, list):
-            self.problems.append(
-                f"expected an array or a string, got {_json_type(value)} @ {where}"
+def _tests(read: PayloadReader, value: object, where: str) -> tuple[str, ...]:
+    """The test Reference IDs of `Assessment_Tests`: a delimited string, or an array of IDs
+    or of `{"Assessment_Test_ID": ...}` objects."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in re.split(r"[;,\n]", value) if part.strip())
+    if not isinstance(value, list):
+        read.problem(f"expected an array or a string, got {json_type(value)}", where)
+        return ()
+    found: list[str] = []
+    for index, item in enumerate(value):
+        if isinstance(item, dict):
+            item = item.get("Assessment_Test_ID", item.get("ID"))
+        if not isinstance(item, str) or not item.strip():
+            read.problem(
+                'expected a test Reference ID (or {"Assessment_Test_ID": ...})', f"{where}[{index}]"
             )
-            return ()
-        found: list[str] = []
-        for index, item in enumerate(value):
-            if isinstance(item, dict):
-                item = item.get("Assessment_Test_ID", item.get("ID"))
-            if not isinstance(item, str) or not item.strip():
-                self.problems.append(
-                    f'expected a test Reference ID (or {{"Assessment_Test_ID": ...}}) '
-                    f"@ {where}[{index}]"
-                )
-                continue
-            found.append(item.strip())
-        return tuple(found)
+            continue
+        found.append(item.strip())
+    return tuple(found)
+
+
+def _moment(read: PayloadReader, text: str, where: str) -> int:
+    """`text` as microseconds since the epoch (0 after a problem)."""
+    try:
+        return parse_moment(text) if text else 0
+    except ValueError as exc:
+        read.problem(str(exc), where)
+        return 0
 
 
 def parse_row(data: object, index: int = 0) -> ReportRow:
@@ -194,52 +167,28 @@ def parse_row(data: object, index: int = 0) -> ReportRow:
     Unknown columns are ignored."""
     path = f"$.Report_Entry[{index}]"
     if not isinstance(data, dict):
-        raise PayloadError([f"expected an object, got {_json_type(data)} @ {path}"], what="row")
-    reader = _Reader(path)
-    application_id = reader.text(data, "Job_Application_ID", required=True)
-    candidate_id = reader.text(data, "Candidate_ID", required=True)
-    email = reader.text(data, "Candidate_Email", required=True)
-    if email is not None:
-        problem = _email_problem(email)
-        if problem:
-            reader.problems.append(f"{problem} @ {path}.Candidate_Email")
-    requisition_id = reader.text(data, "Job_Requisition_ID", required=True)
-    title = reader.text(data, "Job_Requisition_Title", required=True)
-    first_name = reader.text(data, "Candidate_First_Name", required=False)
-    last_name = reader.text(data, "Candidate_Last_Name", required=False)
-    organization = reader.text(data, "Supervisory_Organization", required=False)
-    status = reader.text(data, "Assessment_Status_ID", required=False)
-    tests = reader.tests(data)
-    moment_text = reader.text(data, "Updated_Moment", required=True)
-    updated = None
-    if moment_text is not None:
-        try:
-            updated = parse_moment(moment_text)
-        except ValueError as exc:
-            reader.problems.append(f"{exc} @ {path}.Updated_Moment")
-    if (
-        reader.problems
-        or application_id is None
-        or candidate_id is None
-        or email is None
-        or requisition_id is None
-        or title is None
-        or updated is None
-    ):
-        raise PayloadError(reader.problems, what="report row")
-    return ReportRow(
-        application_id=application_id,
-        candidate_id=candidate_id,
-        email=email,
-        requisition_id=requisition_id,
-        title=title,
-        updated=updated,
-        first_name=first_name or "",
-        last_name=last_name or "",
-        organization=organization,
-        status=status,
-        tests=tests,
+        raise PayloadError([f"expected an object, got {json_type(data)} @ {path}"], what="row")
+    read = PayloadReader("report row")
+    row = {key: _column(value) for key, value in data.items()}
+
+    def optional(key: str) -> str | None:
+        return read.optional_text(row, key, path) or None
+
+    found = ReportRow(
+        application_id=read.text(row, "Job_Application_ID", path),
+        candidate_id=read.text(row, "Candidate_ID", path),
+        email=read.email(row, "Candidate_Email", path),
+        requisition_id=read.text(row, "Job_Requisition_ID", path),
+        title=read.text(row, "Job_Requisition_Title", path),
+        updated=_moment(read, read.text(row, "Updated_Moment", path), f"{path}.Updated_Moment"),
+        first_name=optional("Candidate_First_Name") or "",
+        last_name=optional("Candidate_Last_Name") or "",
+        organization=optional("Supervisory_Organization"),
+        status=optional("Assessment_Status_ID"),
+        tests=_tests(read, row.get("Assessment_Tests"), f"{path}.Assessment_Tests"),
     )
+    read.check()
+    return found
 
 
 def row_moment(data: object) -> int | None:
