@@ -148,6 +148,27 @@ def test_the_connector_refuses_what_the_document_says_to_refuse(now: float, body
     assert context.invited == []
 
 
+# source: HIREBOARD-API.md § 4.3: every event has the envelope `id`, `type`, `created_at` and
+# `data`; `candidate.updated` carries only `candidate`; "subscribers must ignore event types
+# they do not know"
+EVENTS_NOT_ACTED_ON = {
+    "candidate-updated": b"""{"id": "evt_2", "type": "candidate.updated", "created_at": 1700000000,
+ "data": {"candidate": {"id": "cnd_301", "email": "ada.lovelace@example.com"}}}""",
+    "unknown-type": b"""{"id": "evt_3", "type": "job.archived", "created_at": 1700000000,
+ "data": {"job": {"id": "job_88"}}}""",
+    "other-stage": DOCUMENTED_EVENT.replace(b'"stage": "assessment"', b'"stage": "offer"'),
+}
+
+
+@pytest.mark.parametrize("body", EVENTS_NOT_ACTED_ON.values(), ids=EVENTS_NOT_ACTED_ON.keys())
+def test_the_connector_acknowledges_the_events_it_does_not_act_on(body: bytes) -> None:
+    fake = FakeHireboard(api_key=API_KEY, webhook_secret=DOCUMENTED_SECRET)
+    headers = fake.webhook_headers(body, event_id="evt_2", timestamp=DOCUMENTED_SIGNED_AT)
+    status, context = deliver(DOCUMENTED_SIGNED_AT, body, headers["Hireboard-Signature"])
+    assert status == 200  # anything else, and Hireboard sends it 6 more times (§ 4.1)
+    assert context.invited == []
+
+
 @given(
     body=st.binary(max_size=2048),
     secret=st.text(min_size=1, max_size=64),

@@ -19,7 +19,8 @@ web hook secret. A move into `trigger_stage` orders an assessment (202); other e
 
 **Out: results.** `POST {base_url}/v1/applications/{id}/assessment-results` with
 `Authorization: Bearer <api_key>` and `Idempotency-Key: assessio-<resultId>-v<version>`, so a
-repeat stores nothing new. 429 and 5xx are retried; other 4xx are permanent.
+repeat stores nothing new. 408, 425, 429 and 5xx but 501 are retried (with Hireboard's
+`Retry-After`); other 4xx are permanent.
 """
 
 from __future__ import annotations

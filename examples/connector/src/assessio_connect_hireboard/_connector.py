@@ -1,38 +1,29 @@
 """`HireboardConnector`: Hireboard's web hook in, assessment results written back over its REST
-API, as `HIREBOARD-API.md` (Hireboard's documentation) describes them."""
+API, as `HIREBOARD-API.md` (Hireboard's documentation) describes them; built on the connector
+kit and public names only."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from collections.abc import Callable, Iterable, Mapping
-from http import HTTPStatus
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 
 from assessio_connect import (
-    APIError,
+    Answer,
     AtsCandidate,
+    AtsHttp,
     AtsJob,
-    ConfigError,
     Connector,
     ConnectorContext,
-    ConnectorError,
     Invitation,
-    PayloadError,
-    PermanentError,
     Pushback,
-    RetryableError,
+    Request,
+    Routes,
     Secret,
-    StoreUnavailableError,
-    TransportError,
-    codec,
+    TimestampedHmac,
 )
-from assessio_connect.connector import WSGIApplication
-from assessio_connect.models import email_problem
+from assessio_connect.kit import PayloadReader
 
 __all__ = [
     "API_VERSION",
@@ -47,20 +38,16 @@ __all__ = [
 
 API_VERSION = "v1"  # source: HIREBOARD-API.md § 1.1
 SIGNATURE_HEADER = "Hireboard-Signature"  # source: HIREBOARD-API.md § 4.2
+SIGNATURE = TimestampedHmac(SIGNATURE_HEADER, timestamp_key="t", signature_key="v1")
+"""`t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (HIREBOARD-API.md § 4.2)."""
 MAX_EVENT_BYTES = 256 * 1024
 STAGE_CHANGED = "application.stage_changed"  # source: HIREBOARD-API.md § 4.3
-RETRY_AFTER = 5
-_JSON = "application/json"
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
+RESULTS_PATH = "/applications/{id}/assessment-results"  # source: HIREBOARD-API.md § 3.2
 
 
 def sign(body: bytes, secret: str, timestamp: int) -> str:
     """The `Hireboard-Signature` value: `t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`."""
-    signed = str(timestamp).encode("ascii") + b"." + body
-    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    return SIGNATURE.sign(body, secret, timestamp)
 
 
 def idempotency_key(result_id: str, version: int) -> str:
@@ -113,178 +100,81 @@ class HireboardConfig:
 # Reading web hooks
 
 
-def _text(data: Mapping[str, Any], key: str, path: str, problems: list[str]) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        problem = "required field missing" if value is None else "expected a non-empty string"
-        problems.append(f"{problem} @ {path}.{key}")
-        return ""
-    return value
-
-
-def _object(data: Mapping[str, Any], key: str, path: str, problems: list[str]) -> dict[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        problem = "required field missing" if value is None else "expected an object"
-        problems.append(f"{problem} @ {path}.{key}")
-        return {}
-    return value
-
-
 def parse_event(data: object) -> tuple[str, str, Invitation]:
-    """`(event type, application stage, invitation)` from a web hook body, or `PayloadError`
-    listing every problem as `message @ $.path`. Unknown fields are ignored."""
-    if not isinstance(data, dict):
-        raise PayloadError(["expected a JSON object @ $"], what="Hireboard event")
-    problems: list[str] = []
-    event_type = _text(data, "type", "$", problems)
-    payload = _object(data, "data", "$", problems)
-    application = _object(payload, "application", "$.data", problems)
-    job = _object(payload, "job", "$.data", problems)
-    candidate = _object(payload, "candidate", "$.data", problems)
-    application_id = _text(application, "id", "$.data.application", problems)
-    stage = _text(application, "stage", "$.data.application", problems)
-    job_id = _text(job, "id", "$.data.job", problems)
-    title = _text(job, "title", "$.data.job", problems)
-    candidate_id = _text(candidate, "id", "$.data.candidate", problems)
-    email = candidate.get("email")
-    problem = email_problem(email)
-    if problem:
-        problems.append(f"{problem} @ $.data.candidate.email")
-    if problems:
-        raise PayloadError(problems, what="Hireboard event")
-    names = [candidate.get("first_name"), candidate.get("last_name")]
-    department = job.get("department")
-    description = job.get("description")
+    """`(event type, application stage, invitation)` from an `application.*` web hook body
+    (HIREBOARD-API.md § 4.3), or `PayloadError` listing every problem as `message @ $.path`.
+    Unknown fields are ignored."""
+    read = PayloadReader("Hireboard event")
+    event = read.root(data)
+    event_type = read.text(event, "type", "$")
+    payload = read.table(event, "data", "$")
+    application = read.table(payload, "application", "$.data")
+    job = read.table(payload, "job", "$.data")
+    candidate = read.table(payload, "candidate", "$.data")
+    stage = read.text(application, "stage", "$.data.application")
+    where = "$.data.candidate"
+    names = [read.optional_text(candidate, key, where) for key in ("first_name", "last_name")]
     invitation = Invitation(
-        application_id=application_id,
+        application_id=read.text(application, "id", "$.data.application"),
         job=AtsJob(
-            id=job_id,
-            title=title,
-            description=description if isinstance(description, str) else "",
-            department=department if isinstance(department, str) else None,
+            id=read.text(job, "id", "$.data.job"),
+            title=read.text(job, "title", "$.data.job"),
+            department=read.optional_text(job, "department", "$.data.job"),
         ),
         candidate=AtsCandidate(
-            id=candidate_id,
-            email=str(email),
-            name=" ".join(name for name in names if isinstance(name, str) and name),
+            id=read.text(candidate, "id", where),
+            email=read.email(candidate, "email", where),
+            name=" ".join(name for name in names if name),
         ),
     )
+    read.check()
     return event_type, stage, invitation
-
-
-def _signature_problem(
-    header: str | None, body: bytes, secret: str, now: float, tolerance: int
-) -> str | None:
-    """Why `header` does not sign `body`, or None when it does."""
-    if not header:
-        return f"missing {SIGNATURE_HEADER} header"
-    items = dict(part.strip().partition("=")[::2] for part in header.split(","))
-    timestamp, given = items.get("t", ""), items.get("v1", "")
-    if not timestamp.isdigit() or not given:
-        return f"{SIGNATURE_HEADER} must look like t=<unix seconds>,v1=<hex>"
-    if abs(now - int(timestamp)) > tolerance:
-        return f"{SIGNATURE_HEADER} timestamp is more than {tolerance} s off (replayed?)"
-    expected = sign(body, secret, int(timestamp)).encode("ascii")
-    presented = f"t={timestamp},v1={given}".encode("latin-1")
-    if not hmac.compare_digest(presented, expected):
-        return f"{SIGNATURE_HEADER} does not match the body (check webhook_secret)"
-    return None
-
-
-def _header(environ: Environ, name: str) -> str | None:
-    value = environ.get("HTTP_" + name.upper().replace("-", "_"))
-    return value if isinstance(value, str) else None
-
-
-def _read_body(environ: Environ) -> bytes | None:
-    """The body, or None when Content-Length is missing, bad or over MAX_EVENT_BYTES."""
-    length = str(environ.get("CONTENT_LENGTH") or "")
-    if not length.isdigit() or int(length) > MAX_EVENT_BYTES:
-        return None
-    body: bytes = environ["wsgi.input"].read(int(length))
-    return body
-
-
-class _WebhookApp:
-    """`POST /webhook` under the connector's mount point → `context.invite(...)`."""
-
-    def __init__(self, connector: HireboardConnector) -> None:
-        self._connector = connector
-        self._context = connector.context
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            status, data, headers = self._handle(environ)
-        except Exception as exc:  # a bug must not show a traceback to Hireboard
-            self._context.log("hireboard.error", level="error", error=type(exc).__name__)
-            status, data, headers = 500, {"error": "internal error (see the log)"}, []
-        body = json.dumps(data).encode("ascii")
-        start_response(
-            f"{status} {HTTPStatus(status).phrase}",
-            [("Content-Type", _JSON), ("Content-Length", str(len(body))), *headers],
-        )
-        return [body]
-
-    def _handle(self, environ: Environ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        if environ.get("PATH_INFO") != "/webhook":
-            return 404, {"error": "web hooks go to POST /webhook"}, []
-        if environ.get("REQUEST_METHOD") != "POST":
-            return 405, {"error": "use POST"}, [("Allow", "POST")]
-        body = _read_body(environ)
-        if body is None:
-            return 413, {"error": f"send a Content-Length of at most {MAX_EVENT_BYTES}"}, []
-        config = self._connector.config
-        problem = _signature_problem(
-            _header(environ, SIGNATURE_HEADER),
-            body,
-            config.webhook_secret.reveal(),
-            self._context.now(),
-            config.tolerance,
-        )
-        if problem:
-            self._context.log("hireboard.rejected", level="warning", reason=problem)
-            return 401, {"error": problem}, []
-        try:
-            event_type, stage, invitation = parse_event(codec.parse_json(body, what="event"))
-        except PayloadError as exc:
-            return 422, {"error": "invalid Hireboard event", "problems": list(exc.problems)}, []
-        if event_type != STAGE_CHANGED or stage != config.trigger_stage:
-            return 200, {"ignored": f"{event_type} to stage {stage!r}"}, []
-        try:
-            record = self._context.invite(invitation)
-        except (RetryableError, StoreUnavailableError) as exc:
-            return 503, {"error": str(exc)}, [("Retry-After", str(RETRY_AFTER))]
-        except ConfigError as exc:
-            return 422, {"error": "no assessment fits", "problems": list(exc.problems)}, []
-        return 202, {"result_id": record.result_id, "state": record.state.value}, []
 
 
 # The connector
 
 
-class HireboardConnector(Connector):
+class HireboardConnector(Connector[HireboardConfig]):
     """Hireboard: a stage change web hook orders an assessment; each result version is
     POSTed to the application with an idempotency key."""
 
     kind: ClassVar[str] = "hireboard"
-    Config: ClassVar[type[Any]] = HireboardConfig
-    config: HireboardConfig
 
     def __init__(self, config: HireboardConfig, context: ConnectorContext) -> None:
         super().__init__(config, context)
+        self.signature = attrs.evolve(SIGNATURE, max_age=config.tolerance)
+        self.hireboard = AtsHttp(
+            context.transport,
+            f"{config.base_url}/{API_VERSION}",
+            headers={"Authorization": f"Bearer {config.api_key.reveal()}"},
+            name="Hireboard",
+            credentials_hint="check ats.api_key",
+            clock=context.now,
+        )
 
-    def wsgi_app(self) -> WSGIApplication:
-        """`POST /webhook`: Hireboard's stage-change events."""
-        return _WebhookApp(self)
+    def wsgi_app(self) -> Routes:
+        """`POST /webhook`: Hireboard's events."""
+        routes = Routes(max_body_bytes=MAX_EVENT_BYTES, log=self.context.log, name="hireboard")
+        routes.add("POST", "/webhook", self.webhook)
+        return routes
+
+    def webhook(self, request: Request) -> Answer:
+        """A signed event: a move into `trigger_stage` orders an assessment (202); any other
+        event is acknowledged (200) and ignored, as § 4.3 asks of subscribers."""
+        self.signature.verify(request, self.config.webhook_secret, now=self.context.now())
+        data = request.json()
+        event_type = data.get("type") if isinstance(data, dict) else None
+        if event_type != STAGE_CHANGED:
+            return Answer.json(200, {"ignored": f"{event_type} events"})
+        _, stage, invitation = parse_event(data)
+        if stage != self.config.trigger_stage:
+            return Answer.json(200, {"ignored": f"{event_type} to stage {stage!r}"})
+        order = self.context.invite(invitation)
+        return Answer.json(202, {"result_id": order.result_id, "state": order.state.value})
 
     def push_result(self, pushback: Pushback) -> None:
         """POST the result version; the idempotency key makes a repeat harmless."""
         order, result = pushback.order, pushback.result
-        url = (
-            f"{self.config.base_url}/{API_VERSION}/applications/"
-            f"{quote(order.application_id, safe='')}/assessment-results"
-        )
         body = {
             "provider": "assessio",
             "external_id": order.result_id,
@@ -293,40 +183,16 @@ class HireboardConnector(Connector):
             "subscores": [{"name": k, "score": v} for k, v in result.subscores.items()],
             "report_url": result.assessment_report_url,
         }
-        headers = {
-            **self._headers(),
-            "Content-Type": _JSON,
-            "Idempotency-Key": idempotency_key(order.result_id, pushback.version),
-        }
-        try:
-            self.context.transport.send(
-                "POST", url, body=json.dumps(body).encode(), headers=headers
-            )
-        except (APIError, TransportError) as exc:
-            raise self._failure(exc, "write the result back") from None
+        self.hireboard.request(
+            "POST",
+            RESULTS_PATH,
+            params={"id": order.application_id},
+            json_body=body,
+            headers={"Idempotency-Key": idempotency_key(order.result_id, pushback.version)},
+            what="write the result back",
+        )
 
     def check(self) -> str:
         """`GET /v1/me` with the API key."""
-        try:
-            self.context.transport.send(
-                "GET", f"{self.config.base_url}/{API_VERSION}/me", headers=self._headers()
-            )
-        except (APIError, TransportError) as exc:
-            raise self._failure(exc, "reach Hireboard") from None
+        self.hireboard.request("GET", "/me", what="reach Hireboard")
         return f"Hireboard at {self.config.base_url} accepted the API key"
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.config.api_key.reveal()}", "Accept": _JSON}
-
-    def _failure(self, exc: APIError | TransportError, action: str) -> ConnectorError:
-        """Retry what may pass (network, 429, 5xx); give up on what will not (other 4xx)."""
-        if isinstance(exc, TransportError):
-            return RetryableError(f"could not {action}: {exc}")
-        detail = f"could not {action}: Hireboard answered HTTP {exc.status}"
-        if exc.body_excerpt:
-            detail += f" ({exc.body_excerpt})"
-        if exc.status == 429 or exc.status >= 500:
-            return RetryableError(detail, retry_after=exc.retry_after)
-        if exc.status in (401, 403):
-            return PermanentError(f"{detail}; check ats.api_key")
-        return PermanentError(detail)
