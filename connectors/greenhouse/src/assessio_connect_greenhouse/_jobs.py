@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from assessio_connect import AtsJob, PermanentError
+from assessio_connect.kit import email_problem
 
 from ._harvest import HarvestClient
-from ._reading import email_problem
 from ._webhook import plain_text
 
 __all__ = ["MAX_IDS", "hiring_team_emails", "job_of_application", "unique_emails"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +14,7 @@ from assessio_connect import AssessioConfig, PayloadError, Result
 
 from ._completion import completion_url
 from ._config import PartnerSettings
-from ._reading import email_problem, json_type
+from ._reading import GreenhouseReader
 
 __all__ = [
     "TestOrder",
@@ -72,68 +71,32 @@ def _application_id(profile_url: str | None) -> str | None:
     return value if value.isdigit() else None
 
 
-def _text(
-    data: Mapping[str, Any], key: str, path: str, problems: list[str], *, required: bool
-) -> str | None:
-    value = data.get(key)
-    if value is None or (isinstance(value, str) and not value.strip() and required):
-        if required:
-            problems.append(f"required field missing @ {path}.{key}")
-        return None
-    if not isinstance(value, str):
-        problems.append(f"expected a string, got {json_type(value)} @ {path}.{key}")
-        return None
-    return value.strip()
-
-
 def parse_send_test(data: object, settings: PartnerSettings) -> TestOrder:
     """A `send_test` body, or `PayloadError` listing each problem as `message @ $.path`. The
     completion url is kept as rebuilt from its checked parts."""
-    if not isinstance(data, dict):
-        raise PayloadError([f"expected a JSON object, got {json_type(data)} @ $"], what=_WHAT)
-    problems: list[str] = []
-    raw_test = data.get("partner_test_id")
-    test_id: str | None = None
-    if isinstance(raw_test, (str, int)) and not isinstance(raw_test, bool) and str(raw_test):
-        test_id = str(raw_test)
-    else:
-        problems.append(
-            "required field missing @ $.partner_test_id"
-            if raw_test is None
-            else f"expected a string, got {json_type(raw_test)} @ $.partner_test_id"
-        )
-    raw_url = _text(data, "url", "$", problems, required=True)
+    read = GreenhouseReader(_WHAT)
+    root = read.root(data)
+    test_id = read.ident(root, "partner_test_id", "$")
+    raw_url = read.text(root, "url", "$").strip()
     url = None
-    if raw_url is not None:
+    if raw_url:
         try:
             url = completion_url(
                 raw_url, settings.completion_hosts, allow_http=settings.allow_http_completion
             )
         except ValueError as exc:
-            problems.append(f"the completion url {exc} @ $.url")
-    candidate = data.get("candidate")
-    first = last = email = profile = None
-    if not isinstance(candidate, dict):
-        problems.append(
-            "required field missing @ $.candidate"
-            if candidate is None
-            else f"expected an object, got {json_type(candidate)} @ $.candidate"
-        )
-    else:
-        first = _text(candidate, "first_name", "$.candidate", problems, required=False)
-        last = _text(candidate, "last_name", "$.candidate", problems, required=False)
-        email = _text(candidate, "email", "$.candidate", problems, required=True)
-        if email is not None and (problem := email_problem(email)):
-            problems.append(f"{problem} @ $.candidate.email")
-        profile = _text(
-            candidate, "greenhouse_profile_url", "$.candidate", problems, required=False
-        )
-    if problems or test_id is None or url is None or email is None:
-        raise PayloadError(problems, what=_WHAT)
+            read.problem(f"the completion url {exc}", "$.url")
+    candidate = read.table(root, "candidate", "$")
+    first = read.optional_text(candidate, "first_name", "$.candidate") or ""
+    last = read.optional_text(candidate, "last_name", "$.candidate") or ""
+    email = read.email(candidate, "email", "$.candidate")
+    profile = read.optional_text(candidate, "greenhouse_profile_url", "$.candidate")
+    if read.problems or test_id is None or url is None:
+        raise PayloadError(read.problems, what=_WHAT)
     return TestOrder(
         partner_test_id=test_id,
-        first_name=first or "",
-        last_name=last or "",
+        first_name=first.strip(),
+        last_name=last.strip(),
         email=email,
         profile_url=profile,
         completion_url=url,

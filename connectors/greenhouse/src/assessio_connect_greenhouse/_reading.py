@@ -1,15 +1,16 @@
-"""Reading what Greenhouse sends: JSON bodies whatever their Content-Type, its own words in an
-error answer, how JSON names a value's type (for problems worded `expected a string, got
-number @ $.path`), and whether an e-mail address is one Assessio accepts."""
+"""Reading what Greenhouse sends: JSON bodies whatever their Content-Type, payloads with its
+ids (each problem with its path), and its own words in an error answer."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from assessio_connect import CandidateDetails, PayloadError, Request, RequestRefused, codec
+from assessio_connect import PayloadError, Request, RequestRefused, codec
+from assessio_connect.kit import PayloadReader, json_type
 
-__all__ = ["email_problem", "error_text", "json_type", "read_json"]
+__all__ = ["GreenhouseReader", "error_text", "read_json"]
 
 
 def read_json(request: Request, *, what: str) -> Any:
@@ -21,29 +22,22 @@ def read_json(request: Request, *, what: str) -> Any:
         raise RequestRefused(400, str(exc)) from None
 
 
-def json_type(value: Any) -> str:
-    """How JSON names the type of a decoded value ("string", "array", …)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else type(value).__name__
+class GreenhouseReader(PayloadReader):
+    """The kit's payload reader, plus Greenhouse's ids: numbers or strings, read as text."""
 
-
-def email_problem(value: object) -> str | None:
-    """Why Assessio would refuse `value` as a candidate's e-mail address, or None: the check
-    of its own order model, so the connector never accepts an address an order cannot carry."""
-    try:
-        CandidateDetails(email=value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        return str(exc)
-    return None
+    def ident(
+        self, data: Mapping[str, Any] | None, key: str, where: str, *, required: bool = True
+    ) -> str | None:
+        """The id `data[key]` as a string; None when absent (a problem if `required`)."""
+        value = None if data is None else data.get(key)
+        if value is None:
+            if required and data is not None:
+                self.problem("required field missing", f"{where}.{key}")
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or str(value) == "":
+            self.problem(f"expected an id, got {json_type(value)}", f"{where}.{key}")
+            return None
+        return str(value)
 
 
 def error_text(body: bytes) -> str:

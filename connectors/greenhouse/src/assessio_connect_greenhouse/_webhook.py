@@ -12,8 +12,9 @@ from typing import Any
 import attrs
 
 from assessio_connect import BodyHmac, PayloadError
+from assessio_connect.kit import email_problem, json_type
 
-from ._reading import email_problem, json_type
+from ._reading import GreenhouseReader
 
 __all__ = [
     "EVENT_ID_HEADER",
@@ -94,44 +95,6 @@ class StageChange:
     prospect: bool
 
 
-class _Reader:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def problem(self, message: str, path: str) -> None:
-        self.problems.append(f"{message} @ {path}")
-
-    def table(self, data: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
-        value = data.get(key)
-        if value is None:
-            self.problem("required field missing", f"{path}.{key}")
-            return None
-        if not isinstance(value, dict):
-            self.problem(f"expected an object, got {json_type(value)}", f"{path}.{key}")
-            return None
-        return value
-
-    def ident(self, data: Mapping[str, Any], key: str, path: str, *, required: bool) -> str | None:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.problem("required field missing", f"{path}.{key}")
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or str(value) == "":
-            self.problem(f"expected an id, got {json_type(value)}", f"{path}.{key}")
-            return None
-        return str(value)
-
-    def text(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.problem(f"expected a string, got {json_type(value)}", f"{path}.{key}")
-            return None
-        return value
-
-
 def _email(candidate: Mapping[str, Any]) -> str | None:
     addresses = candidate.get("email_addresses")
     if not isinstance(addresses, list):
@@ -147,15 +110,15 @@ def _email(candidate: Mapping[str, Any]) -> str | None:
     return str(valid[0]["value"]) if valid else None
 
 
-def _job(reader: _Reader, application: Mapping[str, Any]) -> dict[str, Any] | None:
+def _job(read: GreenhouseReader, application: Mapping[str, Any]) -> Mapping[str, Any] | None:
     path = "$.payload.application"
     jobs = application.get("jobs")
     if jobs is not None and not isinstance(jobs, list):
-        reader.problem(f"expected an array, got {json_type(jobs)}", f"{path}.jobs")
+        read.problem(f"expected an array, got {json_type(jobs)}", f"{path}.jobs")
         return None
     if jobs:
         if not isinstance(jobs[0], dict):
-            reader.problem(f"expected an object, got {json_type(jobs[0])}", f"{path}.jobs[0]")
+            read.problem(f"expected an object, got {json_type(jobs[0])}", f"{path}.jobs[0]")
             return None
         return jobs[0]
     legacy = application.get("job")  # deprecated, still sent by some events
@@ -174,52 +137,39 @@ def _department(job: Mapping[str, Any]) -> str | None:
 def parse_stage_change(data: object) -> StageChange:
     """The essentials of a `candidate_stage_change` body, or `PayloadError` listing each problem
     as `message @ $.path`. Unknown fields are ignored."""
-    if not isinstance(data, dict):
-        raise PayloadError([f"expected a JSON object, got {json_type(data)} @ $"], what=_WHAT)
-    reader = _Reader()
-    payload = reader.table(data, "payload", "$")
-    application = reader.table(payload, "application", "$.payload") if payload is not None else None
+    read = GreenhouseReader(_WHAT)
+    payload = read.table(read.root(data), "payload", "$")
+    application = read.table(payload, "application", "$.payload")
     if application is None:
-        raise PayloadError(reader.problems, what=_WHAT)
+        raise PayloadError(read.problems, what=_WHAT)
     path = "$.payload.application"
-    application_id = reader.ident(application, "id", path, required=True)
+    application_id = read.ident(application, "id", path)
     stage = application.get("current_stage")
-    stage_id = stage_name = None
-    if isinstance(stage, dict):
-        stage_id = reader.ident(stage, "id", f"{path}.current_stage", required=False)
-        stage_name = reader.text(stage, "name", f"{path}.current_stage")
-    elif stage is not None:
-        reader.problem(f"expected an object, got {json_type(stage)}", f"{path}.current_stage")
-    candidate = reader.table(application, "candidate", path)
-    candidate_id = None
-    name = ""
-    email = None
-    if candidate is not None:
-        candidate_id = reader.ident(candidate, "id", f"{path}.candidate", required=True)
-        first = reader.text(candidate, "first_name", f"{path}.candidate") or ""
-        last = reader.text(candidate, "last_name", f"{path}.candidate") or ""
-        name = " ".join(part for part in (first.strip(), last.strip()) if part)
-        email = _email(candidate)
-    job = _job(reader, application)
-    job_id = job_name = notes = None
-    department = None
-    if job is not None:
-        job_id = reader.ident(job, "id", f"{path}.jobs[0]", required=True)
-        job_name = reader.text(job, "name", f"{path}.jobs[0]")
-        notes = reader.text(job, "notes", f"{path}.jobs[0]")
-        department = _department(job)
-    if reader.problems or application_id is None or candidate_id is None:
-        raise PayloadError(reader.problems, what=_WHAT)
+    if stage is not None and not isinstance(stage, dict):
+        read.problem(f"expected an object, got {json_type(stage)}", f"{path}.current_stage")
+        stage = None
+    stage_id = read.ident(stage, "id", f"{path}.current_stage", required=False)
+    stage_name = read.optional_text(stage, "name", f"{path}.current_stage")
+    candidate = read.table(application, "candidate", path)
+    candidate_id = read.ident(candidate, "id", f"{path}.candidate")
+    first = read.optional_text(candidate, "first_name", f"{path}.candidate") or ""
+    last = read.optional_text(candidate, "last_name", f"{path}.candidate") or ""
+    job = _job(read, application)
+    job_id = read.ident(job, "id", f"{path}.jobs[0]")
+    job_name = (read.optional_text(job, "name", f"{path}.jobs[0]") or "").strip()
+    notes = read.optional_text(job, "notes", f"{path}.jobs[0]")
+    if read.problems or application_id is None or candidate_id is None:
+        raise PayloadError(read.problems, what=_WHAT)
     return StageChange(
         application_id=application_id,
         stage_id=stage_id,
         stage_name=stage_name,
         candidate_id=candidate_id,
-        candidate_name=name,
-        email=email,
+        candidate_name=" ".join(part for part in (first.strip(), last.strip()) if part),
+        email=_email(candidate) if candidate is not None else None,
         job_id=job_id,
-        job_name=(job_name or "").strip() or (f"Greenhouse job {job_id}" if job_id else ""),
+        job_name=job_name or (f"Greenhouse job {job_id}" if job_id else ""),
         job_description=plain_text(notes) if notes else "",
-        department=department,
+        department=_department(job) if job is not None else None,
         prospect=application.get("prospect") is True,
     )
