@@ -174,7 +174,7 @@ def test_command_generates_a_package(cli: click.Group, tmp_path: Path) -> None:
     assert 'my_ats = "assessio_connect_my_ats.plugin"' in pyproject
     assert "test = [" in pyproject
     connector = (root / "src/assessio_connect_my_ats/_connector.py").read_text()
-    assert "class MyAtsConnector(Connector):" in connector
+    assert "class MyAtsConnector(Connector[MyAtsConfig]):" in connector
     assert "def poll(" in connector
     assert "def wsgi_app(" not in connector
     assert "password: Secret" in connector
