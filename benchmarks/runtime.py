@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,7 @@ from assessio_connect.config import DeliveryConfig, ServerConfig
 from assessio_connect.connector import Invitation, Pushback
 from assessio_connect.connector_state import StoreState
 from assessio_connect.errors import PermanentError
+from assessio_connect.inbound import checked_event
 from assessio_connect.models import AssessioConfig
 from assessio_connect.reference import ReferenceAts, ReferenceConfig, ReferenceConnector
 from assessio_connect.sandbox import Organisation, Sandbox
@@ -458,6 +459,12 @@ class _PushContext:
     def invite(self, invitation: Invitation) -> OrderRecord:
         raise NotImplementedError("the drain benchmark records no orders")
 
+    def enqueue(
+        self, key: str, payload: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> bool:
+        key, payload, kept = checked_event(key, payload, headers)
+        return self.store.enqueue_event(self.tenant, key, payload, kept, now=time.time())[1]
+
     def find_order(self, application_id: str) -> OrderRecord | None:
         return self.store.find_order(self.tenant, application_id)
 
@@ -601,6 +608,9 @@ class VersusFigures:
 
     ours: tuple[float, ...]
     flask: tuple[float, ...]
+    ours_cpu: tuple[float, ...]
+    """Microseconds of this process's CPU (every thread, user and system) per webhook."""
+    flask_cpu: tuple[float, ...]
     load: str
     """What generated the load: wrk, or the in-process client when wrk is missing."""
 
@@ -647,6 +657,8 @@ def versus_flask(
         baseline_db = tmp / "flask.db"
         ours_rates: list[float] = []
         flask_rates: list[float] = []
+        ours_cpu: list[float] = []
+        flask_cpu: list[float] = []
         try:
             with (
                 BackgroundServer(daemon.wsgi_app(), threads=server_threads) as ours,
@@ -655,9 +667,15 @@ def versus_flask(
                 ) as flask,
             ):
 
-                def rate(url: str, run: int) -> float:
+                def rate(url: str, run: int) -> tuple[float, float]:
+                    """Webhooks per second, and this process's CPU microseconds per webhook."""
+                    cpu = time.process_time()
+                    took, answered = load(url, run)
+                    return answered / took, (time.process_time() - cpu) / answered * 1e6
+
+                def load(url: str, run: int) -> tuple[float, int]:
                     if WRK is not None:
-                        took, answered = wrk_post(
+                        return wrk_post(
                             url,
                             tenant=TENANT,
                             prefix="v",
@@ -667,7 +685,6 @@ def versus_flask(
                             seconds=seconds,
                             connections=connections,
                         )
-                        return answered / took
                     requests = [
                         (f"/results/{TENANT}/{rid}", body)
                         for rid, body in (webhook("v", ids, n, run) for n in range(2_000))
@@ -677,18 +694,25 @@ def versus_flask(
                     ).result()
                     if statuses != {200: len(requests)}:
                         raise RuntimeError(f"{url} answered {statuses}, not 200 to each webhook")
-                    return len(requests) / took
+                    return took, len(requests)
 
                 # Run 0 warms both up (connections, page caches); rounds alternate who goes first.
                 for run in range(rounds + 1):
-                    pair = [(ours.url, ours_rates), (flask.url, flask_rates)]
-                    for url, rates in pair if run % 2 else reversed(pair):
-                        measured = rate(url, run)
+                    pair = [(ours.url, ours_rates, ours_cpu), (flask.url, flask_rates, flask_cpu)]
+                    for url, rates, cpus in pair if run % 2 else reversed(pair):
+                        measured, cpu = rate(url, run)
                         if run:
                             rates.append(measured)
+                            cpus.append(cpu)
         finally:
             daemon.stop()
-    return VersusFigures(tuple(ours_rates), tuple(flask_rates), "wrk" if WRK else "client")
+    return VersusFigures(
+        tuple(ours_rates),
+        tuple(flask_rates),
+        tuple(ours_cpu),
+        tuple(flask_cpu),
+        "wrk" if WRK else "client",
+    )
 
 
 # -- the report ---------------------------------------------------------------------------
@@ -785,8 +809,15 @@ def _report_versus(args: argparse.Namespace) -> None:
         f" median of {args.rounds} rounds"
         + (f" x {args.versus:g} s" if versus.load == "wrk" else " x 2,000")
     )
-    print(f"    the daemon's receiver, its JSON log to a file        {ours:8,.0f}/s")
-    print(f"    Flask + sqlite3 (API key, JSON, one commit each)    {flask:8,.0f}/s")
+    ours_cpu, flask_cpu = statistics.median(versus.ours_cpu), statistics.median(versus.flask_cpu)
+    print(
+        f"    the daemon's receiver, its JSON log to a file        {ours:8,.0f}/s"
+        f"  {ours_cpu:6,.0f} us CPU/webhook"
+    )
+    print(
+        f"    Flask + sqlite3 (API key, JSON, one commit each)    {flask:8,.0f}/s"
+        f"  {flask_cpu:6,.0f} us CPU/webhook"
+    )
     print(
         f"    ratio {statistics.median(ratios):.2f} (aim >= 1.0),"
         f" rounds {min(ratios):.2f}-{max(ratios):.2f}"

@@ -64,7 +64,8 @@ CANDIDATE = {"id": "cand-1", "email": "ada@example.com", "name": "Ada Lovelace"}
 
 
 class Context:
-    """Records invitations and log lines; makes one OrderRecord per application id."""
+    """Records invitations, queued events and log lines; makes one OrderRecord per
+    application id."""
 
     tenant = "acme"
 
@@ -74,6 +75,7 @@ class Context:
         self.orders: dict[str, OrderRecord] = {}
         self.logs: list[tuple[str, dict[str, Any]]] = []
         self.invite_error: Exception | None = None
+        self.queued: dict[str, bytes] = {}
         self.state = MemoryState(clock=lambda: NOW)
 
     def now(self) -> float:
@@ -91,6 +93,11 @@ class Context:
             known = order_record(invitation.application_id, f"result-{len(self.orders) + 1}")
             self.orders[invitation.application_id] = known
         return known
+
+    def enqueue(self, key: str, payload: bytes, *, headers: Any = None) -> bool:
+        known = key in self.queued
+        self.queued.setdefault(key, payload)
+        return not known
 
     def find_order(self, application_id: str) -> OrderRecord | None:
         return self.orders.get(application_id)

@@ -61,8 +61,10 @@ def assessio_register_demos(register: Callable[[str, Callable[[], DemoAts]], Non
 @hookimpl
 def assessio_register_commands(cli: click.Group) -> None:
     """The daemon and operator commands."""
+    from ._cli_events import register_commands as register_event_commands
     from ._cli_kit import register_commands as register_kit_commands
     from ._cli_runtime import register_commands
 
     register_commands(cli)
+    register_event_commands(cli)
     register_kit_commands(cli)

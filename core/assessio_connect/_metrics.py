@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ._inbound_metrics import InboundGauges
 from ._version import __version__
 from .errors import (
     APIError,
@@ -260,6 +261,7 @@ class DaemonMetrics:
         for plugin in plugins.describe() if plugins is not None else ():
             plugin_info.labels(plugin.name, plugin.distribution or "", plugin.version or "").set(1)
         registry.register(_StoreGauges(store, tenants, clock))
+        registry.register(InboundGauges(store, tenants))
         self._app = make_wsgi_app(registry)
 
     def _tenant(self, tenant: str | None) -> str:

@@ -13,7 +13,7 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._logging import Scrubber
@@ -28,6 +28,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .inbound import checked_event
 from .models import AssessioConfig, AssessmentOrder
 from .store import NewOrder, OrderRecord, OrderState, ResultRecord, Store
 from .transport import NO_RETRIES
@@ -76,6 +77,7 @@ class TenantRuntime:
         owner: str | None = None,
         scrub: Callable[[str], str] | None = None,
         metrics: DaemonMetrics | None = None,
+        wake_events: Callable[[], None] | None = None,
     ) -> None:
         self.tenant = config.name
         self.config = config
@@ -89,6 +91,7 @@ class TenantRuntime:
         self._clock = clock
         self._log = log
         self._wake_orders = wake_orders
+        self._wake_events = wake_events
         self._backoff = backoff
         self._rng = random.Random()  # noqa: S311 - jitter needs no cryptographic randomness
         self._config_lock = threading.Lock()
@@ -117,6 +120,23 @@ class TenantRuntime:
     def result_update_url(self, result_id: str) -> str:
         """Where Assessio posts this order's result: routed and correlated by the path."""
         return f"{self._base_url}/results/{self.tenant}/{result_id}"
+
+    def enqueue(
+        self, key: str, payload: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> bool:
+        """Store an ATS event in the inbound queue (committed before returning), once per
+        `key`, and wake the inbound worker; True when it was new."""
+        key, payload, kept = checked_event(key, payload, headers)
+        record, created = self._store.enqueue_event(
+            self.tenant, key, payload, kept, now=self._clock()
+        )
+        if not created:
+            self.log("event.duplicate", key=key, event_id=record.id, state=record.state.value)
+            return False
+        self.log("event.accepted", key=key, event_id=record.id, bytes=len(payload))
+        if self._wake_events is not None:
+            self._wake_events()
+        return True
 
     def find_order(self, application_id: str) -> OrderRecord | None:
         return self._store.find_order(self.tenant, application_id)

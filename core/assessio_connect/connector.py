@@ -7,10 +7,14 @@ from the tenant's `ats` table) and some of these abilities:
 - pull style: `poll(cursor)` reads new invitations from a persisted cursor;
 - `map_order(invitation, choice)` turns an ATS job + candidate into an Assessio order;
 - `push_result(pushback)` writes a result back into the ATS;
+- `handle_event(event)` handles an event a push route accepted with `context.enqueue(...)`;
 - `check()` tests the connection.
 
 Both styles hand invitations to `context.invite(...)`, which records the order durably before
-sending it. Failures talking to the ATS raise `RetryableError` or `PermanentError`.
+sending it. A push connector that must call its ATS back to make an invitation accepts the
+request with `context.enqueue(...)` and answers at once; the daemon hands the event to
+`handle_event` later, with retries. Failures talking to the ATS raise `RetryableError` or
+`PermanentError`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import attrs
 from typing_extensions import TypeVar
 
 from .connector_state import ConnectorState
+from .errors import PermanentError
+from .inbound import InboundEvent
 from .models import AssessioConfig, CandidateDetails, Recruitment, Result
 from .store import OrderRecord, ResultRecord
 from .transport import Transport
@@ -36,6 +42,7 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "ConnectorState",
+    "InboundEvent",
     "Invitation",
     "OrderDraft",
     "PollPage",
@@ -171,6 +178,15 @@ class ConnectorContext(Protocol):
         Idempotent on `application_id`: a repeat returns the stored order. A failure to reach
         Assessio does not raise: the order stays pending and is retried."""
 
+    def enqueue(
+        self, key: str, payload: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> bool:
+        """Accept an ATS event to handle later with the connector's `handle_event`: stored
+        durably (with the `headers` the handler needs) when this returns, so the route can
+        answer at once. `key` is the ATS's id of the event; a repeat is stored once. Returns
+        whether the event was new. Raises `PayloadError` for a key that cannot identify an
+        event (empty, too long, control characters)."""
+
     def find_order(self, application_id: str) -> OrderRecord | None:
         """The order made for an ATS application, if any."""
 
@@ -246,6 +262,16 @@ class Connector(Generic[ConfigT]):
 
         Must be idempotent: after a crash the same version may be pushed again."""
         raise NotImplementedError(f"{self.kind} connector cannot push results back")
+
+    def handle_event(self, event: InboundEvent) -> None:
+        """Handle an event a push route accepted with `context.enqueue` (e.g. read the
+        candidate from the ATS and `context.invite` them). Raise `RetryableError` (with
+        `retry_after` when the ATS said) to be called again later, `PermanentError` to
+        dead-letter the event. Must be idempotent: after a crash an event may come again."""
+        raise PermanentError(
+            f"the {self.kind} connector queued event {event.key!r} but does not implement "
+            "handle_event"
+        )
 
     def check(self) -> str:
         """Test the ATS connection and say what was checked; raise `ConnectorError` if broken."""

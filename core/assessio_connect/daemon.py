@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from ._inbound import InboundWorker
 from ._loops import OrderSender, Poller
 from ._metrics import METRICS_PATH, DaemonMetrics
 from ._outbox import Backoff, DeliveryWorker
@@ -135,6 +136,19 @@ class Daemon:
                 lease=delivery.lease,
                 metrics=self.metrics,
             )
+            self.inbound = InboundWorker(
+                self.store,
+                self.tenants,
+                owner=self.owner,
+                threads=delivery.workers,
+                lease=delivery.lease,
+                backoff=self.backoff,
+                clock=clock,
+                log=log,
+                scrub=self.scrub,
+                metrics=self.metrics,
+            )
+            """Hands the events push connectors accepted (`context.enqueue`) to them."""
             self.tenants.replace(self._build_tenants(config.tenants.values(), config.source))
             self.worker = DeliveryWorker(
                 RunningTenantsOutbox(self.store, self.tenants),
@@ -224,6 +238,7 @@ class Daemon:
             owner=self.owner,
             scrub=self.scrub,
             metrics=self.metrics,
+            wake_events=self.inbound.notify,
         )
 
     def _webhook_auths(self) -> dict[str, Any]:
@@ -297,9 +312,14 @@ class Daemon:
         if released:
             self.log("deliveries.recovered", count=released)
         if isinstance(self.store, WorkNotifications):  # a shared store wakes every replica
-            self.store.subscribe(deliveries=self.worker.notify, orders=self.orders.notify)
+            self.store.subscribe(
+                deliveries=self.worker.notify,
+                orders=self.orders.notify,
+                events=self.inbound.notify,
+            )
         self.server.start()
         self.worker.start()
+        self.inbound.start()
         self.orders.start()
         self.orders.notify()
         for poller in self._pollers.values():
@@ -326,6 +346,7 @@ class Daemon:
             poller.stop(timeout)
         self.orders.stop(timeout)
         self.worker.stop(timeout)
+        self.inbound.stop(timeout)
         self.store.release(self.owner, now=self._clock())
         for tenant in self.tenants.values():
             tenant.connector.close()
@@ -411,6 +432,7 @@ class Daemon:
             self._retire(retired)
             self.orders.notify()  # a tenant configured again has work waiting
             self.worker.notify()
+            self.inbound.notify()
             self.log(
                 "config.reloaded",
                 source=config.source,

@@ -205,6 +205,9 @@ class Context:
     def invite(self, invitation: Invitation) -> Any:
         return self._recorder.invite(invitation)
 
+    def enqueue(self, key: str, payload: bytes, *, headers: Any = None) -> bool:
+        return self._recorder.enqueue(key, payload, headers=headers)
+
     def find_order(self, application_id: str) -> Any:
         return self._recorder.find_order(application_id)
 

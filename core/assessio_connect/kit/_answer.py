@@ -40,7 +40,8 @@ def _json_bytes(data: Any) -> bytes:
 class Answer:
     """An HTTP answer: status, body, its content type and extra headers.
 
-    Most handlers return `Answer.json(202, {...})`; errors are usually raised instead
+    Most handlers return `Answer.json(202, {...})` (or `Answer.accepted()` after
+    `context.enqueue`); errors are usually raised instead
     (`RequestRefused`, `PayloadError`, `RetryableError`, …) and answered by the routes."""
 
     status: int = attrs.field(validator=_check_status)
@@ -54,6 +55,14 @@ class Answer:
     def json(cls, status: int, data: Any, *, headers: Iterable[tuple[str, str]] = ()) -> Answer:
         """`data` as JSON (ASCII-escaped)."""
         return cls(status, _json_bytes(data), _JSON, _headers(headers))
+
+    @classmethod
+    def accepted(cls, new: bool = True, *, headers: Iterable[tuple[str, str]] = ()) -> Answer:
+        """202 `{"status": "accepted"}`: the request was queued with `context.enqueue` and is
+        handled later, so the ATS need not wait; `{"status": "duplicate"}` for a repeat
+        (`new=False`). A push route that accepts and queues ends with
+        `return Answer.accepted(self.context.enqueue(event_id, request.body))`."""
+        return cls.json(202, {"status": "accepted" if new else "duplicate"}, headers=headers)
 
     @classmethod
     def error(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from assessio_connect.codec import dumps
 from assessio_connect.connector import Invitation, Pushback, recruitment_id
 from assessio_connect.connector_state import MemoryState
+from assessio_connect.errors import PermanentError
+from assessio_connect.inbound import InboundEvent, checked_event
 from assessio_connect.models import (
     AssessioConfig,
     AssessmentOrder,
@@ -18,8 +21,17 @@ from assessio_connect.models import (
     Result,
 )
 from assessio_connect.sandbox import DEFAULT_LENSES, DEFAULT_LOCALES
-from assessio_connect.store import OrderRecord, OrderState, ResultRecord
+from assessio_connect.store import (
+    InboundState,
+    OrderRecord,
+    OrderState,
+    ResultRecord,
+    payload_digest,
+)
 from assessio_connect.transport import Transport
+
+if TYPE_CHECKING:
+    from assessio_connect.connector import Connector
 
 __all__ = ["RecordingContext", "make_pushback"]
 
@@ -29,10 +41,14 @@ DEFAULT_RESULT_BASE = "http://127.0.0.1:9/results"
 
 class RecordingContext:
     """Records what a connector hands the daemon: invitations (one order per application),
-    log lines; answers `assessio_config()` with the emulator's lenses and locales.
+    events it queues with `enqueue` (one per key; `run_events` hands them to its
+    `handle_event` as the daemon's inbound worker would), log lines; answers
+    `assessio_config()` with the emulator's lenses and locales, and `latest_result` with the
+    versions given to `record_result`.
 
-    Set `invite_error` to make `invite` raise it (e.g. `RetryableError` while Assessio is down).
-    Thread-safe: a push connector's app runs on the server's threads."""
+    Set `invite_error` (or `enqueue_error`) to make `invite` (or `enqueue`) raise it (e.g.
+    `RetryableError` while Assessio is down). Thread-safe: a push connector's app runs on
+    the server's threads."""
 
     def __init__(
         self,
@@ -58,6 +74,17 @@ class RecordingContext:
         """application_id -> the order recorded for it."""
         self.logs: list[tuple[str, dict[str, Any]]] = []
         self.invite_error: Exception | None = None
+        self.enqueue_error: Exception | None = None
+        self.queued: dict[str, InboundEvent] = {}
+        """key -> every event accepted by `enqueue`, oldest first, as it is handed next."""
+        self.queue_states: dict[str, InboundState] = {}
+        """key -> where the event stands: pending, done or dead (`run_events` moves it)."""
+        self.queue_errors: dict[str, str] = {}
+        """key -> what the last failed `handle_event` of the event raised."""
+        self.enqueued_keys: list[str] = []
+        """The key of every `enqueue` call, repeats included, oldest first."""
+        self.results: dict[str, list[ResultRecord]] = {}
+        """result_id -> the versions given to `record_result`."""
         self.state = MemoryState(owner=f"{tenant}-recording", clock=clock)
         """The connector's key-value space, in memory (`state.entries` to inspect it)."""
 
@@ -87,12 +114,88 @@ class RecordingContext:
                 self.orders[invitation.application_id] = known
             return known
 
+    def enqueue(
+        self, key: str, payload: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> bool:
+        key, payload, kept = checked_event(key, payload, headers)
+        with self._lock:
+            if self.enqueue_error is not None:
+                raise self.enqueue_error
+            self.enqueued_keys.append(key)
+            if key in self.queued:
+                return False
+            self.queued[key] = InboundEvent(key, payload, kept, 1, self._clock())
+            self.queue_states[key] = InboundState.PENDING
+            return True
+
+    def events_in(self, state: InboundState) -> list[InboundEvent]:
+        """The queued events that stand in `state`, oldest first."""
+        with self._lock:
+            return [event for key, event in self.queued.items() if self.queue_states[key] is state]
+
+    def run_events(
+        self, connector: Connector, *, rounds: int = 1
+    ) -> list[tuple[InboundEvent, Exception | None]]:
+        """Hand every pending event to `connector.handle_event`, up to `rounds` times each, as
+        the daemon's inbound worker would but without waiting for its backoff: a return marks
+        the event done, a `PermanentError` dead, any other exception keeps it pending with
+        one more attempt. Returns each call's event and what it raised (None: nothing)."""
+        calls: list[tuple[InboundEvent, Exception | None]] = []
+        for _ in range(rounds):
+            pending = self.events_in(InboundState.PENDING)
+            if not pending:
+                break
+            for event in pending:
+                raised: Exception | None = None
+                try:
+                    connector.handle_event(event)
+                except Exception as exc:  # recorded: the test asserts on it
+                    raised = exc
+                calls.append((event, raised))
+                with self._lock:
+                    if raised is None:
+                        self.queue_states[event.key] = InboundState.DONE
+                        continue
+                    self.queue_errors[event.key] = f"{type(raised).__name__}: {raised}"
+                    if isinstance(raised, PermanentError):
+                        self.queue_states[event.key] = InboundState.DEAD
+                    else:
+                        self.queued[event.key] = InboundEvent(
+                            event.key,
+                            event.payload,
+                            event.headers,
+                            event.attempt + 1,
+                            event.received_at,
+                        )
+        return calls
+
     def find_order(self, application_id: str) -> OrderRecord | None:
         with self._lock:
             return self.orders.get(application_id)
 
+    def record_result(self, pushback: Pushback) -> ResultRecord:
+        """Keep `pushback`'s result as its version, so that `latest_result` answers as the
+        daemon's store would once that version was received."""
+        payload = dumps(pushback.result)
+        record = ResultRecord(
+            tenant=self.tenant,
+            result_id=pushback.result.result_id,
+            version=pushback.version,
+            payload=payload,
+            digest=payload_digest(payload),
+            received_at=self._clock(),
+            orphan=False,
+        )
+        with self._lock:
+            versions = self.results.setdefault(record.result_id, [])
+            versions[:] = [v for v in versions if v.version != record.version] + [record]
+            versions.sort(key=lambda version: version.version)
+        return record
+
     def latest_result(self, result_id: str) -> ResultRecord | None:
-        return None
+        with self._lock:
+            versions = self.results.get(result_id)
+            return versions[-1] if versions else None
 
     def assessio_config(self) -> AssessioConfig:
         return self._assessio
