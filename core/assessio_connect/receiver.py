@@ -77,7 +77,7 @@ from ._openapi import OPENAPI_PATH, openapi_json
 from ._wsgi import RequestBodyError, header, read_body, request_headers
 from .errors import PayloadError, StoreError, WebhookAuthenticationError
 from .models import Result
-from .store import RecordedResult, ResultOutcome, ResultRecord, Store, payload_digest
+from .store import RecordedResult, ResultOutcome, ResultRecord, Store, result_digest
 from .webhook import WebhookAuth
 
 if TYPE_CHECKING:
@@ -364,7 +364,7 @@ class ResultReceiver:
             version=recorded.version,
         )
         self._answered(tenant, response.status, answer)
-        self._notify(tenant, result_id, body, now, recorded)
+        self._notify(tenant, result_id, body, result, now, recorded)
         return response
 
     def _answer(self, recorded: RecordedResult) -> tuple[_Response, str]:
@@ -379,7 +379,13 @@ class ResultReceiver:
         return _json(202, {"status": "orphan"}), "orphan"
 
     def _notify(
-        self, tenant: str, result_id: str, body: bytes, now: float, recorded: RecordedResult
+        self,
+        tenant: str,
+        result_id: str,
+        body: bytes,
+        result: Result,
+        now: float,
+        recorded: RecordedResult,
     ) -> None:
         """Run `on_recorded` after the commit; its failure is logged, never answered."""
         if self._on_recorded is None:
@@ -392,7 +398,7 @@ class ResultReceiver:
                     result_id=result_id,
                     version=recorded.version,
                     payload=body,
-                    digest=payload_digest(body),
+                    digest=result_digest(result),
                     received_at=now,
                     orphan=recorded.outcome is ResultOutcome.ORPHAN,
                 )

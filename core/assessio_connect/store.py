@@ -46,6 +46,7 @@ __all__ = [
     "WorkNotifications",
     "email_key",
     "payload_digest",
+    "result_digest",
 ]
 
 
@@ -119,7 +120,12 @@ def email_key(email: str) -> str:
 def payload_digest(payload: bytes) -> str:
     """Identity of a result payload: SHA-256 of its canonical JSON, keys sorted at every depth
     and one spacing, so a payload differing only in key order or whitespace is the same one."""
-    data = codec.unstructure(codec.loads(payload, Result, what="result"))
+    return result_digest(codec.loads(payload, Result, what="result"))
+
+
+def result_digest(result: Result) -> str:
+    """`payload_digest` of a payload already parsed into `result` (the receiver has it)."""
+    data = codec.unstructure(result)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
