@@ -259,7 +259,9 @@ class ReferenceConnector(Connector[ReferenceConfig]):
         if answer.status != 409:
             return
         if not _says_stale(answer.body):
-            raise status_error(409, answer.body, what=what)
+            raise status_error(
+                409, answer.body, what=what, secrets=[self.config.api_token.reveal()]
+            )
         self.context.log(
             "reference.result_stale",
             application_id=order.application_id,
