@@ -89,6 +89,7 @@ def private_imports(
                 for alias in node.names
                 if alias.name != "*"
                 and alias.name not in public
+                and f"{origin}.{alias.name}" not in PUBLIC_PACKAGES
                 and not _inside(f"{origin}.{alias.name}", own_package)
             ]
     return found
@@ -237,6 +238,7 @@ def test_a_relative_import_out_of_the_reference_package_is_caught(
         "from assessio_connect.sandbox import Organisation, Sandbox\n",
         "from assessio_connect.reference import ReferenceAts\n",
         "from assessio_connect import *\n",
+        "from assessio_connect import sandbox, testing\n",
         "import json\nfrom urllib.parse import urlsplit\nimport attrs\n",
         "from assessio_connect_myats._helpers import x\nfrom ._fake import y\n",
     ],
