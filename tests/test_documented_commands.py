@@ -973,6 +973,39 @@ CASES: Mapping[str, Case | tuple[Case, ...]] = {
         ),
         needs=DAEMON,
     ),
+    # docs/cli.md, "events list" and "events retry": the reference connectors queue nothing.
+    "assessio-connect events list --config daemon.toml --state dead": Case(
+        setup=(INVITE,),
+        runs=(
+            Run(
+                "assessio-connect events list --config daemon.toml --state dead",
+                stdout=("ID", "KEY", "LAST ERROR", "(none)"),
+            ),
+            Run("assessio-connect events list --config daemon.toml --json", stdout=("[]",)),
+        ),
+        needs=DAEMON,
+    ),
+    "assessio-connect events retry --config daemon.toml --dead": Case(
+        setup=(INVITE,),
+        runs=(
+            Run(
+                "assessio-connect events retry --config daemon.toml --dead",
+                stdout=("0 events queued for retry",),
+            ),
+            Run(
+                "assessio-connect events retry --config daemon.toml 999",
+                exit_code=1,
+                stdout=("0 events queued for retry",),
+                stderr=("error: 1 event of 1 could not be queued: unknown ID",),
+            ),
+            Run(
+                "assessio-connect events retry --config daemon.toml",
+                exit_code=2,
+                stderr=("give event IDs or --dead",),
+            ),
+        ),
+        needs=DAEMON,
+    ),
     INVITE: Case(runs=(Run(INVITE, check=_two_orders_sent),), needs=DAEMON),
     # docs/cli.md, "status" and "trace": over the store the invite made.
     "assessio-connect status --config daemon.toml": Case(
