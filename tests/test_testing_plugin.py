@@ -87,10 +87,18 @@ class _ReferenceSuite(ConnectorConformance):
         else:
             fake_ats.fail_always(status)
 
+    def fail_writes_with_retry_after(
+        self, fake_ats: ReferenceAts, status: int, seconds: int
+    ) -> bool:
+        fake_ats.fail_next(1_000_000, status, retry_after=seconds)  # until heal()
+        return True
+
 
 class TestReferencePushConformance(_ReferenceSuite):
     connector_class = ReferenceConnector
     style = "push"
+    push_credential_headers = ("X-Reference-Signature",)
+    push_signature_covers_body = True  # HMAC-SHA256 of the raw body (docs/reference-ats.md)
 
     def ats_config(self, fake_ats: ReferenceAts) -> Mapping[str, Any]:
         return {"base_url": fake_ats.url}

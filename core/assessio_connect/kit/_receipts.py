@@ -20,7 +20,10 @@ class Receipts:
     before the receipt was written. The next attempt finds no receipt; give `ensure` a `find`
     that looks for the object by a marker the connector put into it (e.g. the result id in
     the note's text), and it is searched only then, not on every write-back; pass it only
-    when `pushback.attempt > 1`, since a first attempt cannot have created anything yet."""
+    when `pushback.attempt > 1`, since a first attempt cannot have created anything yet.
+
+    Receipts per version also remember the newest version written of each result, so an older
+    version whose delivery arrives after a newer one's (a slow retry) writes nothing over it."""
 
     def __init__(self, state: ConnectorState, kind: str) -> None:
         if not kind or "/" in kind:
@@ -60,13 +63,39 @@ class Receipts:
     ) -> str:
         """The ATS id for `result_id` at `version`: from its receipt; else from `find()` (the
         crash window, see the class); else from `create()`; recorded before returning. If
-        another replica recorded one meanwhile, that one is returned."""
+        another replica recorded one meanwhile, that one is returned. A `version` older than
+        one already written creates nothing: the newest version's id is returned."""
         key = self.key(result_id, version)
         known = self._state.value(key)
         if known is not None:
             return known
+        if version is not None:
+            newest = self.newest_version(result_id)
+            if newest is not None and newest > version:
+                return self._state.value(self.key(result_id, newest)) or ""
         found = find() if find is not None else None
         made = found if found is not None else create()
         if self._state.swap(key, made, expect_version=0) is None:
             return self._state.value(key) or made
+        if version is not None:
+            self._note_newest(result_id, version)
         return made
+
+    def newest_version(self, result_id: str) -> int | None:
+        """The newest version of `result_id` written through `ensure`, or None."""
+        entry = self._state.get(self._newest_key(result_id))
+        return None if entry is None else int(entry.value)
+
+    def _newest_key(self, result_id: str) -> str:
+        return f"receipt/{self.kind}/{result_id}/newest"
+
+    def _note_newest(self, result_id: str, version: int) -> None:
+        """Raise the newest version written to `version` (compare-and-set: replicas race)."""
+        key = self._newest_key(result_id)
+        while True:
+            entry = self._state.get(key)
+            if entry is not None and int(entry.value) >= version:
+                return
+            expected = 0 if entry is None else entry.version
+            if self._state.swap(key, str(version), expect_version=expected) is not None:
+                return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -13,22 +14,27 @@ import pytest
 import urllib3
 
 from assessio_connect._cli_runtime import load_daemon_config
+from assessio_connect._outbox import Backoff, DeliveryWorker
 from assessio_connect._routing import DaemonApp
 from assessio_connect._server import BackgroundServer
+from assessio_connect._sqlite_store import SQLiteStore
+from assessio_connect._tenant import TenantRuntime
 from assessio_connect.client import AssessioClient
+from assessio_connect.codec import dumps
 from assessio_connect.config import DaemonConfig
 from assessio_connect.connector import (
     AssessmentChoice,
     Connector,
     Invitation,
     PollPage,
+    Pushback,
     WSGIApplication,
 )
 from assessio_connect.errors import ConfigError, ConnectorError, PermanentError, RetryableError
-from assessio_connect.models import AssessmentOrder, email_problem
+from assessio_connect.models import AssessioConfig, AssessmentOrder, email_problem
 from assessio_connect.plugins import load_plugins
 from assessio_connect.sandbox import Organisation, Sandbox
-from assessio_connect.store import OrderRecord
+from assessio_connect.store import DeliveryState, NewOrder, OrderRecord
 
 from ._context import RecordingContext, make_pushback
 from ._fixtures import (
@@ -51,6 +57,14 @@ _PUSH_TESTS = (
 )
 _PULL_TESTS = ("test_poll_pages_until_done", "test_poll_resumes_from_its_cursor")
 _SHOWN = 300
+_NOT_CREDENTIALS = frozenset(
+    {"accept", "accept-encoding", "connection", "content-length", "content-type", "host"}
+    | {"user-agent"}
+)
+"""Headers a push request carries that authenticate nothing (the others may)."""
+_RETRY_AFTER = 120
+"""Seconds of the `Retry-After` the Retry-After check makes the fake send: far beyond any
+backoff the check's outbox would choose by itself."""
 
 
 def _to_dict(value: Mapping[str, str]) -> dict[str, str]:
@@ -113,6 +127,22 @@ def _shown(body: bytes) -> str:
     return text + ("…" if len(body) > _SHOWN else "")
 
 
+def _nothing() -> None:
+    return None
+
+
+class _RestartedTenant(TenantRuntime):
+    """The daemon's tenant runtime (the connector's state in the store), answering Assessio's
+    lenses and locales as `RecordingContext` does: the suite runs no Assessio there."""
+
+    def __init__(self, assessio: AssessioConfig, *args: Any, **kwargs: Any) -> None:
+        self._assessio = assessio  # before the connector is made, which may ask for it
+        super().__init__(*args, **kwargs)
+
+    def assessio_config(self) -> AssessioConfig:
+        return self._assessio
+
+
 def _not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"only the connector's routes are served here"]
@@ -130,7 +160,8 @@ def _send(http: urllib3.PoolManager, base_url: str, request: AtsRequest) -> tupl
 
 class ConformanceHarness:
     """One test's connector: configured from the values the daemon would load, talking to the
-    fake ATS through a `RecordingContext`; push requests reach it over HTTP as in the daemon."""
+    fake ATS through a `RecordingContext`; push requests reach it over HTTP as in the daemon,
+    and the events a route queues (`context.enqueue`) are handed to `handle_event` at once."""
 
     def __init__(self, suite: ConnectorConformance, fake: Any, tmp_path: Path) -> None:
         self.suite = suite
@@ -169,13 +200,45 @@ class ConformanceHarness:
             config, RecordingContext(TENANT, transport=self.context.transport)
         )
 
-    def send(self, request: AtsRequest) -> tuple[int, bytes]:
-        """Send an ATS request to the connector's app, mounted as the daemon mounts it."""
+    def send(self, request: AtsRequest, *, handle_queued: bool = True) -> tuple[int, bytes]:
+        """Send an ATS request to the connector's app, mounted as the daemon mounts it; then,
+        unless told not to, hand what it queued to `handle_event` (`handle_queued`)."""
         if self._server is None:
             app: WSGIApplication = self.connector.wsgi_app()
             routes = DaemonApp(_not_found, {TENANT: app})
             self._server = BackgroundServer(routes).start()
-        return _send(self._http, f"{self._server.url}/connectors/{TENANT}", request)
+        answer = _send(self._http, f"{self._server.url}/connectors/{TENANT}", request)
+        if handle_queued:
+            self.handle_queued()
+        return answer
+
+    def handle_queued(self) -> None:
+        """Hand every event the connector queued and did not handle yet to its
+        `handle_event`, as the daemon's inbound worker would; fail with what it raised."""
+        for event, raised in self.context.run_events(self.connector):
+            if raised is not None:
+                pytest.fail(
+                    f"handle_event of the queued event {event.key!r} raised "
+                    f"{type(raised).__name__}: {raised}"
+                )
+
+    def daemon_runtime(self, store: SQLiteStore) -> TenantRuntime:
+        """The tenant as the daemon runs it on `store`: a new connector instance whose
+        context keeps its state (`context.state`) in that store, as after a restart."""
+        cls = self.suite.connector_class
+        return _RestartedTenant(
+            self.context.assessio_config(),
+            self.daemon_config.tenants[TENANT],
+            connector_cls=cls,
+            store=store,
+            plugins=plugins_with(cls),
+            transport=self.context.transport,
+            base_url="http://127.0.0.1:9",
+            clock=time.time,
+            log=self.context.log,
+            wake_orders=_nothing,
+            backoff=Backoff(),
+        )
 
     def poll_until_done(
         self, limit: int, connector: Connector | None = None
@@ -216,48 +279,27 @@ class ConnectorConformance:
     """The conformance suite: subclass it in a test module (named `Test...`) to run every check
     against your connector and its fake ATS.
 
-    Set these class attributes:
-
-    - `connector_class`: the `Connector` subclass under test.
-    - `style`: "push" or "pull"; needed only when the class implements both (then write one
-      subclass per style, each with a config that turns that style on).
-    - `valid_config`: the tenant's `ats` table without `kind`, as a dict. Secrets are plain
-      strings; the suite writes each `Secret`-typed field to a file and references it as
-      `{file = "..."}`, as an operator would.
-    - `invalid_configs`: at least one `InvalidConfig(changes, path, message)`: changes to
-      `valid_config` that the connector's `Config` must refuse, with the path of the problem.
-
-    and implement these hooks:
-
-    - `fake_ats` (a pytest fixture): start the fake ATS, yield it, stop it.
-    - `ats_config(fake_ats)`: config values pointing at the fake (its URL, the credentials it
-      accepts), merged over `valid_config`. For a pull connector, set a page size below
-      `pagination_invitations` so that paging is exercised.
-    - `create_invitation(fake_ats, index)`: make the fake hold a new invitation (distinct
-      candidate and application for each `index`). Push style: return the `AtsRequest` the
-      ATS would send for it (signed as the ATS signs). Pull style: return None; the next
-      `poll` must find it.
-    - `written_results(fake_ats, application_id)`: the results the fake holds for that
-      application (one entry per stored result, however the ATS keeps them).
-    - `fail_writes(fake_ats, status)`: make the fake answer every write-back with HTTP `status`
-      until called with None.
-
-    Optional: `bad_push_requests(fake_ats, good)` (default: `good` without its credentials or
-    signature, and `good` with its body changed after signing), `retryable_statuses`,
-    `permanent_statuses`, `pagination_invitations`, `expect_several_pages` and
-    `assessment_choice`.
-
-    Tests that do not apply to the style are left out. A subclass that needs its own
-    `pytest_generate_tests` must call `super().pytest_generate_tests(metafunc)`.
+    Set `connector_class`, `valid_config` and `invalid_configs`, and implement `fake_ats`,
+    `ats_config`, `create_invitation`, `written_results` and `fail_writes`; every hook and
+    setting, with what it must return and its default, is in the table of "The conformance
+    suite" in docs/writing-a-connector.md. Tests that do not apply to the style are left out,
+    and a check whose hook is not implemented (those that return False by default) is skipped
+    with the reason. A subclass that needs its own `pytest_generate_tests` must call
+    `super().pytest_generate_tests(metafunc)`.
 
     The checks: the plugin registers the class for its kind; the valid config loads (secrets
     never shown) and each invalid one is refused with its path; the connection check passes;
     an invitation maps to an order the Assessio emulator accepts; push: a valid request
-    invites (repeats are harmless), bad requests get 4xx and invite nobody; pull: paging ends
-    and returns every invitation once, a poll from the returned cursor (also by a new
-    instance) finds nothing old and what is new; pushing the same result twice leaves one
-    result; 429/503 raise `RetryableError` and 4xx `PermanentError`, with no secret in the
-    message; and the whole loop through a real daemon writes the result back.
+    invites (what a route queues is handed to `handle_event`; repeats are harmless), bad
+    requests get 4xx and neither invite nor queue anything; pull: paging ends and returns every
+    invitation once, a poll from the returned cursor (also by a new instance) finds nothing old
+    and what is new; pushing the same result twice leaves one result, also across a restart
+    (a new instance on the same store, state in SQLite as in the daemon), and also when the
+    write-back must find its earlier write on a later page of a list; an older result version
+    pushed after a newer one changes nothing in the ATS; 429/503 raise `RetryableError` and 4xx
+    `PermanentError`, with no secret in the message; a `Retry-After` from the ATS sets the
+    delivery's next attempt in the outbox; and the whole loop through a real daemon writes the
+    result back.
     """
 
     connector_class: ClassVar[type[Connector]]
@@ -271,6 +313,14 @@ class ConnectorConformance:
     assessment_choice: ClassVar[AssessmentChoice] = AssessmentChoice(
         lens="General Performance", locale="en-GB"
     )
+    push_credential_headers: ClassVar[Sequence[str] | None] = None
+    """The headers that authenticate a push request (a signature, a token); None: every
+    header of the valid request but Content-Type, User-Agent and the like."""
+    push_signature_covers_body: ClassVar[bool | None] = None
+    """True when a signature covers the raw body, so a body changed by one byte must be
+    refused; False (or None: not said) when it does not (a signature over some fields)."""
+    retry_after_status: ClassVar[int] = 503
+    """The status the Retry-After check makes the fake answer a write-back with."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -322,18 +372,70 @@ class ConnectorConformance:
         raise NotImplementedError(self._hook_missing("fail_writes(fake_ats, status)"))
 
     def bad_push_requests(self, fake_ats: Any, good: AtsRequest) -> Sequence[AtsRequest]:
-        """Requests a push connector must refuse with 4xx: by default `good` without any
-        header but Content-Type, and `good` with a byte added to its body after signing."""
-        content_type = {k: v for k, v in good.headers.items() if k.lower() == "content-type"}
-        return [
-            attrs.evolve(good, headers=content_type),
-            attrs.evolve(good, body=good.body + b" "),
-        ]
+        """Requests a push connector must refuse with 4xx. By default, from what the suite
+        was told: `good` without its credential headers (`push_credential_headers`, or the
+        headers it carries besides Content-Type and the like), each declared one missing and
+        each altered, and `good` with a byte added to its body when
+        `push_signature_covers_body`. Fails, saying what to do, when nothing can be derived
+        (e.g. a signature inside the body): override it with your ATS's bad requests."""
+        declared = self.push_credential_headers
+        names = (
+            [name for name in good.headers if name.lower() not in _NOT_CREDENTIALS]
+            if declared is None
+            else list(declared)
+        )
+        wanted = {name.lower() for name in names}
+        kept = {k: v for k, v in good.headers.items() if k.lower() not in wanted}
+        bad: list[AtsRequest] = []
+        if names:
+            bad.append(attrs.evolve(good, headers=kept))
+        if declared is not None:
+            for name in declared:
+                value = next(
+                    (v for k, v in good.headers.items() if k.lower() == name.lower()), None
+                )
+                if value is None:
+                    pytest.fail(f"push_credential_headers names {name!r}, which the request lacks")
+                others = {k: v for k, v in good.headers.items() if k.lower() != name.lower()}
+                if len(declared) > 1:
+                    bad.append(attrs.evolve(good, headers=others))
+                bad.append(attrs.evolve(good, headers={**others, name: value + "0"}))
+        if self.push_signature_covers_body:
+            bad.append(attrs.evolve(good, body=good.body + b" "))
+        if not bad:
+            pytest.fail(
+                f"{type(self).__name__} cannot derive the push requests to refuse: the valid "
+                f"request carries no credential header ({sorted(good.headers)}) and "
+                "push_signature_covers_body is not True. Override bad_push_requests(fake_ats, "
+                "good) with the requests your ATS's documentation says must be refused (e.g. "
+                "a signature field changed), or set push_credential_headers / "
+                "push_signature_covers_body"
+            )
+        return bad
+
+    def visible_results(self, fake_ats: Any, application_id: str) -> Any:
+        """What the ATS shows of the results written for `application_id`, compared before
+        and after an older version is pushed; default: `list(written_results(...))`. Override
+        when those records hold what no user sees (a counter of writes, a timestamp)."""
+        return list(self.written_results(fake_ats, application_id))
+
+    def fail_writes_with_retry_after(self, fake_ats: Any, status: int, seconds: int) -> bool:
+        """Optional: make the fake answer every write-back with `status` and a `Retry-After`
+        of `seconds`, until `fail_writes(fake_ats, None)`; return True. The default returns
+        False: the Retry-After check is skipped."""
+        return False
+
+    def spread_writes_over_pages(self, fake_ats: Any, application_id: str) -> bool:
+        """Optional, for a connector that lists what the ATS holds to find an earlier write
+        (after a crash lost its receipt): put enough other items before what was written for
+        `application_id` that it is not on the first page of any list the connector reads;
+        return True. The default returns False: the paging check is skipped."""
+        return False
 
     def _hook_missing(self, signature: str) -> str:
         return (
             f"{type(self).__name__} must implement {signature} "
-            "(see the ConnectorConformance docstring)"
+            "(see the hook table in docs/writing-a-connector.md)"
         )
 
     # -- helpers a subclass may use in its own tests --------------------------------------
@@ -512,6 +614,10 @@ class ConnectorConformance:
             f"a repeated request must be acknowledged (2xx); got {statuses}"
         )
         assert len(harness.context.orders) == 1
+        assert len(harness.context.queued) <= 1, (
+            f"a repeated request queued {len(harness.context.queued)} events: give enqueue the "
+            "ATS's id of the event as its key, the same for a redelivery"
+        )
 
     def test_bad_push_requests_are_refused(self, assessio_conformance: ConformanceHarness) -> None:
         harness = assessio_conformance
@@ -520,13 +626,14 @@ class ConnectorConformance:
         bad = self.bad_push_requests(harness.fake, good)
         assert bad, "bad_push_requests returned no request"
         for request in bad:
-            status, body = harness.send(request)
+            status, body = harness.send(request, handle_queued=False)
             assert 400 <= status < 500, (
                 f"a bad request was answered HTTP {status}, not 4xx: {request!r} -> {_shown(body)}"
             )
             for secret in self.secrets_in(harness.values):
                 assert secret.encode() not in body, "a secret shows in an error answer"
         assert harness.context.invited == [], "a refused request still invited someone"
+        assert harness.context.queued == {}, "a refused request still queued an event"
         status, body = harness.send(good)
         assert 200 <= status < 300, f"the good request got HTTP {status}: {_shown(body)}"
 
@@ -565,6 +672,144 @@ class ConnectorConformance:
         harness.connector.push_result(pushback)
         written = self.written_results(harness.fake, order.application_id)
         assert len(written) == 1, f"the same result pushed twice left {len(written)}: {written}"
+
+    def _daemon_store(self, path: Path, order: OrderRecord, *pushbacks: Pushback) -> SQLiteStore:
+        """A store at `path` holding `order` and the results of `pushbacks`, as the daemon's
+        holds them when it pushes those versions."""
+        store = SQLiteStore(path)
+        store.migrate()
+        now = time.time()
+        store.add_order(
+            NewOrder(
+                tenant=TENANT,
+                application_id=order.application_id,
+                job_id=order.job_id,
+                candidate_id=order.candidate_id,
+                order=order.order,
+                metadata=order.metadata,
+            ),
+            now=now,
+        )
+        for pushback in pushbacks:
+            store.record_result(TENANT, order.result_id, dumps(pushback.result), now=now)
+        return store
+
+    def test_push_result_is_idempotent_across_a_restart(
+        self, assessio_conformance: ConformanceHarness, tmp_path: Path
+    ) -> None:
+        harness = assessio_conformance
+        order = self.receive_order(harness, 0)
+        pushback = make_pushback(order)
+        path = tmp_path / "restarted.db"
+        self._daemon_store(path, order, pushback).close()
+        # The first push, then a restart (its delivery not yet marked done): a new store
+        # handle on the same file, a new connector instance, the same version again.
+        for attempt in (1, 2):
+            store = SQLiteStore(path)
+            runtime = harness.daemon_runtime(store)
+            try:
+                runtime.connector.push_result(attrs.evolve(pushback, attempt=attempt))
+            finally:
+                runtime.connector.close()
+                store.close()
+        written = self.written_results(harness.fake, order.application_id)
+        assert len(written) == 1, (
+            f"the same result pushed again by a restarted connector (state in the daemon's "
+            f"store) left {len(written)}: {written}"
+        )
+
+    def test_an_older_version_after_a_newer_one_changes_nothing(
+        self, assessio_conformance: ConformanceHarness
+    ) -> None:
+        harness = assessio_conformance
+        order = self.receive_order(harness, 0)
+        older = make_pushback(order, score=55, subscores={"Driving Results": 50}, version=1)
+        newer = make_pushback(order, score=88, subscores={"Driving Results": 90}, version=2)
+        for pushback in (older, newer):  # what latest_result answers, as the daemon's store
+            harness.context.record_result(pushback)
+        harness.connector.push_result(newer)
+        before = self.visible_results(harness.fake, order.application_id)
+        assert before, "the newer version was not written"
+        harness.connector.push_result(older)  # its delivery was slower than the newer one's
+        after = self.visible_results(harness.fake, order.application_id)
+        assert after == before or repr(after) == repr(before), (
+            "version 1 pushed after version 2 changed what the ATS holds (skip a version older "
+            "than context.latest_result(...) or than a receipt of a newer one): "
+            f"{before} became {after}"
+        )
+
+    def test_retry_after_from_the_ats_reaches_the_outbox(
+        self, assessio_conformance: ConformanceHarness, tmp_path: Path
+    ) -> None:
+        harness = assessio_conformance
+        order = self.receive_order(harness, 0)
+        if not self.fail_writes_with_retry_after(
+            harness.fake, self.retry_after_status, _RETRY_AFTER
+        ):
+            pytest.skip(
+                "implement fail_writes_with_retry_after(fake_ats, status, seconds) to check that "
+                "a Retry-After from the ATS sets the delivery's next attempt"
+            )
+        pushback = make_pushback(order)
+        store = self._daemon_store(tmp_path / "outbox.db", order, pushback)
+        try:
+            [queued] = store.list_deliveries()
+            now = queued.created_at
+
+            def push(delivery: Any) -> None:
+                harness.connector.push_result(attrs.evolve(pushback, attempt=delivery.attempts))
+
+            worker = DeliveryWorker(
+                store,
+                push,
+                owner="conformance",
+                threads=1,
+                backoff=Backoff(first_delay=0.01, max_delay=0.02, horizon=3600.0),
+                clock=lambda: now,
+            )
+            assert worker.run_once(now) == 1
+            waiting = store.get_delivery(queued.id)
+            assert waiting is not None
+            assert waiting.state is DeliveryState.PENDING, (
+                f"HTTP {self.retry_after_status} with Retry-After left the delivery "
+                f"{waiting.state.value}: {waiting.last_error}"
+            )
+            wait = waiting.next_attempt_at - now
+            assert wait >= _RETRY_AFTER - 1, (
+                f"the delivery is due again in {wait:.2f} s, not after the ATS's Retry-After "
+                f"of {_RETRY_AFTER} s: raise RetryableError(..., retry_after=seconds)"
+            )
+            self.fail_writes(harness.fake, None)
+            assert worker.run_once(waiting.next_attempt_at) == 1
+            done = store.get_delivery(queued.id)
+            assert done is not None
+            assert done.state is DeliveryState.DELIVERED, done.last_error
+        finally:
+            store.close()
+
+    def test_a_retried_write_finds_its_earlier_write_on_a_later_page(
+        self, assessio_conformance: ConformanceHarness
+    ) -> None:
+        harness = assessio_conformance
+        order = self.receive_order(harness, 0)
+        harness.connector.push_result(make_pushback(order))
+        if not self.spread_writes_over_pages(harness.fake, order.application_id):
+            pytest.skip(
+                "implement spread_writes_over_pages(fake_ats, application_id) if the connector "
+                "lists what the ATS holds to find an earlier write"
+            )
+        # The process died after the ATS took the write, before anything was recorded: a
+        # new instance with an empty state retries the same version.
+        restarted = harness.new_connector()
+        try:
+            restarted.push_result(make_pushback(order, attempt=2))
+        finally:
+            restarted.close()
+        written = self.written_results(harness.fake, order.application_id)
+        assert len(written) == 1, (
+            f"a retried write-back that had to look past the first page left {len(written)} "
+            f"results (follow every page of the lists it reads): {written}"
+        )
 
     def _expect_failure(
         self,
