@@ -56,6 +56,11 @@ _PUSH_TESTS = (
     "test_bad_push_requests_are_refused",
 )
 _PULL_TESTS = ("test_poll_pages_until_done", "test_poll_resumes_from_its_cursor")
+_OPTIONAL_TESTS = {
+    "test_retry_after_from_the_ats_reaches_the_outbox": "fail_writes_with_retry_after",
+    "test_a_retried_write_finds_its_earlier_write_on_a_later_page": "spread_writes_over_pages",
+}
+"""Checks left out unless the suite implements the optional hook they need."""
 _SHOWN = 300
 _NOT_CREDENTIALS = frozenset(
     {"accept", "accept-encoding", "connection", "content-length", "content-type", "host"}
@@ -283,9 +288,9 @@ class ConnectorConformance:
     `ats_config`, `create_invitation`, `written_results` and `fail_writes`; every hook and
     setting, with what it must return and its default, is in the table of "The conformance
     suite" in docs/writing-a-connector.md. Tests that do not apply to the style are left out,
-    and a check whose hook is not implemented (those that return False by default) is skipped
-    with the reason. A subclass that needs its own `pytest_generate_tests` must call
-    `super().pytest_generate_tests(metafunc)`.
+    and so is a check whose optional hook (`fail_writes_with_retry_after`,
+    `spread_writes_over_pages`) the subclass does not implement. A subclass that needs its
+    own `pytest_generate_tests` must call `super().pytest_generate_tests(metafunc)`.
 
     The checks: the plugin registers the class for its kind; the valid config loads (secrets
     never shown) and each invalid one is refused with its path; the connection check passes;
@@ -337,6 +342,9 @@ class ConnectorConformance:
         for name in keep:
             if getattr(cls, name) is None:  # dropped by a base class of the other style
                 setattr(cls, name, ConnectorConformance.__dict__[name])
+        for name, hook in _OPTIONAL_TESTS.items():
+            implemented = getattr(cls, hook) is not getattr(ConnectorConformance, hook)
+            setattr(cls, name, ConnectorConformance.__dict__[name] if implemented else None)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """One test per `invalid_configs` entry."""
@@ -421,15 +429,15 @@ class ConnectorConformance:
 
     def fail_writes_with_retry_after(self, fake_ats: Any, status: int, seconds: int) -> bool:
         """Optional: make the fake answer every write-back with `status` and a `Retry-After`
-        of `seconds`, until `fail_writes(fake_ats, None)`; return True. The default returns
-        False: the Retry-After check is skipped."""
+        of `seconds`, until `fail_writes(fake_ats, None)`; return True (False skips the
+        check). Not implemented, the Retry-After check is left out."""
         return False
 
     def spread_writes_over_pages(self, fake_ats: Any, application_id: str) -> bool:
         """Optional, for a connector that lists what the ATS holds to find an earlier write
         (after a crash lost its receipt): put enough other items before what was written for
         `application_id` that it is not on the first page of any list the connector reads;
-        return True. The default returns False: the paging check is skipped."""
+        return True (False skips the check). Not implemented, the paging check is left out."""
         return False
 
     def _hook_missing(self, signature: str) -> str:
