@@ -76,8 +76,10 @@ def test_a_header_with_a_line_break_is_refused_and_wrong_types_are_bugs() -> Non
 
 
 def test_an_event_reads_its_headers_in_any_case_and_hides_them_and_its_payload() -> None:
-    # Source: Greenhouse's webhook headers (grnhse/greenhouse-api-docs, source/includes/
-    # webhooks/_introduction.md): "Greenhouse-Event-ID" and "Signature: sha256 <hex>".
+    # Sources: grnhse/greenhouse-api-docs, source/includes/webhooks/_introduction.md ("Each
+    # delivery will include a `Greenhouse-Event-ID` header"; `Signature: sha256 <hex>`); the
+    # event id's value from prismatic.io's example Greenhouse delivery
+    # (https://prismatic.io/docs/example-payloads/greenhouse/triggers/webhook.json).
     event = InboundEvent(
         "3ce5180d-9119-4ddc-9ef6-21edb6e76f8a",
         b'{"action":"ping"}',

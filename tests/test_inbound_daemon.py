@@ -21,6 +21,30 @@ from assessio_connect.store import InboundRecord, InboundState
 from assessio_connect.testing import wait_until
 from inbound_world import TRIGGER, GatedLever, config_text, organisation
 
+# Source: Lever's API documentation, "Receiving webhooks" → "Example delivery"
+# (https://hire.lever.co/developer/documentation), verbatim: not valid JSON as published.
+DOCUMENTED_STAGE_CHANGE = b"""{
+  "triggeredAt": 1431454330072,
+  "event": "candidateStageChange",
+  "data": {
+    "opportunityId": "3410c8b9-5c31-4bab-b7e9-9f710206d647",
+    "candidateId": "daeaa038-cddb-4d69-9b8c-74b6c23be3f3",
+    "contactId": "05c248f9-ccb1-435f-bab5-0ec608aec263",
+    "toStageId": "7c2690d8-6308-4ed9-ae2a-cbfe7db26593"
+    "fromStageId": "992f01a9-ee19-41d2-ae79-1040701b195c",
+  },
+  "signature": "28e3fbb90ce869c3695c4a9559ff43eae998389a48b42c509d1adbeea0897c16",
+  "token": "be58f711f349c7780e4579cd7c63341ac6f881e4dccc3154"
+}"""
+# Source: the same page, "Integrations webhooks settings": the test POST Lever sends, verbatim
+# (its signature is masked, not hex: it verifies under no token).
+DOCUMENTED_TEST_REQUEST = b"""{
+ "triggeredAt": 1431458021951,
+ "event": "candidateHired",
+ "data": {},
+ "signature": "m3e73080553bcbf65f66c90b6m4ac0mb664c6am763efb1899653808864456b36",
+ "token": "657fd5a0759c87d35660b096dbc388d1d31058869f08ce3f"
+}"""
 READ_TIMEOUT = 5.0
 """The ATS's patience in these tests: far above a 202 from the queue, far below a held read."""
 
@@ -168,4 +192,12 @@ def test_a_bad_signature_is_refused_and_nothing_is_queued(world: World) -> None:
     assert world.events() == []
     status, answer, _ = world.webhook(json.dumps(missing).encode())
     assert status == 422, answer
+    assert world.events() == []
+
+
+def test_levers_documented_deliveries_are_refused_and_queue_nothing(world: World) -> None:
+    status, answer, _ = world.webhook(DOCUMENTED_STAGE_CHANGE)
+    assert (status, "not valid JSON" in answer["error"]) == (400, True)
+    status, answer, _ = world.webhook(DOCUMENTED_TEST_REQUEST)
+    assert status == 401, answer
     assert world.events() == []
