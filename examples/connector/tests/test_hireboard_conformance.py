@@ -17,6 +17,8 @@ SIGNING_KEY = "hb-webhook-secret-77d0e4"
 
 class TestHireboardConformance(ConnectorConformance):
     connector_class = HireboardConnector
+    push_signature_covers_body = True
+    """`Hireboard-Signature` is an HMAC of `"<t>.<raw body>"` (HIREBOARD-API.md § 4.2)."""
     valid_config: ClassVar[Mapping[str, Any]] = {
         "api_key": API_KEY,
         "webhook_secret": SIGNING_KEY,

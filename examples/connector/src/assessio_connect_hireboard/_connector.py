@@ -18,6 +18,7 @@ from assessio_connect import (
     ConnectorContext,
     Invitation,
     Pushback,
+    Receipts,
     Request,
     Routes,
     Secret,
@@ -151,6 +152,8 @@ class HireboardConnector(Connector[HireboardConfig]):
             credentials_hint="check ats.api_key",
             clock=context.now,
         )
+        self.results = Receipts(context.state, "results")
+        """Result id and version -> Hireboard's id of the stored result."""
 
     def wsgi_app(self) -> Routes:
         """`POST /webhook`: Hireboard's events."""
@@ -173,7 +176,23 @@ class HireboardConnector(Connector[HireboardConfig]):
         return Answer.json(202, {"result_id": order.result_id, "state": order.state.value})
 
     def push_result(self, pushback: Pushback) -> None:
-        """POST the result version; the idempotency key makes a repeat harmless."""
+        """POST the result version once: its receipt (Hireboard's result id) makes a repeat
+        free, the idempotency key a repeat after a crash harmless, and a version older than
+        one already written (a slow retry) is skipped."""
+        order = pushback.order
+        newest = self.results.newest_version(order.result_id)
+        if newest is not None and newest > pushback.version:
+            self.context.log(
+                "hireboard.result_stale",
+                result_id=order.result_id,
+                version=pushback.version,
+                newest=newest,
+            )
+            return
+        self.results.ensure(order.result_id, pushback.version, lambda: self._post(pushback))
+
+    def _post(self, pushback: Pushback) -> str:
+        """POST one result version (HIREBOARD-API.md § 3.2); Hireboard's id of it."""
         order, result = pushback.order, pushback.result
         body = {
             "provider": "assessio",
@@ -183,14 +202,18 @@ class HireboardConnector(Connector[HireboardConfig]):
             "subscores": [{"name": k, "score": v} for k, v in result.subscores.items()],
             "report_url": result.assessment_report_url,
         }
-        self.hireboard.request(
+        what = "write the result back"
+        answer = self.hireboard.request(
             "POST",
             RESULTS_PATH,
             params={"id": order.application_id},
             json_body=body,
             headers={"Idempotency-Key": idempotency_key(order.result_id, pushback.version)},
-            what="write the result back",
+            what=what,
         )
+        stored = self.hireboard.decode(answer, what) if answer.body else None
+        result_id = stored.get("id") if isinstance(stored, dict) else None
+        return str(result_id or "written")
 
     def check(self) -> str:
         """`GET /v1/me` with the API key."""
