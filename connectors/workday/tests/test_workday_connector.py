@@ -479,9 +479,9 @@ def test_the_assessment_is_dated_by_the_day_the_result_version_arrived(
     received = datetime(2026, 12, 4, 23, 59, tzinfo=timezone.utc).timestamp()
     context.results[result_id] = StoredResult(version=2, received_at=received)
     wd = connector(fake, context)
-    wd.push_result(pushback("JOB_APPLICATION-1", version=2))
     wd.push_result(pushback("JOB_APPLICATION-1", version=1))  # not the stored version: today
-    assert [w.assessed_on for w in fake.writes] == [date(2026, 12, 4), date(2023, 11, 14)]
+    wd.push_result(pushback("JOB_APPLICATION-1", version=2))
+    assert [w.assessed_on for w in fake.writes] == [date(2023, 11, 14), date(2026, 12, 4)]
 
 
 def test_reference_id_types_follow_the_tenants_settings(clock: Clock, context: Context) -> None:
@@ -516,6 +516,43 @@ def test_a_second_version_sets_the_new_score(fake: FakeWorkday, context: Context
     stored = fake.assessment("JOB_APPLICATION-1")
     assert stored is not None
     assert stored["tests"][GP_TEST].score == Decimal(83)
+
+
+def test_an_older_version_after_a_newer_one_is_skipped_also_by_another_replica(
+    fake: FakeWorkday, context: Context, clock: Clock
+) -> None:
+    """A slow retry of version 1 that arrives after version 2 was written sends nothing: the
+    newest version written is in the durable state, which a replica (or a restarted daemon)
+    shares."""
+    applicant(fake, 1)
+    shared = SharedState(clock)
+    first = connector(fake, Context(context.transport, clock, state=shared))
+    first.push_result(pushback("JOB_APPLICATION-1", version=2, score=83))
+    other = Context(context.transport, clock, state=shared.replica("replica-2"))
+    connector(fake, other).push_result(pushback("JOB_APPLICATION-1", version=1, score=55))
+    assert [w.tests[0].score for w in fake.writes] == [Decimal(83)]
+    stored = fake.assessment("JOB_APPLICATION-1")
+    assert stored is not None
+    assert stored["tests"][GP_TEST].score == Decimal(83)
+    [stale] = other.events("workday.result_stale")
+    assert (stale["version"], stale["newest"]) == (1, 2)
+
+
+def test_a_version_that_failed_does_not_hold_back_an_older_one(
+    fake: FakeWorkday, context: Context
+) -> None:
+    """Only a version Workday took counts as written: version 2 refused, version 1 goes."""
+    applicant(fake, 1)
+    wd = connector(fake, context)
+    fake.fail_always(503)
+    with pytest.raises(RetryableError):
+        wd.push_result(pushback("JOB_APPLICATION-1", version=2, score=83))
+    fake.heal()
+    wd.push_result(pushback("JOB_APPLICATION-1", version=1, score=55))
+    stored = fake.assessment("JOB_APPLICATION-1")
+    assert stored is not None
+    assert stored["tests"][GP_TEST].score == Decimal(55)
+    assert context.events("workday.result_stale") == []
 
 
 def test_a_result_without_a_score_is_in_progress(fake: FakeWorkday, context: Context) -> None:

@@ -223,7 +223,41 @@ class WorkdayConnector(Connector[WorkdayConfig]):
 
     def push_result(self, pushback: Pushback) -> None:
         """`Assess_Candidate` with the date, the overall status and comment, and the test's
-        score, status and report link; it sets the state, so a repeat is harmless."""
+        score, status and report link; it sets the state, so a repeat is harmless, and a
+        version older than one already written (a slow retry) is skipped, not written over
+        it."""
+        result_id = pushback.order.result_id
+        newest = self._newest_written(result_id)
+        if newest is not None and newest > pushback.version:
+            self.context.log(
+                "workday.result_stale",
+                application_id=pushback.order.application_id,
+                result_id=result_id,
+                version=pushback.version,
+                newest=newest,
+            )
+            return
+        self._assess(pushback)
+        self._note_written(result_id, pushback.version)
+
+    def _newest_written(self, result_id: str) -> int | None:
+        """The newest version of `result_id` written to Workday, from the durable state."""
+        entry = self.context.state.get(_newest_key(result_id))
+        return None if entry is None else int(entry.value)
+
+    def _note_written(self, result_id: str, version: int) -> None:
+        """Raise the newest version written to `version` (compare-and-set: replicas race)."""
+        state, key = self.context.state, _newest_key(result_id)
+        while True:
+            entry = state.get(key)
+            if entry is not None and int(entry.value) >= version:
+                return
+            expected = 0 if entry is None else entry.version
+            if state.swap(key, str(version), expect_version=expected) is not None:
+                return
+
+    def _assess(self, pushback: Pushback) -> None:
+        """Send `Assess_Candidate` for one result version; raise what the daemon understands."""
         assessment = self._assessment(pushback)
         envelope = assess_candidate_envelope(
             assessment,
@@ -374,6 +408,11 @@ class WorkdayConnector(Connector[WorkdayConfig]):
             f"Workday tenant {self.config.tenant}: report {self.config.report} answered "
             f"({len(entries)} recent row(s)), auth {self.auth.mode}"
         )
+
+
+def _newest_key(result_id: str) -> str:
+    """The state key of the newest version of `result_id` written to Workday."""
+    return f"result.{result_id}.newest_written"
 
 
 def _answer(status: int, body: bytes) -> SoapAnswer:
