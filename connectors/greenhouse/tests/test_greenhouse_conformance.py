@@ -241,6 +241,13 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
         version (custom fields are overwritten in place, so they cannot pile up)."""
         return fake_ats.greenhouse.notes(fake_ats.candidates[application_id])
 
+    def visible_results(self, fake_ats: GreenhouseUnderTest, application_id: str) -> Any:
+        """The notes and the candidate's custom field values: an older version must change
+        neither."""
+        candidate = fake_ats.candidates[application_id]
+        greenhouse = fake_ats.greenhouse
+        return [*greenhouse.notes(candidate), greenhouse.custom_field_values(candidate)]
+
     def test_another_event_for_one_application_orders_once(
         self, assessio_conformance: ConformanceHarness
     ) -> None:

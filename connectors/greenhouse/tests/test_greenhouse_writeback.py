@@ -70,6 +70,40 @@ def test_write_back_is_idempotent_per_version_and_never_goes_backwards(
     assert searches(greenhouse) == 0  # receipts answered every repeat; first attempts never search
 
 
+def test_a_late_version_older_than_the_one_before_it_writes_nothing(
+    greenhouse: FakeGreenhouse, context: RecordingContext
+) -> None:
+    """Version 3 written (version 2 never came, or came first), then a slow retry of version
+    1: neither its note nor its custom fields are written over version 3's."""
+    greenhouse.add_custom_field("Assessio Score", value_type="number")
+    candidate = greenhouse.add_candidate("Ada", "Lovelace", "ada@example.com")
+    connector = connector_for(greenhouse, context, CustomFieldMap(score="assessio_score"))
+    order = context.invite(invitation_for(candidate))
+    connector.push_result(make_pushback(order, score=88, version=3))
+    connector.push_result(make_pushback(order, score=55, version=1, attempt=4))
+    (note,) = greenhouse.notes(candidate)
+    assert note["body"].endswith(f"assessio-result: {order.result_id} v3")
+    assert greenhouse.custom_field_values(candidate) == {"assessio_score": 88}
+    assert [w.kind for w in greenhouse.writes] == ["note", "custom_fields"]
+    [stale] = context.events("greenhouse.result_stale")
+    assert (stale["version"], stale["newest"]) == (1, 3)
+
+
+def test_a_receipt_of_the_next_version_recorded_without_the_newest_still_counts(
+    greenhouse: FakeGreenhouse, context: RecordingContext
+) -> None:
+    """Receipts recorded before `Receipts` kept the newest version: version 2's receipt
+    alone keeps a late version 1 out."""
+    greenhouse.add_custom_field("Assessio Score", value_type="number")
+    candidate = greenhouse.add_candidate("Ada", "Lovelace", "ada@example.com")
+    connector = connector_for(greenhouse, context, CustomFieldMap(score="assessio_score"))
+    order = context.invite(invitation_for(candidate))
+    Receipts(context.state, "notes").put(order.result_id, 2, "98123")
+    connector.push_result(make_pushback(order, score=55, version=1))
+    assert greenhouse.writes == []
+    assert len(context.events("greenhouse.result_stale")) == 1
+
+
 def test_a_crash_between_the_note_and_its_receipt_writes_no_second_note(
     greenhouse: FakeGreenhouse, context: RecordingContext
 ) -> None:

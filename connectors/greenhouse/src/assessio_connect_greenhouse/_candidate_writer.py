@@ -54,15 +54,18 @@ class CandidateWriter:
         when the next version was written already."""
         result, version = pushback.result, pushback.version
         candidate = pushback.order.candidate_id
-        entries = self._entries(result)
-        if self.notes.get(result.result_id, version + 1) is not None:
+        newest = self._newest_written(result.result_id, version)
+        if newest is not None and newest > version:
+            # A slow retry of an older version: its note and fields would undo the newer's.
             self._log(
                 "greenhouse.result_stale",
                 candidate_id=candidate,
                 result_id=result.result_id,
                 version=version,
+                newest=newest,
             )
             return
+        entries = self._entries(result)
 
         def add_note() -> str:
             created = self._harvest.write(
@@ -107,6 +110,13 @@ class CandidateWriter:
             note_id=note_id,
             custom_fields=len(entries),
         )
+
+    def _newest_written(self, result_id: str, version: int) -> int | None:
+        """The newest version of `result_id` whose note was written, or None."""
+        newest = self.notes.newest_version(result_id)
+        if newest is None and self.notes.get(result_id, version + 1) is not None:
+            return version + 1  # a receipt recorded before `Receipts` kept the newest version
+        return newest
 
     def _entries(self, result: Result) -> list[dict[str, Any]]:
         """The custom-field entries, checked against Greenhouse before anything is written."""

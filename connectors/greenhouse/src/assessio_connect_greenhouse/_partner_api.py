@@ -20,6 +20,7 @@ from assessio_connect import (
     Invitation,
     PermanentError,
     Pushback,
+    Receipts,
     Request,
     RequestRefused,
     RetryableError,
@@ -68,6 +69,8 @@ class PartnerApi:
         self._settings = settings
         self._context = context
         self._harvest = harvest
+        self.completions = Receipts(context.state, "completions")
+        """Result id and version -> the partner_interview_id whose completion was announced."""
 
     def add_routes(self, routes: Routes) -> None:
         """Serve the partner endpoints (relative to `/connectors/{tenant}`)."""
@@ -172,8 +175,25 @@ class PartnerApi:
         return Answer.json(200, {})
 
     def complete(self, pushback: Pushback) -> None:
-        """Announce a result: `PATCH` the test's completion url with the partner key, after
-        checking the url again (the order may predate today's rules)."""
+        """Announce a result version once: `PATCH` the test's completion url with the partner
+        key (a receipt records it), unless a newer version was announced already (a slow
+        retry of an older one changes nothing)."""
+        order = pushback.order
+        newest = self.completions.newest_version(order.result_id)
+        if newest is not None and newest > pushback.version:
+            self._context.log(
+                "greenhouse.result_stale",
+                partner_interview_id=order.application_id,
+                result_id=order.result_id,
+                version=pushback.version,
+                newest=newest,
+            )
+            return
+        self.completions.ensure(order.result_id, pushback.version, lambda: self._patch(pushback))
+
+    def _patch(self, pushback: Pushback) -> str:
+        """`PATCH` the completion url, after checking it again (the order may predate today's
+        rules); the partner_interview_id it completed."""
         order = pushback.order
         stored = order.metadata.get("completion_url")
         settings = self._settings
@@ -201,3 +221,4 @@ class PartnerApi:
             result_id=order.result_id,
             version=pushback.version,
         )
+        return order.application_id
