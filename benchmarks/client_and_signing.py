@@ -29,8 +29,8 @@ from assessio_connect import (
     codec,
     sign,
 )
+from assessio_connect.contract.transport import USER_AGENT
 from assessio_connect.sandbox import Organisation, Sandbox
-from assessio_connect.transport import USER_AGENT
 
 SECRET = "benchmark-integrator-secret"
 KEY = "benchmark-provider-key"

@@ -58,9 +58,10 @@ from assessio_connect._sqlite_store import SQLiteStore
 from assessio_connect.config import DeliveryConfig, ServerConfig
 from assessio_connect.connector import Invitation, Pushback
 from assessio_connect.connector_state import StoreState
-from assessio_connect.errors import PermanentError
+from assessio_connect.contract.errors import PermanentError
+from assessio_connect.contract.models import AssessioConfig
+from assessio_connect.contract.webhook import API_KEY_HEADER
 from assessio_connect.inbound import checked_event
-from assessio_connect.models import AssessioConfig
 from assessio_connect.reference import ReferenceAts, ReferenceConfig, ReferenceConnector
 from assessio_connect.sandbox import Organisation, Sandbox
 from assessio_connect.store import (
@@ -71,7 +72,6 @@ from assessio_connect.store import (
     OrderState,
     ResultRecord,
 )
-from assessio_connect.webhook import API_KEY_HEADER
 from flask_baseline import flask_receiver
 from wrk_load import WRK, result_ids, webhook, wrk_post
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assessio_connect.errors import StoreError
+from assessio_connect.contract.errors import StoreError
 from assessio_connect.store import InboundRecord, InboundState, Store
 
 __all__ = ["InboundContract"]

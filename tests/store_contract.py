@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from assessio_connect.errors import StoreError
-from assessio_connect.models import AssessmentOrder, CandidateDetails, Recruitment
+from assessio_connect.contract.errors import StoreError
+from assessio_connect.contract.models import AssessmentOrder, CandidateDetails, Recruitment
 from assessio_connect.store import (
     POLL_SUCCEEDED,
     AttemptOutcome,

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from assessio_connect import AssessioClient
 from assessio_connect.cli import cli
-from assessio_connect.errors import ServerError
+from assessio_connect.contract.errors import ServerError
 from assessio_connect.sandbox import Organisation, Sandbox
 from daemon_harness import SECRETS, Harness, harness
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assessio_connect import codec
-from assessio_connect.errors import PayloadError
-from assessio_connect.models import (
+from assessio_connect.contract.errors import PayloadError
+from assessio_connect.contract.models import (
     AssessioConfig,
     AssessmentLink,
     AssessmentOrder,

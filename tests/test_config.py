@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from assessio_connect import ConfigError, Transport, sign
 from assessio_connect._server import DEFAULT_LIMITS, BackgroundServer, ConnectionLimits
 from assessio_connect.cli import cli
-from assessio_connect.client import ENVIRONMENTS
 from assessio_connect.config import (
     AssessmentRule,
     AssessmentRules,
@@ -31,6 +30,7 @@ from assessio_connect.config import (
     store_url_from_file,
 )
 from assessio_connect.connector import AtsCandidate, AtsJob, Invitation
+from assessio_connect.contract.client import ENVIRONMENTS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

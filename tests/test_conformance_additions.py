@@ -16,7 +16,7 @@ import pytest
 
 import inbound_world
 from assessio_connect import ConnectorContext, Pushback, Request, load_plugins
-from assessio_connect.errors import RetryableError
+from assessio_connect.contract.errors import RetryableError
 from assessio_connect.kit import Answer
 from assessio_connect.testing import (
     AtsRequest,

@@ -20,7 +20,7 @@ from assessio_connect import (
     Transport,
     as_connector_errors,
 )
-from assessio_connect.errors import APIError, ServerError, TransportError
+from assessio_connect.contract.errors import APIError, ServerError, TransportError
 from assessio_connect.kit import connector_error, is_retryable_status, status_error
 from assessio_connect.testing import ServedApp
 

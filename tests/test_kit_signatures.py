@@ -13,7 +13,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from assessio_connect import BodyHmac, FieldsHmac, Request, Secret, TimestampedHmac
-from assessio_connect.errors import (
+from assessio_connect.contract.errors import (
     MalformedSignatureError,
     MissingSignatureError,
     SignatureError,

@@ -22,7 +22,7 @@ from assessio_connect._outbox import (
     Backoff,
     DeliveryWorker,
 )
-from assessio_connect.errors import (
+from assessio_connect.contract.errors import (
     PermanentError,
     RateLimitedError,
     RetryableError,

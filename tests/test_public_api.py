@@ -106,13 +106,13 @@ def test_public_surface_is_exactly_what_is_documented() -> None:
 
 def test_every_module_declares_what_it_exports() -> None:
     for module_name in [
-        "client",
-        "codec",
-        "errors",
-        "models",
-        "signing",
-        "transport",
-        "webhook",
+        "contract.client",
+        "contract.codec",
+        "contract.errors",
+        "contract.models",
+        "contract.signing",
+        "contract.transport",
+        "contract.webhook",
         "inbound",
         "sandbox",
         "kit",
@@ -125,7 +125,7 @@ def test_every_module_declares_what_it_exports() -> None:
 
 
 def test_every_error_shares_one_root() -> None:
-    errors = importlib.import_module("assessio_connect.errors")
+    errors = importlib.import_module("assessio_connect.contract.errors")
     for name in errors.__all__:
         value = getattr(errors, name)
         if isinstance(value, type):

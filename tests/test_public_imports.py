@@ -200,7 +200,7 @@ def test_the_walk_finds_every_kind_of_module() -> None:
         "from assessio_connect.testing._toml import SecretFiles\n",
         "from assessio_connect.kit import _signatures\n",
         "from assessio_connect import NotExported\n",
-        "def later():\n    from assessio_connect.models import email_problem\n",
+        "def later():\n    from assessio_connect.contract.models import email_problem\n",
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from assessio_connect.store import OrderRecord\n",
         "class C:\n    def m(self):\n        import assessio_connect._logging as log\n",

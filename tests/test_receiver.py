@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 from assessio_connect._server import BackgroundServer
 from assessio_connect._sqlite_store import SQLiteStore
 from assessio_connect.config import ServerConfig
-from assessio_connect.errors import StoreError, StoreUnavailableError
-from assessio_connect.models import AssessmentOrder, CandidateDetails, Recruitment
+from assessio_connect.contract.errors import StoreError, StoreUnavailableError
+from assessio_connect.contract.models import AssessmentOrder, CandidateDetails, Recruitment
+from assessio_connect.contract.signing import sign
+from assessio_connect.contract.webhook import WebhookAuth
 from assessio_connect.receiver import ResultReceiver
-from assessio_connect.signing import sign
 from assessio_connect.store import (
     DeliveryState,
     NewOrder,
@@ -33,7 +34,6 @@ from assessio_connect.store import (
     ResultRecord,
     Store,
 )
-from assessio_connect.webhook import WebhookAuth
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

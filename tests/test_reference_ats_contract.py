@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from assessio_connect import ConnectorContext, Secret
 from assessio_connect.connector import Pushback
-from assessio_connect.errors import PermanentError
-from assessio_connect.models import Result
+from assessio_connect.contract.errors import PermanentError
+from assessio_connect.contract.models import Result
 from assessio_connect.reference import (
     ReferenceAts,
     ReferenceConfig,

@@ -19,14 +19,14 @@ from assessio_connect._server import BackgroundServer
 from assessio_connect.config import Secret, parse_config
 from assessio_connect.connector import Invitation, Pushback
 from assessio_connect.connector_state import MemoryState
-from assessio_connect.errors import (
+from assessio_connect.contract.errors import (
     ConfigError,
     PayloadError,
     PermanentError,
     RetryableError,
     StoreUnavailableError,
 )
-from assessio_connect.models import (
+from assessio_connect.contract.models import (
     AssessioConfig,
     AssessmentOrder,
     CandidateDetails,
@@ -34,6 +34,7 @@ from assessio_connect.models import (
     Recruitment,
     Result,
 )
+from assessio_connect.contract.transport import Transport
 from assessio_connect.reference import (
     MAX_EVENT_BYTES,
     SIGNATURE_HEADER,
@@ -45,7 +46,6 @@ from assessio_connect.reference import (
     sign,
 )
 from assessio_connect.store import OrderRecord, OrderState, ResultRecord
-from assessio_connect.transport import Transport
 
 TOKEN = "ats-token-5e5e5e"
 WEBHOOK = "ats-webhook-secret-7a7a7a"

@@ -23,11 +23,11 @@ from assessio_connect._cli_runtime import load_daemon_config
 from assessio_connect._logging import EventLog
 from assessio_connect._reload import plan_reload
 from assessio_connect.config import DaemonConfig
+from assessio_connect.contract.errors import ConfigError
+from assessio_connect.contract.signing import sign
 from assessio_connect.daemon import Daemon
-from assessio_connect.errors import ConfigError
 from assessio_connect.plugins import Plugins, load_plugins
 from assessio_connect.reference import ReferenceConnector
-from assessio_connect.signing import sign
 from assessio_connect.store import DeliveryState, OrderState
 from daemon_harness import SECRETS, DaemonProcess, Harness, free_port, harness, wait_until
 
@@ -309,7 +309,7 @@ def test_a_removed_tenant_stops_taking_work_which_waits_untouched_until_it_retur
 
 def world_order(daemon: Daemon, tenant: str, application_id: str, *, result_id: str) -> Any:
     """An order as a tenant's runtime would record it (to put into the store by hand)."""
-    from assessio_connect.models import AssessmentOrder, CandidateDetails, Recruitment
+    from assessio_connect.contract.models import AssessmentOrder, CandidateDetails, Recruitment
     from assessio_connect.store import NewOrder
 
     return NewOrder(

@@ -18,14 +18,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from assessio_connect.errors import (
+from assessio_connect.contract.errors import (
     MalformedSignatureError,
     MissingSignatureError,
     SignatureError,
     SignatureMismatchError,
     TimestampOutOfToleranceError,
 )
-from assessio_connect.signing import (
+from assessio_connect.contract.signing import (
     DEFAULT_TOLERANCE,
     MAX_HEADER_LENGTH,
     compute_signature,

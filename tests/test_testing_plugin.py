@@ -13,8 +13,8 @@ import attrs
 import pytest
 
 from assessio_connect.connector import PollPage, Pushback
-from assessio_connect.errors import RetryableError
-from assessio_connect.models import Result
+from assessio_connect.contract.errors import RetryableError
+from assessio_connect.contract.models import Result
 from assessio_connect.plugins import Plugins
 from assessio_connect.reference import ReferenceAts, ReferenceConnector, sign
 from assessio_connect.sandbox import Organisation, Sandbox

@@ -25,8 +25,13 @@ from assessio_connect import (
     signing,
 )
 from assessio_connect._server import BackgroundServer
-from assessio_connect.client import AssessioClient, ClientSettings
-from assessio_connect.transport import USER_AGENT, RetryPolicy, Transport, parse_retry_after
+from assessio_connect.contract.client import AssessioClient, ClientSettings
+from assessio_connect.contract.transport import (
+    USER_AGENT,
+    RetryPolicy,
+    Transport,
+    parse_retry_after,
+)
 
 SECRET = "integrator-secret-value"
 KEY = "provider-key-value"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assessio_connect import PayloadError, WebhookAuthenticationError, sign
-from assessio_connect.webhook import WebhookAuth, parse_result
+from assessio_connect.contract.webhook import WebhookAuth, parse_result
 
 BODY = b'{"resultId":"r-1","score":71,"subscores":{"Driving Leadership":73}}'
 NOW = 1_700_000_000

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from . import codec, kit, signing
+from . import kit
 from ._cli_runtime import load_daemon_config
-from ._version import __version__
-from .client import AssessioClient, ClientSettings, SecretProof
-from .codec import converter, dumps, loads, structure, unstructure
 from .config import DaemonConfig, Secret, TenantConfig, load_config
 from .connector import (
     AssessmentChoice,
@@ -21,8 +18,11 @@ from .connector import (
     PollPage,
     Pushback,
 )
-from .daemon import Daemon
-from .errors import (
+from .contract import codec, signing
+from .contract._version import __version__
+from .contract.client import AssessioClient, ClientSettings, SecretProof
+from .contract.codec import converter, dumps, loads, structure, unstructure
+from .contract.errors import (
     APIError,
     AssessioError,
     AuthenticationError,
@@ -47,6 +47,19 @@ from .errors import (
     ValidationError,
     WebhookAuthenticationError,
 )
+from .contract.models import (
+    AssessioConfig,
+    AssessmentLink,
+    AssessmentOrder,
+    CandidateDetails,
+    Lens,
+    Recruitment,
+    Result,
+)
+from .contract.signing import sign, verify
+from .contract.transport import RetryPolicy, Transport
+from .contract.webhook import WebhookAuth, parse_result
+from .daemon import Daemon
 from .hookspecs import hookimpl, hookspec
 from .kit import (
     Answer,
@@ -64,21 +77,9 @@ from .kit import (
     TimestampedHmac,
     as_connector_errors,
 )
-from .models import (
-    AssessioConfig,
-    AssessmentLink,
-    AssessmentOrder,
-    CandidateDetails,
-    Lens,
-    Recruitment,
-    Result,
-)
 from .plugins import Plugins, load_plugins
 from .receiver import ResultReceiver
-from .signing import sign, verify
 from .store import StateEntry, Store
-from .transport import RetryPolicy, Transport
-from .webhook import WebhookAuth, parse_result
 
 __all__ = [
     "APIError",

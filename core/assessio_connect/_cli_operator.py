@@ -40,7 +40,7 @@ from ._status import (
     to_json,
 )
 from .config import store_url_from_file, tenant_kinds_from_file
-from .errors import AssessioError, StoreError
+from .contract.errors import AssessioError, StoreError
 from .plugins import Plugins
 from .store import (
     DeliveryRecord,

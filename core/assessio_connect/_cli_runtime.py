@@ -20,11 +20,11 @@ from ._outbox import Backoff
 from ._tenant import TenantRuntime
 from .config import DaemonConfig, TenantConfig, load_config
 from .connector import AtsCandidate, AtsJob, Invitation
-from .errors import AssessioError, ConfigError
-from .models import AssessioConfig, email_problem
+from .contract.errors import AssessioError, ConfigError
+from .contract.models import AssessioConfig, email_problem
+from .contract.transport import Transport
 from .plugins import Plugins
 from .store import OrderRecord, OrderState, Store
-from .transport import Transport
 
 __all__ = ["register_commands"]
 

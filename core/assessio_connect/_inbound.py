@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ._outbox import DEFAULT_BACKOFF, Backoff, LeasedWorker
-from .errors import RetryableError
+from .contract.errors import RetryableError
 from .inbound import InboundEvent
 from .store import InboundRecord, Store
 

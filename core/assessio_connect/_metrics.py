@@ -22,8 +22,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ._inbound_metrics import InboundGauges
-from ._version import __version__
-from .errors import (
+from .contract._version import __version__
+from .contract.errors import (
     APIError,
     AuthenticationError,
     ConflictError,

@@ -23,7 +23,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 import attrs
 
 from ._logging import Scrubber
-from .errors import APIError, AssessioError, PermanentError, RetryableError, TransportError
+from .contract.errors import APIError, AssessioError, PermanentError, RetryableError, TransportError
 from .store import DeliveryRecord, WorkKind
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Literal
 
 import attrs
 
-from ._version import __version__
+from .contract._version import __version__
 
 __all__ = [
     "AUTHS",

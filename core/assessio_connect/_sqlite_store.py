@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from . import codec
 from ._file_lock import FileLock
 from ._group_commit import GroupCommit
 from ._sqlite_inbound import INBOUND_MIGRATION, SQLiteInbound
-from .errors import ConfigError, StoreError, StoreUnavailableError
-from .models import AssessmentOrder
+from .contract import codec
+from .contract.errors import ConfigError, StoreError, StoreUnavailableError
+from .contract.models import AssessmentOrder
 from .store import (
     POLL_SUCCEEDED,
     AttemptOutcome,

@@ -54,7 +54,7 @@ from ._status_html import (
     trace_page,
 )
 from ._wsgi import RequestBodyError, header, read_body
-from .errors import StoreError
+from .contract.errors import StoreError
 from .store import DeliveryRecord, DeliveryState, OrderRecord, Store
 
 if TYPE_CHECKING:

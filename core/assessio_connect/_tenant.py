@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._logging import Scrubber
 from .connector_state import ConnectorState, StoreState
-from .errors import (
+from .contract.errors import (
     APIError,
     AuthenticationError,
     ConfigError,
@@ -28,19 +28,19 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .contract.models import AssessioConfig, AssessmentOrder
+from .contract.transport import NO_RETRIES
 from .inbound import checked_event
-from .models import AssessioConfig, AssessmentOrder
 from .store import NewOrder, OrderRecord, OrderState, ResultRecord, Store
-from .transport import NO_RETRIES
 
 if TYPE_CHECKING:
     from ._metrics import DaemonMetrics
     from ._outbox import Backoff
     from .config import TenantConfig
     from .connector import Connector, Invitation
+    from .contract.transport import Transport
+    from .contract.webhook import WebhookAuth
     from .plugins import Plugins
-    from .transport import Transport
-    from .webhook import WebhookAuth
 
 __all__ = ["LINK_UNKNOWN_NOTE", "TenantRuntime", "new_owner_id"]
 

@@ -16,13 +16,13 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from . import codec
-from ._version import __version__
-from .client import ENVIRONMENTS, AssessioClient, ClientSettings
-from .errors import AssessioError
-from .models import AssessioConfig, AssessmentOrder, CandidateDetails, Recruitment
+from .contract import codec
+from .contract._version import __version__
+from .contract.client import ENVIRONMENTS, AssessioClient, ClientSettings
+from .contract.errors import AssessioError
+from .contract.models import AssessioConfig, AssessmentOrder, CandidateDetails, Recruitment
+from .contract.signing import DEFAULT_TOLERANCE, sign, verify
 from .plugins import Plugins, load_plugins
-from .signing import DEFAULT_TOLERANCE, sign, verify
 
 __all__ = ["cli", "main"]
 

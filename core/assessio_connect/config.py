@@ -27,7 +27,7 @@ Every problem in a file is reported at once, each as `message @ path`, in one `C
     environment = "sandbox"              # sandbox | production; or base_url = "http://..."
     provider_key = { env = "ACME_PROVIDER_KEY" }
     integrator_secret = { file = "/run/secrets/acme-integrator" }   # optional
-    provider_key_header = "provider-key" # optional, see assessio_connect.client.ClientSettings
+    provider_key_header = "provider-key" # optional, see assessio_connect.ClientSettings
     sign_get = false
     order_endpoint = "order"             # "order" (invite e-mail) or "link" (assessment link)
 
@@ -92,13 +92,13 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn, override
 
 from ._server import DEFAULT_LIMITS, ConnectionLimits
-from ._strict import InvalidValue, register_strict_primitives, strict_str
-from .client import ENVIRONMENTS, AssessioClient, ClientSettings, Environment
 from .connector import AssessmentChoice, AtsJob, Invitation
-from .errors import ConfigError
-from .models import email_problem
-from .transport import Transport
-from .webhook import WebhookAuth
+from .contract._strict import InvalidValue, register_strict_primitives, strict_str
+from .contract.client import ENVIRONMENTS, AssessioClient, ClientSettings, Environment
+from .contract.errors import ConfigError
+from .contract.models import email_problem
+from .contract.transport import Transport
+from .contract.webhook import WebhookAuth
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -28,11 +28,11 @@ import attrs
 from typing_extensions import TypeVar
 
 from .connector_state import ConnectorState
-from .errors import PermanentError
+from .contract.errors import PermanentError
+from .contract.models import AssessioConfig, CandidateDetails, Recruitment, Result
+from .contract.transport import Transport
 from .inbound import InboundEvent
-from .models import AssessioConfig, CandidateDetails, Recruitment, Result
 from .store import OrderRecord, ResultRecord
-from .transport import Transport
 
 __all__ = [
     "AssessmentChoice",

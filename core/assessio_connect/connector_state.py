@@ -12,7 +12,7 @@ import math
 import threading
 from collections.abc import Callable
 
-from .errors import StoreError
+from .contract.errors import StoreError
 from .store import StateEntry, Store
 
 __all__ = ["ConnectorState", "MemoryState", "StoreState"]

@@ -43,7 +43,8 @@ from ._status_page import status_app
 from ._tenant import TenantRuntime, new_owner_id
 from .config import DaemonConfig, TenantConfig
 from .connector import Connector, Pushback, WSGIApplication
-from .errors import AssessioError, ConfigError, PermanentError, RetryableError
+from .contract.errors import AssessioError, ConfigError, PermanentError, RetryableError
+from .contract.transport import Transport
 from .plugins import Plugins
 from .receiver import ResultReceiver
 from .store import (
@@ -53,7 +54,6 @@ from .store import (
     ResultRecord,
     WorkNotifications,
 )
-from .transport import Transport
 
 __all__ = ["Daemon"]
 

@@ -32,8 +32,8 @@ import attrs
 
 from ._logging import EventLog
 from .config import DaemonConfig
+from .contract.models import Lens
 from .daemon import Daemon
-from .models import Lens
 from .plugins import Plugins
 from .sandbox import DeliverySchedule, Organisation, Sandbox
 

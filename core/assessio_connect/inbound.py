@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from .errors import PayloadError, PermanentError
+from .contract.errors import PayloadError, PermanentError
 
 __all__ = ["MAX_EVENT_HEADERS", "MAX_EVENT_KEY_LENGTH", "InboundEvent", "checked_event"]
 

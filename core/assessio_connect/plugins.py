@@ -15,7 +15,7 @@ import pluggy
 
 from . import hookspecs
 from .connector import Connector
-from .errors import ConfigError, PluginError
+from .contract.errors import ConfigError, PluginError
 from .store import Store
 
 __all__ = [
@@ -242,6 +242,6 @@ def load_plugins(
 
 
 def _version() -> str:
-    from ._version import __version__
+    from .contract._version import __version__
 
     return __version__

@@ -72,13 +72,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from . import codec
 from ._openapi import OPENAPI_PATH, openapi_json
 from ._wsgi import RequestBodyError, header, read_body, request_headers
-from .errors import PayloadError, StoreError, WebhookAuthenticationError
-from .models import Result
+from .contract import codec
+from .contract.errors import PayloadError, StoreError, WebhookAuthenticationError
+from .contract.models import Result
+from .contract.webhook import WebhookAuth
 from .store import RecordedResult, ResultOutcome, ResultRecord, Store, result_digest
-from .webhook import WebhookAuth
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

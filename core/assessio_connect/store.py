@@ -19,8 +19,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
-from . import codec
-from .models import AssessmentOrder, Result
+from .contract import codec
+from .contract.models import AssessmentOrder, Result
 
 __all__ = [
     "POLL_SUCCEEDED",

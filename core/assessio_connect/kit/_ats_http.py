@@ -12,10 +12,15 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from assessio_connect import codec
 from assessio_connect._logging import Scrubber
-from assessio_connect.errors import PayloadError, PermanentError, RetryableError, TransportError
-from assessio_connect.transport import HTTPResponse, Transport
+from assessio_connect.contract import codec
+from assessio_connect.contract.errors import (
+    PayloadError,
+    PermanentError,
+    RetryableError,
+    TransportError,
+)
+from assessio_connect.contract.transport import HTTPResponse, Transport
 
 from ._http_errors import retry_after_seconds, status_error
 from ._paging import Page, PageRequest, Paginator, fetch_page, iterate_pages

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from http import HTTPStatus
 
 from assessio_connect._logging import Scrubber
-from assessio_connect.errors import (
+from assessio_connect.contract.errors import (
     APIError,
     ConnectorError,
     PermanentError,
@@ -17,7 +17,7 @@ from assessio_connect.errors import (
     TransportError,
     _excerpt,
 )
-from assessio_connect.transport import parse_retry_after
+from assessio_connect.contract.transport import parse_retry_after
 
 __all__ = [
     "RETRYABLE_STATUSES",

@@ -19,9 +19,9 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import attrs
 
-from assessio_connect import codec
-from assessio_connect.errors import PayloadError, PermanentError
-from assessio_connect.transport import HTTPResponse
+from assessio_connect.contract import codec
+from assessio_connect.contract.errors import PayloadError, PermanentError
+from assessio_connect.contract.transport import HTTPResponse
 
 __all__ = [
     "CursorPages",

@@ -9,8 +9,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from assessio_connect.errors import RetryableError
-from assessio_connect.transport import parse_retry_after
+from assessio_connect.contract.errors import RetryableError
+from assessio_connect.contract.transport import parse_retry_after
 
 __all__ = ["RateLimiter"]
 

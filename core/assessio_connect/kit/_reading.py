@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from assessio_connect.errors import PayloadError
-from assessio_connect.models import email_problem
+from assessio_connect.contract.errors import PayloadError
+from assessio_connect.contract.models import email_problem
 
 __all__ = ["PayloadReader", "email_problem", "json_type"]
 

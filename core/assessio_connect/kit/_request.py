@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from assessio_connect import codec
-from assessio_connect.errors import AssessioError, PayloadError
+from assessio_connect.contract import codec
+from assessio_connect.contract.errors import AssessioError, PayloadError
 
 __all__ = ["Request", "RequestRefused"]
 

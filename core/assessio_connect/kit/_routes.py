@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from assessio_connect.errors import (
+from assessio_connect.contract.errors import (
     ConfigError,
     PayloadError,
     PermanentError,

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
-from assessio_connect.errors import (
+from assessio_connect.contract.errors import (
     MalformedSignatureError,
     MissingSignatureError,
     SignatureMismatchError,

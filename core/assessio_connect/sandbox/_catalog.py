@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from assessio_connect.models import SCORE_MAX, SCORE_MIN, Lens, Result
+from assessio_connect.contract.models import SCORE_MAX, SCORE_MIN, Lens, Result
 
 __all__ = ["DEFAULT_LENSES", "DEFAULT_LOCALES", "SandboxLens", "simulate_result"]
 

@@ -14,10 +14,10 @@ from collections.abc import Callable
 import attrs
 import urllib3
 
-from assessio_connect import codec
-from assessio_connect._version import __version__
-from assessio_connect.models import Result
-from assessio_connect.signing import SIGNATURE_HEADER, sign
+from assessio_connect.contract import codec
+from assessio_connect.contract._version import __version__
+from assessio_connect.contract.models import Result
+from assessio_connect.contract.signing import SIGNATURE_HEADER, sign
 
 from ._faults import Faults
 from ._state import DeliveryAttempt, Organisation, Outcome, SandboxState

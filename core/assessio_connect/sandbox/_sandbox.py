@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from assessio_connect._server import BackgroundServer
-from assessio_connect.models import Result
+from assessio_connect.contract.models import Result
 
 from ._app import CONFIG_PATH, CONTROL_PREFIX, ORDER_PATH, ApiSettings, AppHooks, SandboxApp
 from ._catalog import DEFAULT_LENSES, DEFAULT_LOCALES, SandboxLens, simulate_result
@@ -31,7 +31,7 @@ from ._state import (
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from assessio_connect.models import AssessioConfig
+    from assessio_connect.contract.models import AssessioConfig
 
 __all__ = ["DeliveryPredicate", "Sandbox"]
 

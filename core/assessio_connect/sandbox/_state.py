@@ -12,7 +12,7 @@ from typing import Literal
 
 import attrs
 
-from assessio_connect.models import AssessmentOrder, Result
+from assessio_connect.contract.models import AssessmentOrder, Result
 
 __all__ = [
     "DeliveryAttempt",

@@ -19,8 +19,6 @@ from assessio_connect._routing import DaemonApp
 from assessio_connect._server import BackgroundServer
 from assessio_connect._sqlite_store import SQLiteStore
 from assessio_connect._tenant import TenantRuntime
-from assessio_connect.client import AssessioClient
-from assessio_connect.codec import dumps
 from assessio_connect.config import DaemonConfig
 from assessio_connect.connector import (
     AssessmentChoice,
@@ -30,8 +28,15 @@ from assessio_connect.connector import (
     Pushback,
     WSGIApplication,
 )
-from assessio_connect.errors import ConfigError, ConnectorError, PermanentError, RetryableError
-from assessio_connect.models import AssessioConfig, AssessmentOrder, email_problem
+from assessio_connect.contract.client import AssessioClient
+from assessio_connect.contract.codec import dumps
+from assessio_connect.contract.errors import (
+    ConfigError,
+    ConnectorError,
+    PermanentError,
+    RetryableError,
+)
+from assessio_connect.contract.models import AssessioConfig, AssessmentOrder, email_problem
 from assessio_connect.plugins import load_plugins
 from assessio_connect.sandbox import Organisation, Sandbox
 from assessio_connect.store import DeliveryState, NewOrder, OrderRecord

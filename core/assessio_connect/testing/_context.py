@@ -8,18 +8,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from assessio_connect.codec import dumps
 from assessio_connect.connector import Invitation, Pushback, recruitment_id
 from assessio_connect.connector_state import MemoryState
-from assessio_connect.errors import PermanentError
-from assessio_connect.inbound import InboundEvent, checked_event
-from assessio_connect.models import (
+from assessio_connect.contract.codec import dumps
+from assessio_connect.contract.errors import PermanentError
+from assessio_connect.contract.models import (
     AssessioConfig,
     AssessmentOrder,
     CandidateDetails,
     Recruitment,
     Result,
 )
+from assessio_connect.contract.transport import Transport
+from assessio_connect.inbound import InboundEvent, checked_event
 from assessio_connect.sandbox import DEFAULT_LENSES, DEFAULT_LOCALES
 from assessio_connect.store import (
     InboundState,
@@ -28,7 +29,6 @@ from assessio_connect.store import (
     ResultRecord,
     payload_digest,
 )
-from assessio_connect.transport import Transport
 
 if TYPE_CHECKING:
     from assessio_connect.connector import Connector

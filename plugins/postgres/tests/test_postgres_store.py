@@ -26,7 +26,7 @@ from postgres_test_db import (
 )
 from psycopg import sql
 
-from assessio_connect.errors import ConfigError, StoreError, StoreUnavailableError
+from assessio_connect.contract.errors import ConfigError, StoreError, StoreUnavailableError
 from assessio_connect.plugins import load_plugins
 from assessio_connect.store import DeliveryState, PollLocks, ResultOutcome, WorkNotifications
 from assessio_connect_postgres import MIGRATIONS, PostgresStore, open_postgres_store, parse_url
