@@ -41,7 +41,7 @@ from postgres_test_db import DEFAULT_URL, URL_ENV, free_port, with_params
 from assessio_connect import sign
 from assessio_connect.contract.models import AssessmentOrder, CandidateDetails, Recruitment
 from assessio_connect.contract.signing import SIGNATURE_HEADER
-from assessio_connect.plugins import load_plugins
+from assessio_connect.runtime.plugins import load_plugins
 from assessio_connect.store import NewOrder, Store
 
 TENANTS = 2

@@ -51,18 +51,18 @@ from assessio_connect import (
     load_daemon_config,
     load_plugins,
 )
-from assessio_connect._logging import EventLog
-from assessio_connect._outbox import DeliveryWorker
-from assessio_connect._server import BackgroundServer
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect.config import DeliveryConfig, ServerConfig
-from assessio_connect.connector import Invitation, Pushback
-from assessio_connect.connector_state import StoreState
 from assessio_connect.contract.errors import PermanentError
 from assessio_connect.contract.models import AssessioConfig
 from assessio_connect.contract.webhook import API_KEY_HEADER
-from assessio_connect.inbound import checked_event
 from assessio_connect.reference import ReferenceAts, ReferenceConfig, ReferenceConnector
+from assessio_connect.runtime._logging import EventLog
+from assessio_connect.runtime._outbox import DeliveryWorker
+from assessio_connect.runtime._server import BackgroundServer
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime.config import DeliveryConfig, ServerConfig
+from assessio_connect.runtime.connector import Invitation, Pushback
+from assessio_connect.runtime.connector_state import StoreState
+from assessio_connect.runtime.inbound import checked_event
 from assessio_connect.sandbox import Organisation, Sandbox
 from assessio_connect.store import (
     DeliveryRecord,

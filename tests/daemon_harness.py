@@ -18,10 +18,9 @@ from typing import IO, Any
 
 import attrs
 
-from assessio_connect._cli_runtime import load_daemon_config
-from assessio_connect.config import DaemonConfig
-from assessio_connect.plugins import Plugins, load_plugins
 from assessio_connect.reference import ReferenceAts
+from assessio_connect.runtime.config import DaemonConfig, load_daemon_config
+from assessio_connect.runtime.plugins import Plugins, load_plugins
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
 from assessio_connect.testing import wait_until
 

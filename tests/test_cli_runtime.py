@@ -30,7 +30,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assessio_connect._cli_runtime import INVITE_COLUMNS, _invitation, _read_rows
-from assessio_connect._logging import EventLog
 from assessio_connect.cli import cli
 from assessio_connect.contract.models import (
     AssessmentOrder,
@@ -38,7 +37,8 @@ from assessio_connect.contract.models import (
     Recruitment,
     email_problem,
 )
-from assessio_connect.daemon import Daemon
+from assessio_connect.runtime._logging import EventLog
+from assessio_connect.runtime.daemon import Daemon
 from assessio_connect.store import DeliveryState, NewOrder
 from daemon_harness import SECRETS, Harness, free_port, harness, wait_until
 

@@ -15,9 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assessio_connect import ConfigError, Transport, sign
-from assessio_connect._server import DEFAULT_LIMITS, BackgroundServer, ConnectionLimits
 from assessio_connect.cli import cli
-from assessio_connect.config import (
+from assessio_connect.contract.client import ENVIRONMENTS
+from assessio_connect.runtime._server import DEFAULT_LIMITS, BackgroundServer, ConnectionLimits
+from assessio_connect.runtime.config import (
     AssessmentRule,
     AssessmentRules,
     DaemonConfig,
@@ -29,8 +30,7 @@ from assessio_connect.config import (
     resolve_builtin_secret,
     store_url_from_file,
 )
-from assessio_connect.connector import AtsCandidate, AtsJob, Invitation
-from assessio_connect.contract.client import ENVIRONMENTS
+from assessio_connect.runtime.connector import AtsCandidate, AtsJob, Invitation
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

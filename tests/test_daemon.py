@@ -14,8 +14,8 @@ import pytest
 import urllib3
 
 from assessio_connect import ConfigError, hookimpl, load_plugins
-from assessio_connect._logging import EventLog
-from assessio_connect.daemon import Daemon
+from assessio_connect.runtime._logging import EventLog
+from assessio_connect.runtime.daemon import Daemon
 from assessio_connect.store import (
     DeliveryRecord,
     DeliveryState,

@@ -14,11 +14,11 @@ from typing import Any
 import attrs
 import pytest
 
-from assessio_connect._logging import EventLog
 from assessio_connect.contract.signing import sign as sign_result
-from assessio_connect.daemon import Daemon
 from assessio_connect.reference import MAX_EVENT_BYTES, SIGNATURE_HEADER
 from assessio_connect.reference import sign as sign_event
+from assessio_connect.runtime._logging import EventLog
+from assessio_connect.runtime.daemon import Daemon
 from assessio_connect.store import DeliveryState, OrderState, Store
 from daemon_harness import SECRETS, Harness, harness, wait_until
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assessio_connect._sqlite_store import SQLiteStore
+from assessio_connect.runtime._sqlite_store import SQLiteStore
 from assessio_connect.store import ResultOutcome, payload_digest
 from store_contract import NOW, new_order
 

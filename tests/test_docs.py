@@ -21,19 +21,18 @@ import attrs
 import click
 import pytest
 
-from assessio_connect import hookspecs, load_daemon_config, load_plugins
+from assessio_connect import load_daemon_config, load_plugins
 from assessio_connect.cli import cli
-from assessio_connect.config import (
+from assessio_connect.reference import ReferenceConfig
+from assessio_connect.runtime import hookspecs
+from assessio_connect.runtime.config import (
     AssessmentRule,
     AssessmentRules,
     DeliveryConfig,
     Secret,
     WebhookConfig,
-    _ServerTable,
-    _StoreTable,
-    _TenantTable,
 )
-from assessio_connect.reference import ReferenceConfig
+from assessio_connect.runtime.config._validation import ServerTable, StoreTable, TenantTable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -365,10 +364,10 @@ def test_complete_configuration_examples_load(
 def test_every_configuration_key_is_documented() -> None:
     text = _page("configuration.md")
     tables = (
-        _ServerTable,
-        _StoreTable,
+        ServerTable,
+        StoreTable,
         DeliveryConfig,
-        _TenantTable,
+        TenantTable,
         WebhookConfig,
         AssessmentRules,
         AssessmentRule,

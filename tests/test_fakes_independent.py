@@ -167,7 +167,7 @@ def test_an_import_of_the_connector_is_caught(source: str) -> None:
     [
         "import hmac\nfrom urllib.parse import parse_qs\n",
         "from assessio_connect.testing import BackgroundServer\n",
-        "from assessio_connect._server import ServedApp\n",
+        "from assessio_connect.runtime._server import ServedApp\n",
         "from ._fake_harvest import FakeHarvest\n",
         "from . import _fake_oauth, fake\n",
         "from .fake import FakeAcme\n",
@@ -213,8 +213,8 @@ def test_an_import_of_the_core_connector_is_caught(source: str) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "from assessio_connect._server import ServedApp\n",
-        "from assessio_connect._wsgi import header\n",
+        "from assessio_connect.runtime._server import ServedApp\n",
+        "from assessio_connect.runtime._wsgi import header\n",
         "from .._server import ServedApp\n",
         "from assessio_connect import Secret\n",
         "import assessio_connect.testing\n",

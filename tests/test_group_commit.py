@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from assessio_connect._group_commit import GroupCommit
+from assessio_connect.runtime._group_commit import GroupCommit
 
 
 class Recorder:

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from assessio_connect import Answer, InboundEvent, PayloadError, PermanentError, RetryableError
-from assessio_connect._inbound import InboundWorker
-from assessio_connect._metrics import DaemonMetrics
-from assessio_connect._outbox import Backoff
-from assessio_connect._reload import RunningTenants
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect.inbound import MAX_EVENT_KEY_LENGTH, checked_event
+from assessio_connect.runtime._inbound import InboundWorker
+from assessio_connect.runtime._metrics import DaemonMetrics
+from assessio_connect.runtime._outbox import Backoff
+from assessio_connect.runtime._reload import RunningTenants
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime.inbound import MAX_EVENT_KEY_LENGTH, checked_event
 from assessio_connect.store import InboundState
 from assessio_connect.testing import RecordingContext
 from operator_cli import operated, run

@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from assessio_connect import ConfigError, Connector, Secret
-from assessio_connect.config import parse_config
+from assessio_connect.runtime.config import parse_config
 
 
 def _positive(_inst: object, _attribute: attrs.Attribute[Any], value: int) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from assessio_connect import Receipts
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect.connector_state import ConnectorState, MemoryState, StoreState
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime.connector_state import ConnectorState, MemoryState, StoreState
 
 # The PostgreSQL plugin's test helpers find (or skip without) the test server.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins" / "postgres" / "tests"))

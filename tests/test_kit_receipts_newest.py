@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from assessio_connect import Receipts
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect.connector_state import ConnectorState, MemoryState, StoreState
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime.connector_state import ConnectorState, MemoryState, StoreState
 
 
 class Creator:

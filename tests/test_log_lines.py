@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessio_connect._cli_runtime import load_daemon_config
-from assessio_connect._logging import _CREDENTIAL_SHAPES, REDACTED, EventLog, Scrubber
+from assessio_connect.runtime._logging import _CREDENTIAL_SHAPES, REDACTED, EventLog, Scrubber
+from assessio_connect.runtime.config import load_daemon_config
 from daemon_harness import SECRETS, DaemonProcess, free_port, harness
 from round_trip import run_round_trip
 

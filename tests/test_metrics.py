@@ -12,11 +12,11 @@ import pytest
 import urllib3
 from prometheus_client.parser import text_string_to_metric_families
 
-from assessio_connect._metrics import DaemonMetrics
-from assessio_connect._server import BackgroundServer
-from assessio_connect._sqlite_store import SQLiteStore
 from assessio_connect.contract._version import __version__
-from assessio_connect.daemon import Daemon
+from assessio_connect.runtime._metrics import DaemonMetrics
+from assessio_connect.runtime._server import BackgroundServer
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime.daemon import Daemon
 from daemon_harness import harness
 from round_trip import FORGED_TENANT, RoundTrip, run_round_trip
 

@@ -21,10 +21,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from assessio_connect import receiver
-from assessio_connect._openapi import OPENAPI_PATH, openapi_document
-from assessio_connect._routing import CONNECTOR_PREFIX
-from assessio_connect.daemon import Daemon
+from assessio_connect.runtime import receiver
+from assessio_connect.runtime._openapi import OPENAPI_PATH, openapi_document
+from assessio_connect.runtime._routing import CONNECTOR_PREFIX
+from assessio_connect.runtime.daemon import Daemon
 from daemon_harness import SECRETS, harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +135,7 @@ def test_the_documented_example_is_stored_as_documented(live_daemon: Daemon) -> 
 
 def test_every_operator_route_the_daemon_mounts_is_in_the_document(live_daemon: Daemon) -> None:
     """Routes mounted beside the receiver (e.g. /metrics, /status) belong in the document too:
-    add them to assessio_connect._openapi when mounting them."""
+    add them to assessio_connect.runtime._openapi when mounting them."""
     mounted = set(getattr(live_daemon.app, "_operator_apps", {}))
     paths = openapi_document()["paths"]
     undocumented = sorted(

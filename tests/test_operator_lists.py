@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from assessio_connect._sqlite_store import SQLiteStore
 from assessio_connect.contract.errors import StoreUnavailableError
+from assessio_connect.runtime._sqlite_store import SQLiteStore
 from assessio_connect.store import DeliveryState, OrderState, Store
 from operator_cli import TENANTS, Operated, operated, run
 from store_contract import payload

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
-from assessio_connect._loops import OrderSender
-from assessio_connect._sqlite_store import SQLiteStore
+from assessio_connect.runtime._loops import OrderSender
+from assessio_connect.runtime._sqlite_store import SQLiteStore
 from assessio_connect.store import OrderRecord, OrderState
 from store_contract import NOW, new_order
 

@@ -14,14 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessio_connect._logging import Scrubber
-from assessio_connect._outbox import (
-    ERROR_LIMIT,
-    MIN_WAIT,
-    STORE_ERROR_WAIT,
-    Backoff,
-    DeliveryWorker,
-)
 from assessio_connect.contract.errors import (
     PermanentError,
     RateLimitedError,
@@ -29,6 +21,14 @@ from assessio_connect.contract.errors import (
     ServerError,
     StoreUnavailableError,
     TransportError,
+)
+from assessio_connect.runtime._logging import Scrubber
+from assessio_connect.runtime._outbox import (
+    ERROR_LIMIT,
+    MIN_WAIT,
+    STORE_ERROR_WAIT,
+    Backoff,
+    DeliveryWorker,
 )
 from assessio_connect.store import DeliveryRecord, DeliveryState
 

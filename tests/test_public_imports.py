@@ -2,12 +2,13 @@
 
 A third party can rely on the names `assessio_connect` and its public packages export
 (`assessio_connect.kit`, `.testing`, `.sandbox`, `.reference`), nothing else: a submodule such
-as `assessio_connect.config`, or a private one such as `assessio_connect._server`, may move or
-change in any release. Checked for every module of the first-party connectors (`connectors/*`,
-their tests included), the examples (`examples/**`), the built-in reference connector, the kit's
-demonstration connector (`tests/kit_example`), the walk-through connector in
-`docs/writing-a-connector.md`, and every package `new-connector` generates. Imports inside
-functions and under `TYPE_CHECKING` count too.
+as `assessio_connect.runtime.config`, or a private one such as
+`assessio_connect.runtime._server`, may move or change in any release. Checked for every module
+of the first-party connectors (`connectors/*`, their tests included), the examples
+(`examples/**`), the built-in reference connector, the kit's demonstration connector
+(`tests/kit_example`), the walk-through connector in `docs/writing-a-connector.md`, and every
+package `new-connector` generates. Imports inside functions and under `TYPE_CHECKING` count
+too.
 """
 
 from __future__ import annotations
@@ -188,11 +189,11 @@ def test_the_walk_finds_every_kind_of_module() -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "import assessio_connect._server\n",
-        "from assessio_connect._wsgi import header\n",
+        "import assessio_connect.runtime._server\n",
+        "from assessio_connect.runtime._wsgi import header\n",
         "from assessio_connect import _cli_runtime\n",
-        "from assessio_connect.config import Secret\n",
-        "import assessio_connect.connector\n",
+        "from assessio_connect.runtime.config import Secret\n",
+        "import assessio_connect.runtime.connector\n",
         "from assessio_connect import connector_state\n",
         "from assessio_connect.sandbox import _catalog\n",
         "from assessio_connect.sandbox._catalog import DEFAULT_LENSES\n",
@@ -203,7 +204,7 @@ def test_the_walk_finds_every_kind_of_module() -> None:
         "def later():\n    from assessio_connect.contract.models import email_problem\n",
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from assessio_connect.store import OrderRecord\n",
-        "class C:\n    def m(self):\n        import assessio_connect._logging as log\n",
+        "class C:\n    def m(self):\n        import assessio_connect.runtime._logging as log\n",
         "try:\n    from assessio_connect.demo import DemoAts\nexcept ImportError:\n    pass\n",
     ],
 )

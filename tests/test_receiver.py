@@ -18,14 +18,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assessio_connect._server import BackgroundServer
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect.config import ServerConfig
 from assessio_connect.contract.errors import StoreError, StoreUnavailableError
 from assessio_connect.contract.models import AssessmentOrder, CandidateDetails, Recruitment
 from assessio_connect.contract.signing import sign
 from assessio_connect.contract.webhook import WebhookAuth
-from assessio_connect.receiver import ResultReceiver
+from assessio_connect.runtime._server import BackgroundServer
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime.config import ServerConfig
+from assessio_connect.runtime.receiver import ResultReceiver
 from assessio_connect.store import (
     DeliveryState,
     NewOrder,

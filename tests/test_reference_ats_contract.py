@@ -23,7 +23,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assessio_connect import ConnectorContext, Secret
-from assessio_connect.connector import Pushback
 from assessio_connect.contract.errors import PermanentError
 from assessio_connect.contract.models import Result
 from assessio_connect.reference import (
@@ -33,6 +32,7 @@ from assessio_connect.reference import (
     parse_invitation,
     sign,
 )
+from assessio_connect.runtime.connector import Pushback
 from assessio_connect.testing import BackgroundServer, RecordingContext
 
 DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "reference-ats.md"

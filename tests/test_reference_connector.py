@@ -14,11 +14,6 @@ import urllib3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessio_connect._routing import DaemonApp
-from assessio_connect._server import BackgroundServer
-from assessio_connect.config import Secret, parse_config
-from assessio_connect.connector import Invitation, Pushback
-from assessio_connect.connector_state import MemoryState
 from assessio_connect.contract.errors import (
     ConfigError,
     PayloadError,
@@ -45,6 +40,11 @@ from assessio_connect.reference import (
     parse_invitation,
     sign,
 )
+from assessio_connect.runtime._routing import DaemonApp
+from assessio_connect.runtime._server import BackgroundServer
+from assessio_connect.runtime.config import Secret, parse_config
+from assessio_connect.runtime.connector import Invitation, Pushback
+from assessio_connect.runtime.connector_state import MemoryState
 from assessio_connect.store import OrderRecord, OrderState, ResultRecord
 
 TOKEN = "ats-token-5e5e5e"

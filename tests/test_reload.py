@@ -19,15 +19,14 @@ import pytest
 import urllib3
 
 from assessio_connect import Connector, Pushback, hookimpl
-from assessio_connect._cli_runtime import load_daemon_config
-from assessio_connect._logging import EventLog
-from assessio_connect._reload import plan_reload
-from assessio_connect.config import DaemonConfig
 from assessio_connect.contract.errors import ConfigError
 from assessio_connect.contract.signing import sign
-from assessio_connect.daemon import Daemon
-from assessio_connect.plugins import Plugins, load_plugins
 from assessio_connect.reference import ReferenceConnector
+from assessio_connect.runtime._logging import EventLog
+from assessio_connect.runtime._reload import plan_reload
+from assessio_connect.runtime.config import DaemonConfig, load_daemon_config
+from assessio_connect.runtime.daemon import Daemon
+from assessio_connect.runtime.plugins import Plugins, load_plugins
 from assessio_connect.store import DeliveryState, OrderState
 from daemon_harness import SECRETS, DaemonProcess, Harness, free_port, harness, wait_until
 

@@ -14,8 +14,8 @@ import pytest
 import urllib3
 
 from assessio_connect import codec, signing
-from assessio_connect._server import BackgroundServer
 from assessio_connect.contract.models import Result
+from assessio_connect.runtime._server import BackgroundServer
 from assessio_connect.sandbox import (
     DEFAULT_LENSES,
     MAX_BODY_BYTES,

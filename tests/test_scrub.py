@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessio_connect._cli_runtime import load_daemon_config
-from assessio_connect._logging import REDACTED, Scrubber
 from assessio_connect.cli import cli
-from assessio_connect.daemon import Daemon
+from assessio_connect.runtime._logging import REDACTED, Scrubber
+from assessio_connect.runtime.config import load_daemon_config
+from assessio_connect.runtime.daemon import Daemon
 from assessio_connect.store import DeliveryState, OrderState
 from daemon_harness import SECRETS, Harness, harness, wait_until
 from store_contract import new_order, payload

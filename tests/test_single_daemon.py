@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from assessio_connect._logging import EventLog
-from assessio_connect.daemon import Daemon
+from assessio_connect.runtime._logging import EventLog
+from assessio_connect.runtime.daemon import Daemon
 from assessio_connect.store import DeliveryState
 from daemon_harness import DaemonProcess, Harness, free_port, harness, wait_until
 from store_contract import new_order, payload

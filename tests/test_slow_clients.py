@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from assessio_connect._cli_runtime import load_daemon_config
-from assessio_connect._server import BackgroundServer, ConnectionLimits
-from assessio_connect.config import ServerConfig
-from assessio_connect.daemon import Daemon
+from assessio_connect.runtime._server import BackgroundServer, ConnectionLimits
+from assessio_connect.runtime.config import ServerConfig, load_daemon_config
+from assessio_connect.runtime.daemon import Daemon
 from daemon_harness import SECRETS, harness
 
 RESULT = b'{"resultId":"r-slow","score":71,"subscores":{}}'

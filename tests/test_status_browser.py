@@ -18,12 +18,12 @@ from pathlib import Path
 import attrs
 import pytest
 
-from assessio_connect._cli_runtime import load_daemon_config
-from assessio_connect._logging import EventLog
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect.daemon import Daemon
-from assessio_connect.plugins import load_plugins
 from assessio_connect.reference import ReferenceAts
+from assessio_connect.runtime._logging import EventLog
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime.config import load_daemon_config
+from assessio_connect.runtime.daemon import Daemon
+from assessio_connect.runtime.plugins import load_plugins
 from status_world import (
     ATS_TOKEN,
     OPERATOR_TOKEN,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assessio_connect._logging import Scrubber
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect._status import (
+from assessio_connect.runtime._logging import Scrubber
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime._status import (
     STALE_PENDING,
     STALE_POLL_FLOOR,
     Health,

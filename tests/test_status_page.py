@@ -14,11 +14,16 @@ import attrs
 import pytest
 import urllib3
 
-from assessio_connect._logging import Scrubber
-from assessio_connect._server import BackgroundServer
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect._status import TenantInfo
-from assessio_connect._status_page import SESSION_COOKIE, SESSION_SECONDS, PageSettings, StatusPage
+from assessio_connect.runtime._logging import Scrubber
+from assessio_connect.runtime._server import BackgroundServer
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime._status import TenantInfo
+from assessio_connect.runtime._status_page import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    PageSettings,
+    StatusPage,
+)
 from assessio_connect.store import DeliveryState
 from status_world import ATS_TOKEN, OPERATOR_TOKEN, Seeded, seed_history, tenant_name
 

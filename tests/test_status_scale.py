@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from assessio_connect import codec
-from assessio_connect._logging import Scrubber
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect._status import Health, TenantInfo, find_traces, overview
+from assessio_connect.runtime._logging import Scrubber
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime._status import Health, TenantInfo, find_traces, overview
 from store_contract import new_order
 
 ROWS = 100_000

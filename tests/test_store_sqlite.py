@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assessio_connect import codec
-from assessio_connect._sqlite_store import MIGRATIONS, SQLiteStore, open_sqlite_store
 from assessio_connect.contract.errors import ConfigError, StoreError, StoreUnavailableError
+from assessio_connect.runtime._sqlite_store import MIGRATIONS, SQLiteStore, open_sqlite_store
 from store_contract import NOW, StoreContract, StoreFactory, new_order, payload
 
 __all__: list[str] = []

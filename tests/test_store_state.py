@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from assessio_connect._logging import EventLog
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect.connector_state import StoreState
-from assessio_connect.daemon import Daemon
+from assessio_connect.runtime._logging import EventLog
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime.connector_state import StoreState
+from assessio_connect.runtime.daemon import Daemon
 from assessio_connect.store import StateEntry
 from daemon_harness import Harness, harness
 from store_contract import NOW

@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 
-from assessio_connect.connector import PollPage, Pushback
 from assessio_connect.contract.errors import RetryableError
 from assessio_connect.contract.models import Result
-from assessio_connect.plugins import Plugins
 from assessio_connect.reference import ReferenceAts, ReferenceConnector, sign
+from assessio_connect.runtime.connector import PollPage, Pushback
+from assessio_connect.runtime.plugins import Plugins
 from assessio_connect.sandbox import Organisation, Sandbox
 from assessio_connect.testing import (
     MISSING,
@@ -442,7 +442,7 @@ def test_recording_context_and_pushback() -> None:
 
 
 def _invitation() -> Any:
-    from assessio_connect.connector import AtsCandidate, AtsJob, Invitation
+    from assessio_connect.runtime.connector import AtsCandidate, AtsJob, Invitation
 
     return Invitation(
         "app-1", AtsJob("job-1", "Engineer"), AtsCandidate("c-1", "ada@example.com", "Ada")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from assessio_connect._logging import Scrubber
-from assessio_connect._status import find_traces
+from assessio_connect.runtime._logging import Scrubber
+from assessio_connect.runtime._status import find_traces
 from operator_cli import Operated, operated, run
 from status_world import ATS_TOKEN
 from store_contract import new_order

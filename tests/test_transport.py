@@ -24,7 +24,6 @@ from assessio_connect import (
     codec,
     signing,
 )
-from assessio_connect._server import BackgroundServer
 from assessio_connect.contract.client import AssessioClient, ClientSettings
 from assessio_connect.contract.transport import (
     USER_AGENT,
@@ -32,6 +31,7 @@ from assessio_connect.contract.transport import (
     Transport,
     parse_retry_after,
 )
+from assessio_connect.runtime._server import BackgroundServer
 
 SECRET = "integrator-secret-value"
 KEY = "provider-key-value"

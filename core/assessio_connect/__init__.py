@@ -3,21 +3,6 @@
 from __future__ import annotations
 
 from . import kit
-from ._cli_runtime import load_daemon_config
-from .config import DaemonConfig, Secret, TenantConfig, load_config
-from .connector import (
-    AssessmentChoice,
-    AtsCandidate,
-    AtsJob,
-    Connector,
-    ConnectorContext,
-    ConnectorState,
-    InboundEvent,
-    Invitation,
-    OrderDraft,
-    PollPage,
-    Pushback,
-)
 from .contract import codec, signing
 from .contract._version import __version__
 from .contract.client import AssessioClient, ClientSettings, SecretProof
@@ -59,8 +44,6 @@ from .contract.models import (
 from .contract.signing import sign, verify
 from .contract.transport import RetryPolicy, Transport
 from .contract.webhook import WebhookAuth, parse_result
-from .daemon import Daemon
-from .hookspecs import hookimpl, hookspec
 from .kit import (
     Answer,
     AtsHttp,
@@ -77,9 +60,25 @@ from .kit import (
     TimestampedHmac,
     as_connector_errors,
 )
-from .plugins import Plugins, load_plugins
-from .receiver import ResultReceiver
-from .store import StateEntry, Store
+from .runtime.config import DaemonConfig, Secret, TenantConfig, load_config, load_daemon_config
+from .runtime.connector import (
+    AssessmentChoice,
+    AtsCandidate,
+    AtsJob,
+    Connector,
+    ConnectorContext,
+    ConnectorState,
+    InboundEvent,
+    Invitation,
+    OrderDraft,
+    PollPage,
+    Pushback,
+)
+from .runtime.daemon import Daemon
+from .runtime.hookspecs import hookimpl, hookspec
+from .runtime.plugins import Plugins, load_plugins
+from .runtime.receiver import ResultReceiver
+from .runtime.store import StateEntry, Store
 
 __all__ = [
     "APIError",

@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .hookspecs import hookimpl
+from .runtime.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import click
 
-    from .connector import Connector
     from .demo import DemoAts
-    from .store import Store
+    from .runtime.connector import Connector
+    from .runtime.store import Store
 
 __all__ = [
     "assessio_open_store",
@@ -29,7 +29,7 @@ __all__ = [
 @hookimpl(trylast=True)
 def assessio_resolve_secret(scheme: str, reference: str) -> str | None:
     """`{env = "NAME"}` and `{file = "path"}`."""
-    from .config import resolve_builtin_secret
+    from .runtime.config import resolve_builtin_secret
 
     return resolve_builtin_secret(scheme, reference)
 
@@ -37,7 +37,7 @@ def assessio_resolve_secret(scheme: str, reference: str) -> str | None:
 @hookimpl(trylast=True)
 def assessio_open_store(url: str) -> Store | None:
     """`sqlite:///path/to/state.db`."""
-    from ._sqlite_store import open_sqlite_store
+    from .runtime._sqlite_store import open_sqlite_store
 
     return open_sqlite_store(url)
 

@@ -29,8 +29,8 @@ from ._cli_operator import (
     _table,
 )
 from ._cli_runtime import CONFIG_OPTION, _Failed, _plural
-from ._logging import Scrubber
-from .store import InboundRecord, InboundState
+from .runtime._logging import Scrubber
+from .runtime.store import InboundRecord, InboundState
 
 __all__ = ["register_commands"]
 

@@ -26,10 +26,10 @@ from ._cli_runtime import (
     _plugins,
     _plural,
     _require_config,
-    load_daemon_config,
 )
-from ._logging import Scrubber
-from ._status import (
+from .contract.errors import AssessioError, StoreError
+from .runtime._logging import Scrubber
+from .runtime._status import (
     CandidateTrace,
     Health,
     TenantInfo,
@@ -39,10 +39,9 @@ from ._status import (
     tenant_infos,
     to_json,
 )
-from .config import store_url_from_file, tenant_kinds_from_file
-from .contract.errors import AssessioError, StoreError
-from .plugins import Plugins
-from .store import (
+from .runtime.config import load_daemon_config, store_url_from_file, tenant_kinds_from_file
+from .runtime.plugins import Plugins
+from .runtime.store import (
     DeliveryRecord,
     DeliveryState,
     OrderRecord,

@@ -15,16 +15,16 @@ from typing import IO, Any
 import attrs
 import click
 
-from ._logging import EventLog, Scrubber
-from ._outbox import Backoff
-from ._tenant import TenantRuntime
-from .config import DaemonConfig, TenantConfig, load_config
-from .connector import AtsCandidate, AtsJob, Invitation
 from .contract.errors import AssessioError, ConfigError
 from .contract.models import AssessioConfig, email_problem
 from .contract.transport import Transport
-from .plugins import Plugins
-from .store import OrderRecord, OrderState, Store
+from .runtime._logging import EventLog, Scrubber
+from .runtime._outbox import Backoff
+from .runtime._tenant import TenantRuntime
+from .runtime.config import DaemonConfig, TenantConfig, load_daemon_config
+from .runtime.connector import AtsCandidate, AtsJob, Invitation
+from .runtime.plugins import Plugins
+from .runtime.store import OrderRecord, OrderState, Store
 
 __all__ = ["register_commands"]
 
@@ -55,26 +55,6 @@ def _plugins(ctx: click.Context) -> Plugins:
     if plugins is None:  # pragma: no cover - the root group always provides it
         raise click.UsageError("plugins are not loaded")
     return plugins
-
-
-def load_daemon_config(
-    plugins: Plugins, path: Path, *, only_tenant: str | None = None
-) -> DaemonConfig:
-    """Load and validate `path`, resolving secrets through the plugins."""
-    base = path.resolve().parent
-
-    def resolve(scheme: str, reference: str) -> str | None:
-        if scheme == "file" and not Path(reference).is_absolute():
-            reference = str(base / reference)
-        return plugins.resolve_secret(scheme, reference)
-
-    return load_config(
-        path,
-        connector_config=plugins.connector_config,
-        resolve_secret=resolve,
-        known_kinds=sorted(plugins.connectors),
-        only_tenant=only_tenant,
-    )
 
 
 def _require_config(path: Path | None) -> Path:
@@ -113,7 +93,7 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
     """Run the daemon until SIGTERM/SIGINT: receiver, connector routes, pollers, workers.
 
     SIGHUP reads the configuration again and applies its tenants without a restart."""
-    from .daemon import Daemon
+    from .runtime.daemon import Daemon
 
     plugins = _plugins(ctx)
     path = _require_config(config_path)

@@ -22,7 +22,7 @@ from .contract.client import ENVIRONMENTS, AssessioClient, ClientSettings
 from .contract.errors import AssessioError
 from .contract.models import AssessioConfig, AssessmentOrder, CandidateDetails, Recruitment
 from .contract.signing import DEFAULT_TOLERANCE, sign, verify
-from .plugins import Plugins, load_plugins
+from .runtime.plugins import Plugins, load_plugins
 
 __all__ = ["cli", "main"]
 
@@ -453,8 +453,8 @@ def demo_command(
     ctx: click.Context, candidates: int, kinds: tuple[str, ...], keep_running: bool
 ) -> None:
     """Run the whole loop on this machine: emulator, fake ATSs, the daemon, write-backs."""
-    from ._cli_runtime import load_daemon_config
     from .demo import run_demo
+    from .runtime.config import load_daemon_config
 
     plugins = ctx.find_object(Plugins)
     assert plugins is not None

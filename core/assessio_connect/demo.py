@@ -30,11 +30,11 @@ from typing import Protocol
 
 import attrs
 
-from ._logging import EventLog
-from .config import DaemonConfig
 from .contract.models import Lens
-from .daemon import Daemon
-from .plugins import Plugins
+from .runtime._logging import EventLog
+from .runtime.config import DaemonConfig
+from .runtime.daemon import Daemon
+from .runtime.plugins import Plugins
 from .sandbox import DeliverySchedule, Organisation, Sandbox
 
 __all__ = [

@@ -41,7 +41,7 @@ from assessio_connect import (
 )
 
 # Not exported yet (asked for in issue 12): a tenant's connector state over a shared store.
-from assessio_connect.connector_state import StoreState
+from assessio_connect.runtime.connector_state import StoreState
 from assessio_connect_greenhouse import (
     AuthorizationRequests,
     GreenhouseConnector,

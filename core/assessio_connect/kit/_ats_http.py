@@ -12,7 +12,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from assessio_connect._logging import Scrubber
 from assessio_connect.contract import codec
 from assessio_connect.contract.errors import (
     PayloadError,
@@ -21,6 +20,7 @@ from assessio_connect.contract.errors import (
     TransportError,
 )
 from assessio_connect.contract.transport import HTTPResponse, Transport
+from assessio_connect.runtime._logging import Scrubber
 
 from ._http_errors import retry_after_seconds, status_error
 from ._paging import Page, PageRequest, Paginator, fetch_page, iterate_pages

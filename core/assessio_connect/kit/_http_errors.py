@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from http import HTTPStatus
 
-from assessio_connect._logging import Scrubber
 from assessio_connect.contract.errors import (
     APIError,
     ConnectorError,
@@ -18,6 +17,7 @@ from assessio_connect.contract.errors import (
     _excerpt,
 )
 from assessio_connect.contract.transport import parse_retry_after
+from assessio_connect.runtime._logging import Scrubber
 
 __all__ = [
     "RETRYABLE_STATUSES",

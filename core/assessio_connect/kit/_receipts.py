@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assessio_connect.connector_state import ConnectorState
+from assessio_connect.runtime.connector_state import ConnectorState
 
 __all__ = ["Receipts"]
 

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from assessio_connect._wsgi import RequestBodyError, header, read_body
 from assessio_connect.contract import codec
 from assessio_connect.contract.errors import PayloadError, SignatureError
 from assessio_connect.contract.models import AssessioConfig, AssessmentLink, AssessmentOrder, Result
 from assessio_connect.contract.signing import verify
+from assessio_connect.runtime._wsgi import RequestBodyError, header, read_body
 
 from ._catalog import SandboxLens
 from ._faults import Faults

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from assessio_connect._server import BackgroundServer
 from assessio_connect.contract.models import Result
+from assessio_connect.runtime._server import BackgroundServer
 
 from ._app import CONFIG_PATH, CONTROL_PREFIX, ORDER_PATH, ApiSettings, AppHooks, SandboxApp
 from ._catalog import DEFAULT_LENSES, DEFAULT_LOCALES, SandboxLens, simulate_result

@@ -13,21 +13,6 @@ import attrs
 import pytest
 import urllib3
 
-from assessio_connect._cli_runtime import load_daemon_config
-from assessio_connect._outbox import Backoff, DeliveryWorker
-from assessio_connect._routing import DaemonApp
-from assessio_connect._server import BackgroundServer
-from assessio_connect._sqlite_store import SQLiteStore
-from assessio_connect._tenant import TenantRuntime
-from assessio_connect.config import DaemonConfig
-from assessio_connect.connector import (
-    AssessmentChoice,
-    Connector,
-    Invitation,
-    PollPage,
-    Pushback,
-    WSGIApplication,
-)
 from assessio_connect.contract.client import AssessioClient
 from assessio_connect.contract.codec import dumps
 from assessio_connect.contract.errors import (
@@ -37,9 +22,23 @@ from assessio_connect.contract.errors import (
     RetryableError,
 )
 from assessio_connect.contract.models import AssessioConfig, AssessmentOrder, email_problem
-from assessio_connect.plugins import load_plugins
+from assessio_connect.runtime._outbox import Backoff, DeliveryWorker
+from assessio_connect.runtime._routing import DaemonApp
+from assessio_connect.runtime._server import BackgroundServer
+from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.runtime._tenant import TenantRuntime
+from assessio_connect.runtime.config import DaemonConfig, load_daemon_config
+from assessio_connect.runtime.connector import (
+    AssessmentChoice,
+    Connector,
+    Invitation,
+    PollPage,
+    Pushback,
+    WSGIApplication,
+)
+from assessio_connect.runtime.plugins import load_plugins
+from assessio_connect.runtime.store import DeliveryState, NewOrder, OrderRecord
 from assessio_connect.sandbox import Organisation, Sandbox
-from assessio_connect.store import DeliveryState, NewOrder, OrderRecord
 
 from ._context import RecordingContext, make_pushback
 from ._fixtures import (

@@ -8,8 +8,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from assessio_connect.connector import Invitation, Pushback, recruitment_id
-from assessio_connect.connector_state import MemoryState
 from assessio_connect.contract.codec import dumps
 from assessio_connect.contract.errors import PermanentError
 from assessio_connect.contract.models import (
@@ -20,18 +18,20 @@ from assessio_connect.contract.models import (
     Result,
 )
 from assessio_connect.contract.transport import Transport
-from assessio_connect.inbound import InboundEvent, checked_event
-from assessio_connect.sandbox import DEFAULT_LENSES, DEFAULT_LOCALES
-from assessio_connect.store import (
+from assessio_connect.runtime.connector import Invitation, Pushback, recruitment_id
+from assessio_connect.runtime.connector_state import MemoryState
+from assessio_connect.runtime.inbound import InboundEvent, checked_event
+from assessio_connect.runtime.store import (
     InboundState,
     OrderRecord,
     OrderState,
     ResultRecord,
     payload_digest,
 )
+from assessio_connect.sandbox import DEFAULT_LENSES, DEFAULT_LOCALES
 
 if TYPE_CHECKING:
-    from assessio_connect.connector import Connector
+    from assessio_connect.runtime.connector import Connector
 
 __all__ = ["RecordingContext", "make_pushback"]
 

@@ -15,18 +15,17 @@ import attrs
 import pytest
 import urllib3
 
-from assessio_connect._cli_runtime import load_daemon_config
-from assessio_connect.config import DaemonConfig
-from assessio_connect.connector import Connector
 from assessio_connect.contract import codec
 from assessio_connect.contract.models import Result
 from assessio_connect.contract.signing import SIGNATURE_HEADER, sign
 from assessio_connect.contract.webhook import API_KEY_HEADER
-from assessio_connect.daemon import Daemon
-from assessio_connect.hookspecs import hookimpl
-from assessio_connect.plugins import Plugins, load_plugins
+from assessio_connect.runtime.config import DaemonConfig, load_daemon_config
+from assessio_connect.runtime.connector import Connector
+from assessio_connect.runtime.daemon import Daemon
+from assessio_connect.runtime.hookspecs import hookimpl
+from assessio_connect.runtime.plugins import Plugins, load_plugins
+from assessio_connect.runtime.store import DeliveryRecord, DeliveryState, OrderRecord, Store
 from assessio_connect.sandbox import DeliverySchedule, Organisation, ReceivedOrder, Sandbox
-from assessio_connect.store import DeliveryRecord, DeliveryState, OrderRecord, Store
 
 from ._toml import SecretFiles, toml_table, toml_value, with_secret_files
 

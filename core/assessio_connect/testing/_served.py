@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from assessio_connect._server import BackgroundServer, ConnectionLimits
-from assessio_connect._server import ServedApp as _ServedApp
+from assessio_connect.runtime._server import BackgroundServer, ConnectionLimits
+from assessio_connect.runtime._server import ServedApp as _ServedApp
 
 __all__ = ["BackgroundServer", "ConnectionLimits", "ServedApp"]
 

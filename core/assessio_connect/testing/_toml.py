@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from assessio_connect.config import Secret
+from assessio_connect.runtime.config import Secret
 
 __all__ = [
     "MISSING",

@@ -26,10 +26,10 @@ import attrs
 import urllib3
 from postgres_test_db import wait_until
 
-from assessio_connect._server import BackgroundServer
-from assessio_connect._wsgi import read_body
 from assessio_connect.reference import ReferenceAts
 from assessio_connect.reference._connector import SIGNATURE_HEADER, sign
+from assessio_connect.runtime._server import BackgroundServer
+from assessio_connect.runtime._wsgi import read_body
 from assessio_connect.sandbox import DeliverySchedule, Organisation, Sandbox
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import click
 from assessio_connect import DaemonConfig, Plugins, load_daemon_config
 
 # Not exported yet (asked for in issue 12): the connector state of a tenant outside the daemon.
-from assessio_connect.connector_state import StoreState
+from assessio_connect.runtime.connector_state import StoreState
 
 from ._authorization import AuthorizationRequests, authorization_url, callback_url
 from ._config import GreenhouseConfig

@@ -31,6 +31,8 @@ from urllib.parse import parse_qs, quote
 
 import attrs
 
+from assessio_connect.contract.errors import StoreError
+
 from ._status import (
     CandidateTrace,
     TenantInfo,
@@ -54,7 +56,6 @@ from ._status_html import (
     trace_page,
 )
 from ._wsgi import RequestBodyError, header, read_body
-from .contract.errors import StoreError
 from .store import DeliveryRecord, DeliveryState, OrderRecord, Store
 
 if TYPE_CHECKING:

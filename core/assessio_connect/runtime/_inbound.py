@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from assessio_connect.contract.errors import RetryableError
+
 from ._outbox import DEFAULT_BACKOFF, Backoff, LeasedWorker
-from .contract.errors import RetryableError
 from .inbound import InboundEvent
 from .store import InboundRecord, Store
 

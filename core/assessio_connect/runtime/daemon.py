@@ -26,34 +26,28 @@ from typing import Any
 
 import attrs
 
+from assessio_connect.contract.errors import (
+    AssessioError,
+    ConfigError,
+    PermanentError,
+    RetryableError,
+)
+from assessio_connect.contract.transport import Transport
+
 from ._inbound import InboundWorker
 from ._loops import OrderSender, Poller
 from ._metrics import METRICS_PATH, DaemonMetrics
 from ._outbox import Backoff, DeliveryWorker
-from ._reload import (
-    ReloadPlan,
-    RunningTenants,
-    RunningTenantsOutbox,
-    SecretScrubber,
-    plan_reload,
-)
+from ._reload import ReloadPlan, RunningTenants, RunningTenantsOutbox, SecretScrubber, plan_reload
 from ._routing import DaemonApp
 from ._server import BackgroundServer
 from ._status_page import status_app
 from ._tenant import TenantRuntime, new_owner_id
 from .config import DaemonConfig, TenantConfig
 from .connector import Connector, Pushback, WSGIApplication
-from .contract.errors import AssessioError, ConfigError, PermanentError, RetryableError
-from .contract.transport import Transport
 from .plugins import Plugins
 from .receiver import ResultReceiver
-from .store import (
-    DeliveryRecord,
-    ProcessLock,
-    RecordedResult,
-    ResultRecord,
-    WorkNotifications,
-)
+from .store import DeliveryRecord, ProcessLock, RecordedResult, ResultRecord, WorkNotifications
 
 __all__ = ["Daemon"]
 

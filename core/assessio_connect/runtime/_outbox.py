@@ -22,8 +22,15 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 import attrs
 
+from assessio_connect.contract.errors import (
+    APIError,
+    AssessioError,
+    PermanentError,
+    RetryableError,
+    TransportError,
+)
+
 from ._logging import Scrubber
-from .contract.errors import APIError, AssessioError, PermanentError, RetryableError, TransportError
 from .store import DeliveryRecord, WorkKind
 
 __all__ = [

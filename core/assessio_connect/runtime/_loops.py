@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from .contract.errors import AssessioError, ConfigError, RetryableError, StoreError
+from assessio_connect.contract.errors import AssessioError, ConfigError, RetryableError, StoreError
+
 from .store import POLL_SUCCEEDED, PollLocks
 
 if TYPE_CHECKING:

@@ -27,10 +27,11 @@ from typing import Any, ClassVar, Generic, Protocol
 import attrs
 from typing_extensions import TypeVar
 
+from assessio_connect.contract.errors import PermanentError
+from assessio_connect.contract.models import AssessioConfig, CandidateDetails, Recruitment, Result
+from assessio_connect.contract.transport import Transport
+
 from .connector_state import ConnectorState
-from .contract.errors import PermanentError
-from .contract.models import AssessioConfig, CandidateDetails, Recruitment, Result
-from .contract.transport import Transport
 from .inbound import InboundEvent
 from .store import OrderRecord, ResultRecord
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from .contract.errors import PayloadError, PermanentError
+from assessio_connect.contract.errors import PayloadError, PermanentError
 
 __all__ = ["MAX_EVENT_HEADERS", "MAX_EVENT_KEY_LENGTH", "InboundEvent", "checked_event"]
 

@@ -16,9 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._logging import Scrubber
-from .connector_state import ConnectorState, StoreState
-from .contract.errors import (
+from assessio_connect.contract.errors import (
     APIError,
     AuthenticationError,
     ConfigError,
@@ -28,18 +26,22 @@ from .contract.errors import (
     ServerError,
     TransportError,
 )
-from .contract.models import AssessioConfig, AssessmentOrder
-from .contract.transport import NO_RETRIES
+from assessio_connect.contract.models import AssessioConfig, AssessmentOrder
+from assessio_connect.contract.transport import NO_RETRIES
+
+from ._logging import Scrubber
+from .connector_state import ConnectorState, StoreState
 from .inbound import checked_event
 from .store import NewOrder, OrderRecord, OrderState, ResultRecord, Store
 
 if TYPE_CHECKING:
+    from assessio_connect.contract.transport import Transport
+    from assessio_connect.contract.webhook import WebhookAuth
+
     from ._metrics import DaemonMetrics
     from ._outbox import Backoff
     from .config import TenantConfig
     from .connector import Connector, Invitation
-    from .contract.transport import Transport
-    from .contract.webhook import WebhookAuth
     from .plugins import Plugins
 
 __all__ = ["LINK_UNKNOWN_NOTE", "TenantRuntime", "new_owner_id"]

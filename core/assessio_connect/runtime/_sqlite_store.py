@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from assessio_connect.contract import codec
+from assessio_connect.contract.errors import ConfigError, StoreError, StoreUnavailableError
+from assessio_connect.contract.models import AssessmentOrder
+
 from ._file_lock import FileLock
 from ._group_commit import GroupCommit
 from ._sqlite_inbound import INBOUND_MIGRATION, SQLiteInbound
-from .contract import codec
-from .contract.errors import ConfigError, StoreError, StoreUnavailableError
-from .contract.models import AssessmentOrder
 from .store import (
     POLL_SUCCEEDED,
     AttemptOutcome,

@@ -11,7 +11,7 @@ import json
 from functools import cache
 from typing import Any
 
-from .contract._version import __version__
+from assessio_connect.contract._version import __version__
 
 __all__ = ["OPENAPI_PATH", "openapi_document", "openapi_json"]
 

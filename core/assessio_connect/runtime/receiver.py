@@ -72,12 +72,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from assessio_connect.contract import codec
+from assessio_connect.contract.errors import PayloadError, StoreError, WebhookAuthenticationError
+from assessio_connect.contract.models import Result
+from assessio_connect.contract.webhook import WebhookAuth
+
 from ._openapi import OPENAPI_PATH, openapi_json
 from ._wsgi import RequestBodyError, header, read_body, request_headers
-from .contract import codec
-from .contract.errors import PayloadError, StoreError, WebhookAuthenticationError
-from .contract.models import Result
-from .contract.webhook import WebhookAuth
 from .store import RecordedResult, ResultOutcome, ResultRecord, Store, result_digest
 
 if TYPE_CHECKING:

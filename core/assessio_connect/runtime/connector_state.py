@@ -12,7 +12,8 @@ import math
 import threading
 from collections.abc import Callable
 
-from .contract.errors import StoreError
+from assessio_connect.contract.errors import StoreError
+
 from .store import StateEntry, Store
 
 __all__ = ["ConnectorState", "MemoryState", "StoreState"]

@@ -13,9 +13,10 @@ from typing import Any
 import attrs
 import pluggy
 
+from assessio_connect.contract.errors import ConfigError, PluginError
+
 from . import hookspecs
 from .connector import Connector
-from .contract.errors import ConfigError, PluginError
 from .store import Store
 
 __all__ = [
@@ -229,7 +230,7 @@ def load_plugins(
 
     `extra` is `(name, plugin)` pairs, registered last, e.g. a test's own connector.
     """
-    from . import _builtin
+    from assessio_connect import _builtin
 
     plugins = Plugins(strict=strict)
     plugins.register(_builtin, BUILTIN_PLUGIN, distribution="assessio-connect", version=_version())
@@ -242,6 +243,6 @@ def load_plugins(
 
 
 def _version() -> str:
-    from .contract._version import __version__
+    from assessio_connect.contract._version import __version__
 
     return __version__

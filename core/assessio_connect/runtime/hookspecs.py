@@ -15,8 +15,9 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from assessio_connect.demo import DemoAts
+
     from .connector import AssessmentChoice, Connector, Invitation
-    from .demo import DemoAts
     from .store import DeliveryRecord, OrderRecord, RecordedResult, ResultRecord, Store
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]

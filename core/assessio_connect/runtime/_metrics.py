@@ -21,9 +21,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ._inbound_metrics import InboundGauges
-from .contract._version import __version__
-from .contract.errors import (
+from assessio_connect.contract._version import __version__
+from assessio_connect.contract.errors import (
     APIError,
     AuthenticationError,
     ConflictError,
@@ -34,6 +33,8 @@ from .contract.errors import (
     TransportError,
     UnexpectedResponseError,
 )
+
+from ._inbound_metrics import InboundGauges
 from .store import OrderState, Store, TenantActivity
 
 if TYPE_CHECKING:
