@@ -229,10 +229,16 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
         fake_ats.greenhouse.move_to_stage(application, "Assessment")
         return fake_ats.stand_in.take("/webhook")
 
+    push_credential_headers: ClassVar[Sequence[str]] = ("Signature",)
+    push_signature_covers_body = True
+    """`Signature: sha256 <hex>` is an HMAC-SHA256 of the entire raw body (grnhse/
+    greenhouse-api-docs, source/includes/webhooks/_introduction.md)."""
+
     def bad_push_requests(
         self, fake_ats: GreenhouseUnderTest, good: AtsRequest
     ) -> Sequence[AtsRequest]:
-        """The defaults (unsigned, body changed after signing), plus signed with another key."""
+        """The defaults (unsigned, the signature altered, the body changed after signing),
+        plus signed with another key."""
         forged = {**good.headers, SIGNATURE.header: SIGNATURE.sign(good.body, "not-the-secret-key")}
         return [*super().bad_push_requests(fake_ats, good), attrs.evolve(good, headers=forged)]
 
@@ -251,9 +257,11 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
     def test_another_event_for_one_application_orders_once(
         self, assessio_conformance: ConformanceHarness
     ) -> None:
-        """The suite's repeat has the same Greenhouse-Event-ID (answered as a duplicate); a
-        candidate moved into the stage again is a new event and must not order again either.
-        A ping is acknowledged and invites nobody."""
+        """The suite's repeat has the same Greenhouse-Event-ID (answered as a duplicate and
+        queued once); a candidate moved into the stage again is a new event, queued, and must
+        not order again either. A ping is acknowledged and invites nobody; a move into another
+        stage is answered at once and queues nothing. Every answer is a 200: Greenhouse counts
+        anything else as a failure."""
         harness = assessio_conformance
         fake: GreenhouseUnderTest = harness.fake
         greenhouse = fake.greenhouse
@@ -269,10 +277,11 @@ class TestGreenhouseWebhookConformance(_GreenhouseSuite):
         answers = [harness.send(request) for request in sent]
         assert [status for status, _ in answers] == [200, 200, 200], answers
         assert [json.loads(body)["status"] for _, body in answers] == [
-            "ordered",
+            "accepted",
             "ignored",
-            "ordered",
+            "accepted",
         ]
+        assert len(harness.context.queued) == 2
         assert list(harness.context.orders) == [str(application)]
 
 

@@ -16,9 +16,21 @@ import urllib3
 from greenhouse_parts import recruitment_of
 from greenhouse_world import GENERAL, KEYS, SALES, World, world
 
-from assessio_connect import AtsCandidate, AtsJob, Invitation, PermanentError, Secret
+from assessio_connect import (
+    AtsCandidate,
+    AtsJob,
+    Invitation,
+    PermanentError,
+    RetryableError,
+    Secret,
+)
 from assessio_connect.testing import BackgroundServer, RecordingContext, make_pushback
-from assessio_connect_greenhouse import GreenhouseConfig, GreenhouseConnector, PartnerSettings
+from assessio_connect_greenhouse import (
+    GreenhouseConfig,
+    GreenhouseConnector,
+    OAuthSettings,
+    PartnerSettings,
+)
 from assessio_connect_greenhouse.fake import FakeGreenhouse, TakeHomeTest
 
 if TYPE_CHECKING:
@@ -234,3 +246,64 @@ def test_a_stored_bent_completion_url_is_refused_when_the_result_comes(
         connector.close()
         context.close()
     assert catcher.received == []
+
+
+def test_send_test_is_answered_before_harvest_is_read_and_ordered_from_the_queue() -> None:
+    """Greenhouse gets its `partner_interview_id` without waiting for Harvest; `test_status`
+    says in_progress while the order is queued; the queued event reads the job (Harvest's
+    503 makes it try again) and orders. A test that is not one of the lenses is refused at
+    once and queues nothing."""
+    with FakeGreenhouse(client_id=KEYS["client_id"], client_secret=KEYS["client_secret"]) as gh:
+        recruiter = gh.add_user("Robin", "Recruiter", "robin@acme.example")
+        job = gh.add_job("Account Executive", department="Sales")
+        application = gh.add_application(gh.add_candidate("Ada", "L", "ada@example.com"), job)
+        config = GreenhouseConfig(
+            harvest_url=gh.url,
+            auth_url=gh.url,
+            oauth=OAuthSettings(
+                client_id=KEYS["client_id"],
+                client_secret=Secret("env:CS", KEYS["client_secret"]),
+                user_id=recruiter,
+            ),
+            partner=PartnerSettings(
+                api_key=Secret("test", KEYS["partner_key"]),
+                completion_hosts=("127.0.0.1",),
+                allow_http_completion=True,
+            ),
+        )
+        context = RecordingContext("acme")
+        connector = GreenhouseConnector(config, context)
+        try:
+            with BackgroundServer(connector.wsgi_app()) as server:
+                gh.connect_partner(server.url, KEYS["partner_key"])
+                gh.fail_next(1, 503, path="/v3/applications")
+                interview = gh.send_test(application, GENERAL)
+                assert gh.requests == []  # answered before Harvest was called
+                assert list(context.queued) == [f"send_test:{interview}"]
+                assert gh.test_status(interview) == (200, IN_PROGRESS)
+                [(_, failed)] = context.run_events(connector)
+                assert isinstance(failed, RetryableError)
+                assert context.invited == []
+                [(_, handled)] = context.run_events(connector)
+                assert handled is None
+                (invitation,) = context.invited
+                assert invitation.application_id == interview
+                assert (invitation.job.title, invitation.job.department) == (
+                    "Account Executive",
+                    "Sales",
+                )
+                assert invitation.lens == GENERAL
+                assert gh.test_status(interview) == (200, IN_PROGRESS)
+
+                http = urllib3.PoolManager(retries=False)
+                url = f"{gh.url}/integrations/testing_partners/take_home_tests/99"
+                body = send_test_body(url, partner_test_id="no-such-test")
+                status, data, _ = post(http, f"{server.url}/send_test", body)
+                assert status == 422, data
+                assert data["errors"] == [
+                    "no test 'no-such-test' (list_tests lists them) @ $.partner_test_id"
+                ]
+                assert len(context.queued) == 1
+        finally:
+            connector.close()
+            context.close()

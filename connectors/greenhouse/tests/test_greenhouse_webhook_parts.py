@@ -1,40 +1,52 @@
-"""The web hook side without the daemon: Greenhouse's signature scheme, the memory of event
-ids, reading `candidate_stage_change` (Greenhouse's documented example verbatim, broken and
-arbitrary payloads), stage rules, and the endpoint's answers over HTTP on 127.0.0.1."""
+"""The web hook side without the daemon: Greenhouse's signature scheme, reading
+`candidate_stage_change` (Greenhouse's documented example verbatim, broken and arbitrary
+payloads), stage rules, the endpoint's answers over HTTP on 127.0.0.1 (a stage change that
+orders is queued once per `Greenhouse-Event-ID` and answered 200 at once), and the queued
+event's handling (the hiring team read through Harvest then, retried when Harvest fails)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import urllib3
 from greenhouse_parts import SECRET, make_config
+from greenhouse_world import KEYS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from assessio_connect import (
+    ConfigError,
+    InboundEvent,
     MalformedSignatureError,
     MissingSignatureError,
     PayloadError,
+    PermanentError,
     Request,
+    RetryableError,
     Secret,
     SignatureMismatchError,
 )
 from assessio_connect.testing import BackgroundServer, RecordingContext
 from assessio_connect_greenhouse import (
+    EVENT_ID_HEADER,
     SIGNATURE,
+    GreenhouseConfig,
     GreenhouseConnector,
     StageTrigger,
     WebhookSettings,
     parse_stage_change,
 )
-from assessio_connect_greenhouse._webhook import RecentEvents
+from assessio_connect_greenhouse.fake import FakeGreenhouse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -68,16 +80,6 @@ def test_signatures_follow_greenhouses_scheme() -> None:
         SIGNATURE.verify(signed(body + b" ", signature), SECRET)
     with pytest.raises(SignatureMismatchError, match="does not match"):
         SIGNATURE.verify(signed(body, SIGNATURE.sign(body, "other")), SECRET)
-
-
-def test_recent_events_forget_the_oldest() -> None:
-    events = RecentEvents(size=2)
-    for event in ("a", "b", "c"):
-        events.add(event)
-    assert "a" not in events
-    assert "b" in events
-    assert "c" in events
-    assert len(events) == 2
 
 
 def test_greenhouses_documented_stage_change_is_read() -> None:
@@ -171,15 +173,23 @@ def test_stage_triggers_match_by_name_id_and_job() -> None:
         StageTrigger()
 
 
-@pytest.fixture
-def endpoint() -> Iterator[tuple[str, RecordingContext]]:
+@attrs.define
+class Endpoint:
     """The connector's routes mounted as the daemon mounts them, with a recording context."""
+
+    url: str
+    context: RecordingContext
+    connector: GreenhouseConnector
+
+    def handle_queued(self) -> list[Exception | None]:
+        """Hand the queued events to `handle_event`, as the inbound worker would; what each
+        call raised."""
+        return [raised for _, raised in self.context.run_events(self.connector)]
+
+
+@contextmanager
+def serving(config: GreenhouseConfig) -> Iterator[Endpoint]:
     context = RecordingContext("acme")
-    stages = (StageTrigger(name="Assessment"), StageTrigger(id=5, jobs=(3485,)))
-    config = make_config(
-        "http://127.0.0.1:9",
-        webhook=WebhookSettings(secret_key=Secret("env:WEBHOOK", SECRET), stages=stages),
-    )
     connector = GreenhouseConnector(config, context)
 
     def not_found(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -187,27 +197,44 @@ def endpoint() -> Iterator[tuple[str, RecordingContext]]:
         return [b""]
 
     mounted = DispatcherMiddleware(not_found, {"/connectors/acme": connector.wsgi_app()})
-    with BackgroundServer(mounted) as server:
-        yield f"{server.url}/connectors/acme", context
-    connector.close()
-    context.close()
+    try:
+        with BackgroundServer(mounted) as server:
+            yield Endpoint(f"{server.url}/connectors/acme", context, connector)
+    finally:
+        connector.close()
+        context.close()
 
 
-def deliver(url: str, data: Any, method: str = "POST") -> tuple[int, Any]:
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    """Web hook mode with two stage rules; Harvest is never reached (nothing listens)."""
+    stages = (StageTrigger(name="Assessment"), StageTrigger(id=5, jobs=(3485,)))
+    config = make_config(
+        "http://127.0.0.1:9",
+        webhook=WebhookSettings(secret_key=Secret("env:WEBHOOK", SECRET), stages=stages),
+    )
+    with serving(config) as served:
+        yield served
+
+
+def deliver(
+    url: str, data: Any, method: str = "POST", *, event_id: str | None = None
+) -> tuple[int, Any]:
+    """Send `data` as Greenhouse does: signed, with a new `Greenhouse-Event-ID` unless given
+    ("" sends none)."""
     body = data if isinstance(data, bytes) else json.dumps(data).encode()
+    headers = {SIGNATURE.header: SIGNATURE.sign(body, SECRET)}
+    event_id = str(uuid.uuid4()) if event_id is None else event_id
+    if event_id:
+        headers[EVENT_ID_HEADER] = event_id
     response = urllib3.PoolManager(retries=False).request(
-        method,
-        f"{url}/webhook",
-        body=body,
-        headers={SIGNATURE.header: SIGNATURE.sign(body, SECRET)},
+        method, f"{url}/webhook", body=body, headers=headers
     )
     return response.status, json.loads(response.data)
 
 
-def test_the_web_hook_endpoint_orders_only_for_assessment_stages(
-    endpoint: tuple[str, RecordingContext],
-) -> None:
-    url, context = endpoint
+def test_the_web_hook_endpoint_orders_only_for_assessment_stages(endpoint: Endpoint) -> None:
+    url, context = endpoint.url, endpoint.context
     assert deliver(url, {"action": "ping", "payload": {"web_hook_id": 1}}) == (
         200,
         {"status": "ok"},
@@ -224,24 +251,45 @@ def test_the_web_hook_endpoint_orders_only_for_assessment_stages(
     assert deliver(url, other_job)[1]["status"] == "ignored"
     prospect = stage_change(prospect=True, jobs=[])
     assert deliver(url, prospect)[1]["reason"] == "a prospect application (no job stage)"
-    assert context.invited == []
+    assert context.queued == {}  # what orders nothing is not queued
 
-    status, data = deliver(url, stage_change(current_stage={"id": 5, "name": "Take Home"}))
+    status, data = deliver(
+        url, stage_change(current_stage={"id": 5, "name": "Take Home"}), event_id="evt-1"
+    )
+    assert (status, data) == (200, {"status": "accepted", "event_id": "evt-1"})
+    assert context.invited == []  # ordered later, by the queued event's handler
+    assert endpoint.handle_queued() == [None]
     (order,) = context.orders.values()
-    assert (status, data["status"], data["result_id"]) == (200, "ordered", order.result_id)
-    status, data = deliver(url, documented_example())  # the same application again
-    assert (status, data["result_id"]) == (200, order.result_id)
-    (invitation,) = context.invited
+    status, data = deliver(url, documented_example(), event_id="evt-2")  # the same application
+    assert (status, data["status"]) == (200, "accepted")
+    assert endpoint.handle_queued() == [None]
+    (invitation,) = context.invited  # the second event found the order: nothing invited
     assert invitation.application_id == "265277"
     assert invitation.job.department == "Community"
     assert invitation.candidate.email == "giuseppe.hurley@example.com"
     assert invitation.metadata == {"mode": "webhook", "stage": "Take Home"}
+    assert [e["result_id"] for e in context.events("greenhouse.stage_change")] == [
+        order.result_id,
+        order.result_id,
+    ]
 
 
-def test_the_web_hook_endpoint_explains_what_it_cannot_use(
-    endpoint: tuple[str, RecordingContext],
-) -> None:
-    url, context = endpoint
+def test_a_redelivered_event_is_queued_once(endpoint: Endpoint) -> None:
+    url, context = endpoint.url, endpoint.context
+    first = deliver(url, documented_example(), event_id="evt-7")
+    again = deliver(url, documented_example(), event_id="evt-7")
+    assert (first, again) == (
+        (200, {"status": "accepted", "event_id": "evt-7"}),
+        (200, {"status": "duplicate", "event_id": "evt-7"}),
+    )
+    assert list(context.queued) == ["evt-7"]
+    assert len(context.events("greenhouse.webhook_duplicate")) == 1
+    assert endpoint.handle_queued() == [None]
+    assert len(context.orders) == 1
+
+
+def test_the_web_hook_endpoint_explains_what_it_cannot_use(endpoint: Endpoint) -> None:
+    url, context = endpoint.url, endpoint.context
     no_email = stage_change()
     no_email["payload"]["application"]["candidate"]["email_addresses"] = []
     status, data = deliver(url, no_email)
@@ -249,6 +297,8 @@ def test_the_web_hook_endpoint_explains_what_it_cannot_use(
         422,
         "candidate 265772 has no valid e-mail address to invite",
     )
+    status, data = deliver(url, documented_example(), event_id="")
+    assert (status, data["errors"]) == (422, ["the event has no id (its key is empty)"])
     status, data = deliver(url, b"{not json")
     assert status == 400
     assert "not valid JSON" in data["message"]
@@ -263,3 +313,48 @@ def test_the_web_hook_endpoint_explains_what_it_cannot_use(
     assert http.request("GET", f"{url}/list_tests").status == 404  # partner mode is off
     assert http.request("GET", f"{url}/oauth/callback").status == 404  # not a partner app
     assert context.invited == []
+    assert context.queued == {}
+
+
+def test_greenhouse_is_answered_before_harvest_is_read_and_harvest_failures_are_retried() -> None:
+    """With `hiring_team_collaborators`, the route answers Greenhouse 200 without a Harvest
+    call; the queued event reads the hiring team, and Harvest's 503 makes it try again."""
+    with FakeGreenhouse(client_id=KEYS["client_id"], client_secret=KEYS["client_secret"]) as gh:
+        recruiter = gh.add_user("Robin", "Recruiter", "robin@acme.example")
+        manager = gh.add_user("Hana", "Manager", "hana@acme.example")
+        job = gh.add_job(
+            "Backend Engineer",
+            hiring_team={"hiring_managers": [manager], "recruiters": [recruiter]},
+        )
+        application = gh.add_application(gh.add_candidate("Ada", "L", "ada@example.com"), job)
+        config = make_config(gh.url, user_id=recruiter, hiring_team_collaborators=True)
+        with serving(config) as endpoint:
+            gh.configure_webhook(f"{endpoint.url}/webhook", SECRET)
+            gh.fail_next(1, 503, path="/v3/job_hiring_managers")
+            event_id = gh.move_to_stage(application, "Assessment")
+            assert [(d.event_id, d.status) for d in gh.deliveries][-1] == (event_id, 200)
+            assert gh.requests == []  # Greenhouse was answered before Harvest was called
+            context = endpoint.context
+            assert list(context.queued) == [event_id]
+            [failed] = endpoint.handle_queued()
+            assert isinstance(failed, RetryableError)
+            assert "HTTP 503" in str(failed)
+            assert context.invited == []
+            assert endpoint.handle_queued() == [None]
+            (invitation,) = context.invited
+            assert sorted(invitation.job.hiring_team) == ["hana@acme.example", "robin@acme.example"]
+            assert endpoint.handle_queued() == []  # handled: nothing pending
+
+
+def test_a_queued_event_that_cannot_order_is_dead_lettered_with_what_to_do(
+    endpoint: Endpoint,
+) -> None:
+    """The tenant's rules fit no lens, or the queued bytes are unreadable: retrying cannot
+    help, so `PermanentError` says what to fix."""
+    connector, context = endpoint.connector, endpoint.context
+    context.invite_error = ConfigError(["no lens fits job 3485"])
+    event = InboundEvent("evt-9", documented_example())
+    with pytest.raises(PermanentError, match="fix the tenant's \\[assessment\\] rules"):
+        connector.handle_event(event)
+    with pytest.raises(PermanentError, match="queued Greenhouse web hook evt-10"):
+        connector.handle_event(InboundEvent("evt-10", b'{"payload": {}}'))

@@ -13,16 +13,14 @@ from assessio_connect import (
     Answer,
     AssessioError,
     AssessmentChoice,
-    AtsCandidate,
-    AtsJob,
     Connector,
     ConnectorContext,
+    InboundEvent,
     Invitation,
     OrderDraft,
     PermanentError,
     Pushback,
     Request,
-    RequestRefused,
     Routes,
 )
 
@@ -31,14 +29,13 @@ from ._authorization import CALLBACK_PATH, AuthorizationRequests
 from ._candidate_writer import CandidateWriter
 from ._config import GreenhouseConfig
 from ._harvest import HarvestClient
-from ._jobs import hiring_team_emails, unique_emails
+from ._jobs import unique_emails
 from ._keepalive import KeepAlive
 from ._oauth_callback import handle_callback
-from ._partner_api import PARTNER_PATHS, PartnerApi
+from ._partner_api import PARTNER_PATHS, SEND_TEST_EVENT, PartnerApi
 from ._partner_oauth import PartnerConnection
-from ._reading import read_json
 from ._tokens import TokenEndpoint
-from ._webhook import EVENT_ID_HEADER, SIGNATURE, RecentEvents, StageChange, parse_stage_change
+from ._webhook_mode import WebhookMode
 
 __all__ = ["MAX_REQUEST_BYTES", "GreenhouseConnector", "greenhouse_error"]
 
@@ -79,8 +76,6 @@ class GreenhouseConnector(Connector[GreenhouseConfig]):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(config, context)
-        self.events = RecentEvents()
-        """Greenhouse-Event-IDs already handled (a bounded memory; see the README)."""
         self.connection: PartnerConnection | None = None
         """A partner integration's connection (authorization code grant), if configured."""
         self.harvest: HarvestClient | None = None
@@ -122,8 +117,16 @@ class GreenhouseConnector(Connector[GreenhouseConfig]):
             self._writer = CandidateWriter(
                 self.harvest, context.state, config, log=context.log, clock=clock
             )
-        if config.webhook_enabled:
-            self.routes.add("POST", WEBHOOK_PATH, self._webhook)
+        self._webhooks: WebhookMode | None = None
+        if config.webhook is not None:
+            self._webhooks = WebhookMode(
+                config.webhook,
+                context,
+                self._require_harvest,
+                hiring_team=config.hiring_team_collaborators,
+            )
+            if config.webhook_enabled:
+                self.routes.add("POST", WEBHOOK_PATH, self._webhooks.accept)
         self._partner: PartnerApi | None = None
         if config.partner is not None:
             self._partner = PartnerApi(config.partner, context, self.harvest)
@@ -174,93 +177,23 @@ class GreenhouseConnector(Connector[GreenhouseConfig]):
 
     # Web hook mode
 
-    def _webhook(self, request: Request) -> Answer:
-        settings = self.config.webhook
-        assert settings is not None
-        SIGNATURE.verify(request, settings.secret_key)
-        event_id = (request.header(EVENT_ID_HEADER) or "").strip() or None
-        if event_id is not None and event_id in self.events:
-            self.context.log("greenhouse.webhook_duplicate", event_id=event_id)
-            return Answer.json(200, {"status": "duplicate", "event_id": event_id})
-        data = read_json(request, what="Greenhouse web hook")
-        action = data.get("action") if isinstance(data, dict) else None
-        if action == "ping":
-            answer = Answer.json(200, {"status": "ok"})
-        elif action != "candidate_stage_change":
-            reason = f"action {action!r} is not used"
-            answer = Answer.json(200, {"status": "ignored", "reason": reason})
-        else:
-            answer = self._stage_change(parse_stage_change(data))
-        if event_id is not None:
-            self.events.add(event_id)  # only once handled: Greenhouse retries anything else
-        return answer
-
-    def _stage_change(self, change: StageChange) -> Answer:
-        settings = self.config.webhook
-        assert settings is not None
-        job_id = change.job_id
-        if change.prospect or job_id is None:
-            reason = "a prospect application (no job stage)"
-            return Answer.json(200, {"status": "ignored", "reason": reason})
-        if not any(
-            stage.matches(change.stage_id, change.stage_name, job_id) for stage in settings.stages
-        ):
-            reason = f"stage {change.stage_name or change.stage_id!r} does not order an assessment"
-            return Answer.json(200, {"status": "ignored", "reason": reason})
-        if change.email is None:
-            self.context.log(
-                "greenhouse.webhook_unusable",
-                level="error",
-                application_id=change.application_id,
-                reason="the candidate has no valid e-mail address",
-            )
-            raise RequestRefused(
-                422, f"candidate {change.candidate_id} has no valid e-mail address to invite"
-            )
-        order = self.context.find_order(change.application_id) or self.context.invite(
-            self._invitation(change, job_id, change.email)
-        )
-        self.context.log(
-            "greenhouse.stage_change",
-            application_id=order.application_id,
-            result_id=order.result_id,
-        )
-        return Answer.json(
-            200,
-            {
-                "status": "ordered",
-                "application_id": order.application_id,
-                "result_id": order.result_id,
-                "state": order.state.value,
-            },
-        )
-
-    def _invitation(self, change: StageChange, job_id: str, email: str) -> Invitation:
-        """The order's invitation; the job's hiring team is read when it becomes collaborators
-        (Harvest down: 503, and Greenhouse retries; refused: ordered without them)."""
-        team: tuple[str, ...] = ()
-        if self.config.hiring_team_collaborators:
-            try:
-                team = hiring_team_emails(self._require_harvest(), job_id)
-            except PermanentError as exc:
-                self.context.log(
-                    "greenhouse.hiring_team_unavailable",
-                    level="error",
-                    job_id=job_id,
-                    error=str(exc),
+    def handle_event(self, event: InboundEvent) -> None:
+        """What a route queued: a sent test (see `PartnerApi`) or a stage change (see
+        `WebhookMode`); either orders its candidate."""
+        if event.key.startswith(SEND_TEST_EVENT):
+            if self._partner is None:
+                raise PermanentError(
+                    f"event {event.key!r} was queued by partner mode, which is no longer "
+                    "configured for this tenant; add [...ats.partner] back, then retry it"
                 )
-        return Invitation(
-            application_id=change.application_id,
-            job=AtsJob(
-                id=job_id,
-                title=change.job_name,
-                description=change.job_description,
-                department=change.department,
-                hiring_team=team,
-            ),
-            candidate=AtsCandidate(id=change.candidate_id, email=email, name=change.candidate_name),
-            metadata={"mode": "webhook", "stage": change.stage_name or change.stage_id or ""},
-        )
+            self._partner.handle_sent_test(event)
+            return
+        if self._webhooks is None:
+            raise PermanentError(
+                f"event {event.key!r} was queued by web hook mode, which is no longer configured "
+                "for this tenant; add [...ats.webhook] back, then retry it"
+            )
+        self._webhooks.handle(event)
 
     def map_order(self, invitation: Invitation, choice: AssessmentChoice) -> OrderDraft:
         """The default mapping, plus the job's hiring team as collaborators when configured."""

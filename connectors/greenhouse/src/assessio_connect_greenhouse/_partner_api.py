@@ -15,9 +15,11 @@ from assessio_connect import (
     AssessioError,
     AtsCandidate,
     AtsJob,
+    ConfigError,
     ConnectorContext,
-    ConnectorError,
+    InboundEvent,
     Invitation,
+    PayloadError,
     PermanentError,
     Pushback,
     Receipts,
@@ -37,11 +39,18 @@ from ._jobs import job_of_application
 from ._partner import TestOrder, interview_id_for, parse_send_test, status_answer, tests_answer
 from ._reading import read_json
 
-__all__ = ["PARTNER_PATHS", "PartnerApi", "basic_username"]
+__all__ = ["PARTNER_PATHS", "SEND_TEST_EVENT", "PartnerApi", "basic_username"]
 
 PARTNER_PATHS = ("/list_tests", "/send_test", "/test_status", "/request_errors")
+SEND_TEST_EVENT = "send_test:"
+"""The inbound queue's key of a sent test: this prefix and its partner_interview_id."""
 _CHALLENGE = (("WWW-Authenticate", 'Basic realm="assessio-connect"'),)
 _ERROR_FIELDS = ("api_call", "partner_test_id", "partner_test_name", "partner_interview_id")
+
+
+def _queued_key(interview_id: str) -> str:
+    """The state key marking a test sent whose order is still queued."""
+    return f"partner.queued.{interview_id}"
 
 
 def basic_username(authorization: str | None) -> str | None:
@@ -97,31 +106,75 @@ class PartnerApi:
         return Answer.json(200, tests_answer(config))
 
     def _send_test(self, request: Request) -> Answer:
+        """Answer the test's `partner_interview_id` at once (it is derived from the completion
+        url) and queue the order: reading its job through Harvest happens in `handle_sent_test`,
+        not while Greenhouse waits. A repeat of a test already queued or ordered queues nothing."""
         self._authenticate(request)
         order = parse_send_test(read_json(request, what="send_test request"), self._settings)
         interview_id = interview_id_for(order.completion_url)
-        known = self._context.find_order(interview_id) or self._context.invite(
-            Invitation(
-                application_id=interview_id,
-                job=self._job(order),
-                candidate=AtsCandidate(
-                    id=order.application_id or interview_id,
-                    email=order.email,
-                    name=f"{order.first_name} {order.last_name}".strip(),
-                ),
-                lens=order.partner_test_id,
-                metadata={
-                    "mode": "partner",
-                    "completion_url": order.completion_url,
-                    "partner_test_id": order.partner_test_id,
-                    "greenhouse_application_id": order.application_id or "",
-                },
-            )
-        )
+        known = self._context.find_order(interview_id)
+        if known is None:
+            self._check_test(order.partner_test_id)
+            self._context.state.put(_queued_key(interview_id), order.partner_test_id)
+            self._context.enqueue(SEND_TEST_EVENT + interview_id, request.body)
         self._context.log(
-            "greenhouse.test_sent", partner_interview_id=interview_id, result_id=known.result_id
+            "greenhouse.test_sent",
+            partner_interview_id=interview_id,
+            result_id=known.result_id if known is not None else None,
         )
         return Answer.json(200, {"partner_interview_id": interview_id})
+
+    def _check_test(self, partner_test_id: str) -> None:
+        """422 unless the test is one of the organisation's lenses (503 when Assessio cannot
+        say right now): Greenhouse shows a refusal of send_test to the recruiter."""
+        try:
+            lens = self._context.assessio_config().find_lens(partner_test_id)
+        except (APIError, TransportError) as exc:
+            raise RetryableError(f"cannot read the lenses from Assessio right now: {exc}") from None
+        if lens is None:
+            raise PayloadError(
+                [f"no test {partner_test_id!r} (list_tests lists them) @ $.partner_test_id"],
+                what="send_test request",
+            )
+
+    def handle_sent_test(self, event: InboundEvent) -> None:
+        """Order a queued `send_test`: the job read through Harvest names the recruitment
+        (Harvest down: `RetryableError`, tried again later; refused: one recruitment per
+        test)."""
+        try:
+            order = parse_send_test(event.json(), self._settings)
+        except PayloadError as exc:
+            raise PermanentError(f"queued send_test {event.key}: {exc}") from None
+        interview_id = interview_id_for(order.completion_url)
+        invitation = Invitation(
+            application_id=interview_id,
+            job=self._job(order),
+            candidate=AtsCandidate(
+                id=order.application_id or interview_id,
+                email=order.email,
+                name=f"{order.first_name} {order.last_name}".strip(),
+            ),
+            lens=order.partner_test_id,
+            metadata={
+                "mode": "partner",
+                "completion_url": order.completion_url,
+                "partner_test_id": order.partner_test_id,
+                "greenhouse_application_id": order.application_id or "",
+            },
+        )
+        try:
+            known = self._context.invite(invitation)
+        except ConfigError as exc:
+            raise PermanentError(
+                f"cannot order test {interview_id}: "
+                + "; ".join(exc.problems)
+                + "; fix the tenant's [assessment] rules, then retry the event "
+                "(`assessio-connect events retry --dead`)"
+            ) from None
+        self._context.state.delete(_queued_key(interview_id))
+        self._context.log(
+            "greenhouse.test_ordered", partner_interview_id=interview_id, result_id=known.result_id
+        )
 
     def _job(self, order: TestOrder) -> AtsJob:
         """The Greenhouse job behind a sent test (read through Harvest when possible), else one
@@ -129,7 +182,7 @@ class PartnerApi:
         if self._harvest is not None and order.application_id is not None:
             try:
                 return job_of_application(self._harvest, order.application_id)
-            except ConnectorError as exc:
+            except PermanentError as exc:
                 self._context.log(
                     "greenhouse.partner_job_unknown",
                     level="warning",
@@ -150,6 +203,8 @@ class PartnerApi:
         if not interview_id:
             raise RequestRefused(400, "partner_interview_id is required")
         order = self._context.find_order(interview_id)
+        if order is None and self._context.state.value(_queued_key(interview_id)) is not None:
+            return Answer.json(200, status_answer(None, None))  # sent, its order still queued
         if order is None or order.metadata.get("mode") != "partner":
             raise RequestRefused(404, f"no test with partner_interview_id {interview_id!r}")
         record = self._context.latest_result(order.result_id)

@@ -1,10 +1,8 @@
-"""Greenhouse web hooks: the `Signature` scheme, a bounded memory of event ids, and reading a
+"""Greenhouse web hooks: the `Signature` scheme, the event id header, and reading a
 `candidate_stage_change` payload."""
 
 from __future__ import annotations
 
-import collections
-import threading
 from collections.abc import Mapping
 from html.parser import HTMLParser
 from typing import Any
@@ -19,7 +17,6 @@ from ._reading import GreenhouseReader
 __all__ = [
     "EVENT_ID_HEADER",
     "SIGNATURE",
-    "RecentEvents",
     "StageChange",
     "parse_stage_change",
     "plain_text",
@@ -29,34 +26,10 @@ SIGNATURE = BodyHmac("Signature", prefix="sha256 ")
 """`Signature: sha256 <hex HMAC-SHA256 of the raw body>` under the web hook's secret key
 (grnhse/greenhouse-api-docs, source/includes/webhooks/_introduction.md)."""
 EVENT_ID_HEADER = "Greenhouse-Event-ID"
+"""A unique id per event, the same on each retry of it (grnhse/greenhouse-api-docs,
+source/includes/webhooks/_introduction.md): the inbound queue's key."""
 _WHAT = "Greenhouse web hook"
 DESCRIPTION_LIMIT = 2000
-
-
-class RecentEvents:
-    """The last `size` event ids handled, oldest forgotten first (thread-safe)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        if size < 1:
-            raise ValueError("size must be at least 1")
-        self._size = size
-        self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def __contains__(self, event_id: object) -> bool:
-        with self._lock:
-            return event_id in self._ids
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._ids)
-
-    def add(self, event_id: str) -> None:
-        with self._lock:
-            self._ids[event_id] = None
-            self._ids.move_to_end(event_id)
-            while len(self._ids) > self._size:
-                self._ids.popitem(last=False)
 
 
 class _TextExtractor(HTMLParser):
