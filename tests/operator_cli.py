@@ -10,8 +10,8 @@ from pathlib import Path
 import attrs
 from click.testing import CliRunner, Result
 
-from assessio_connect.cli import cli
 from assessio_connect.runtime._sqlite_store import SQLiteStore
+from assessio_connect.tools.cli import cli
 from status_world import ATS_TOKEN, OPERATOR_TOKEN, Seeded, seed_history, write_config
 
 __all__ = ["TENANTS", "Operated", "operated", "run"]

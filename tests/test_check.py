@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from assessio_connect import AssessioClient
-from assessio_connect.cli import cli
 from assessio_connect.contract.errors import ServerError
 from assessio_connect.sandbox import Organisation, Sandbox
+from assessio_connect.tools.cli import cli
 from daemon_harness import SECRETS, Harness, harness
 
 KEY = "pk-probe-7c1e"

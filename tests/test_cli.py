@@ -10,10 +10,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from assessio_connect import cli as cli_module
 from assessio_connect import codec, sign
-from assessio_connect.cli import cli
 from assessio_connect.sandbox import Organisation, Sandbox
+from assessio_connect.tools import cli as cli_module
+from assessio_connect.tools.cli import cli
 
 KEY = "acme-key"
 SECRET = "acme-secret-value"

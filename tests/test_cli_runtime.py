@@ -29,8 +29,6 @@ from click.testing import CliRunner, Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessio_connect._cli_runtime import INVITE_COLUMNS, _invitation, _read_rows
-from assessio_connect.cli import cli
 from assessio_connect.contract.models import (
     AssessmentOrder,
     CandidateDetails,
@@ -40,6 +38,8 @@ from assessio_connect.contract.models import (
 from assessio_connect.runtime._logging import EventLog
 from assessio_connect.runtime.daemon import Daemon
 from assessio_connect.store import DeliveryState, NewOrder
+from assessio_connect.tools._cli_runtime import INVITE_COLUMNS, _invitation, _read_rows
+from assessio_connect.tools.cli import cli
 from daemon_harness import SECRETS, Harness, free_port, harness, wait_until
 
 JOB = {"id": "job-7", "title": "Backend Engineer", "department": "Engineering"}

@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assessio_connect import ConfigError, Transport, sign
-from assessio_connect.cli import cli
 from assessio_connect.contract.client import ENVIRONMENTS
 from assessio_connect.runtime._server import DEFAULT_LIMITS, BackgroundServer, ConnectionLimits
 from assessio_connect.runtime.config import (
@@ -31,6 +30,7 @@ from assessio_connect.runtime.config import (
     store_url_from_file,
 )
 from assessio_connect.runtime.connector import AtsCandidate, AtsJob, Invitation
+from assessio_connect.tools.cli import cli
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

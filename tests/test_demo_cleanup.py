@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from assessio_connect.contract.errors import ConfigError
-from assessio_connect.demo import _signals_deferred, run_demo
 from assessio_connect.runtime.config import DaemonConfig, load_daemon_config
 from assessio_connect.runtime.plugins import Plugins, load_plugins
+from assessio_connect.tools._demo import _signals_deferred, run_demo
 from daemon_harness import wait_until
 
 DEMO = [str(Path(sys.executable).with_name("assessio-connect")), "demo", "--ats", "reference"]

@@ -22,7 +22,6 @@ import click
 import pytest
 
 from assessio_connect import load_daemon_config, load_plugins
-from assessio_connect.cli import cli
 from assessio_connect.reference import ReferenceConfig
 from assessio_connect.runtime import hookspecs
 from assessio_connect.runtime.config import (
@@ -33,6 +32,7 @@ from assessio_connect.runtime.config import (
     WebhookConfig,
 )
 from assessio_connect.runtime.config._validation import ServerTable, StoreTable, TenantTable
+from assessio_connect.tools.cli import cli
 
 if sys.version_info >= (3, 11):
     import tomllib

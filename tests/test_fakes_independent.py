@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from assessio_connect._scaffold import AUTHS, STYLES, Auth, ConnectorScaffold, ScaffoldStyle
+from assessio_connect.tools._scaffold import AUTHS, STYLES, Auth, ConnectorScaffold, ScaffoldStyle
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SOURCE_ROOTS = sorted([*REPOSITORY.glob("connectors/*/src"), *REPOSITORY.glob("examples/**/src")])

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from assessio_connect import load_daemon_config, load_plugins
-from assessio_connect.cli import cli
-from assessio_connect.demo import run_demo
+from assessio_connect.tools._demo import run_demo
+from assessio_connect.tools.cli import cli
 
 CONNECTORS = {
     "greenhouse": ("assessio-connect-greenhouse", "assessio_connect_greenhouse"),

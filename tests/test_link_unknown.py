@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from assessio_connect import hookimpl, load_plugins
-from assessio_connect.cli import cli
 from assessio_connect.runtime._logging import EventLog
 from assessio_connect.runtime.daemon import Daemon
 from assessio_connect.store import OrderRecord, OrderState
+from assessio_connect.tools.cli import cli
 from daemon_harness import Harness, harness, wait_until
 
 LINK_PATH = "/recruitment/v1/assessment-link-order"

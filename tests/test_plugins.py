@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 import assessio_connect
 from assessio_connect import Connector, PluginError, hookimpl, load_plugins
-from assessio_connect.cli import cli
 from assessio_connect.runtime.plugins import BUILTIN_PLUGIN, ENTRY_POINT_GROUP, Plugins
+from assessio_connect.tools.cli import cli
 
 
 def install_fake_distribution(root: Path, name: str, modules: dict[str, str], entry: str) -> None:

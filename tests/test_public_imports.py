@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from assessio_connect._scaffold import AUTHS, STYLES, ConnectorScaffold
+from assessio_connect.tools._scaffold import AUTHS, STYLES, ConnectorScaffold
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 CORE = "assessio_connect"
@@ -30,6 +30,7 @@ PUBLIC_PACKAGES = (
     f"{CORE}.kit",
     f"{CORE}.testing",
     f"{CORE}.sandbox",
+    f"{CORE}.demo",
     f"{CORE}.reference",
 )
 """The only modules of the core a connector may import, or import names from."""
@@ -205,7 +206,7 @@ def test_the_walk_finds_every_kind_of_module() -> None:
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from assessio_connect.store import OrderRecord\n",
         "class C:\n    def m(self):\n        import assessio_connect.runtime._logging as log\n",
-        "try:\n    from assessio_connect.demo import DemoAts\nexcept ImportError:\n    pass\n",
+        "try:\n    from assessio_connect.tools._demo import run_demo\nexcept ImportError:\n    pass\n",
     ],
 )
 def test_a_private_import_is_caught(source: str) -> None:

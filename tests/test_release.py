@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from assessio_connect import __version__
-from assessio_connect._scaffold import ConnectorScaffold, core_requirement
+from assessio_connect.tools._scaffold import ConnectorScaffold, core_requirement
 
 if sys.version_info >= (3, 11):
     import tomllib

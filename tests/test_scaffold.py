@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessio_connect._cli_kit import register_commands
-from assessio_connect._scaffold import (
+from assessio_connect.tools._cli_kit import register_commands
+from assessio_connect.tools._scaffold import (
     AUTHS,
     MAX_NAME_LENGTH,
     STYLES,

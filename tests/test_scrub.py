@@ -17,11 +17,11 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessio_connect.cli import cli
 from assessio_connect.runtime._logging import REDACTED, Scrubber
 from assessio_connect.runtime.config import load_daemon_config
 from assessio_connect.runtime.daemon import Daemon
 from assessio_connect.store import DeliveryState, OrderState
+from assessio_connect.tools.cli import cli
 from daemon_harness import SECRETS, Harness, harness, wait_until
 from store_contract import new_order, payload
 

@@ -1,5 +1,5 @@
 """`python -m assessio_connect` runs the command line."""
 
-from .cli import main
+from .tools.cli import main
 
 main()

@@ -23,10 +23,10 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, quote
 
 import attrs
@@ -56,12 +56,10 @@ from ._status_html import (
     trace_page,
 )
 from ._wsgi import RequestBodyError, header, read_body
+from .config import DaemonConfig
 from .store import DeliveryRecord, DeliveryState, OrderRecord, Store
 
-if TYPE_CHECKING:
-    from .daemon import Daemon
-
-__all__ = ["SESSION_COOKIE", "PageSettings", "StatusPage", "status_app"]
+__all__ = ["SESSION_COOKIE", "PageSettings", "RunningDaemon", "StatusPage", "status_app"]
 
 SESSION_COOKIE = "assessio_status"
 SESSION_SECONDS = 12 * 3600
@@ -481,7 +479,23 @@ def _scrubbed_orders(orders: Sequence[OrderRecord], scrub: Scrub) -> list[OrderR
     ]
 
 
-def status_app(daemon: Daemon) -> StatusPage:
+class RunningDaemon(Protocol):
+    """What the page reads of the daemon that serves it (the daemon itself, which imports
+    this module)."""
+
+    @property
+    def config(self) -> DaemonConfig: ...
+
+    @property
+    def tenants(self) -> Mapping[str, Any]: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    def scrub(self, text: str, /) -> str: ...
+
+
+def status_app(daemon: RunningDaemon) -> StatusPage:
     """The page for a running daemon: its store, and its configuration as it stands."""
 
     def settings() -> PageSettings:

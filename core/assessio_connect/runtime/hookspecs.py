@@ -15,8 +15,6 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from assessio_connect.demo import DemoAts
-
     from .connector import AssessmentChoice, Connector, Invitation
     from .store import DeliveryRecord, OrderRecord, RecordedResult, ResultRecord, Store
 
@@ -44,9 +42,10 @@ def assessio_register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def assessio_register_demos(register: Callable[[str, Callable[[], DemoAts]], None]) -> None:
+def assessio_register_demos(register: Callable[[str, Callable[[], object]], None]) -> None:
     """Call `register(kind, factory)` to let `assessio-connect demo` run a connector against its
-    fake ATS; `factory()` returns a fresh `assessio_connect.demo.DemoAts`."""
+    fake ATS; `factory()` returns a fresh `assessio_connect.demo.DemoAts` (the demo kit, a
+    layer above the runtime, so named here only in words)."""
 
 
 # Providers (firstresult: the first non-None answer wins)

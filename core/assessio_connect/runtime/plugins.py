@@ -1,4 +1,4 @@
-"""Finding and loading plugins: built-ins first, then the `assessio_connect` entry points.
+"""Finding and loading plugins: the built-in one first, then the `assessio_connect` entry points.
 
 Loading is guarded: a plugin that fails to import, or whose registration hook raises, is
 recorded as a `PluginFailure` and the others still load; `strict=True` makes it fatal.
@@ -228,21 +228,24 @@ def load_plugins(
 ) -> Plugins:
     """Register the built-in plugin, installed entry points (unless disabled) and `extra`.
 
-    `extra` is `(name, plugin)` pairs, registered last, e.g. a test's own connector.
+    The built-in plugin is found through the package's own entry point and always loaded
+    first; `entry_points=False` leaves out only the other installed plugins. `extra` is
+    `(name, plugin)` pairs, registered last, e.g. a test's own connector.
     """
-    from assessio_connect import _builtin
-
     plugins = Plugins(strict=strict)
-    plugins.register(_builtin, BUILTIN_PLUGIN, distribution="assessio-connect", version=_version())
+    builtin = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=BUILTIN_PLUGIN)
+    if builtin:
+        plugins.load_entry_points(builtin)
+    else:
+        plugins.fail(
+            BUILTIN_PLUGIN,
+            "assessio-connect",
+            "the built-in plugin's entry point is missing: reinstall assessio-connect "
+            "(pip install assessio-connect, or pip install -e . in a checkout)",
+        )
     if entry_points:
         plugins.load_entry_points(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
     for name, plugin in extra:
         plugins.register(plugin, name)
     plugins.collect_connectors()
     return plugins
-
-
-def _version() -> str:
-    from assessio_connect.contract._version import __version__
-
-    return __version__

@@ -15,16 +15,17 @@ from typing import IO, Any
 import attrs
 import click
 
-from .contract.errors import AssessioError, ConfigError
-from .contract.models import AssessioConfig, email_problem
-from .contract.transport import Transport
-from .runtime._logging import EventLog, Scrubber
-from .runtime._outbox import Backoff
-from .runtime._tenant import TenantRuntime
-from .runtime.config import DaemonConfig, TenantConfig, load_daemon_config
-from .runtime.connector import AtsCandidate, AtsJob, Invitation
-from .runtime.plugins import Plugins
-from .runtime.store import OrderRecord, OrderState, Store
+from assessio_connect.contract.errors import AssessioError, ConfigError
+from assessio_connect.contract.models import AssessioConfig, email_problem
+from assessio_connect.contract.transport import Transport
+from assessio_connect.runtime._logging import EventLog, Scrubber
+from assessio_connect.runtime._outbox import Backoff
+from assessio_connect.runtime._tenant import TenantRuntime
+from assessio_connect.runtime.config import DaemonConfig, TenantConfig, load_daemon_config
+from assessio_connect.runtime.connector import AtsCandidate, AtsJob, Invitation
+from assessio_connect.runtime.daemon import Daemon
+from assessio_connect.runtime.plugins import Plugins
+from assessio_connect.runtime.store import OrderRecord, OrderState, Store
 
 __all__ = ["register_commands"]
 
@@ -71,12 +72,9 @@ JSON_FLAG = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def register_commands(cli: click.Group) -> None:
-    """Add the daemon and operator commands to `cli`."""
-    from ._cli_operator import register_commands as register_operator_commands
-
+    """Add the daemon's commands (run, check, config, plugins, invite) to `cli`."""
     for command in (run_command, check_command, config_group, plugins_command, invite_command):
         cli.add_command(command)
-    register_operator_commands(cli)
 
 
 @click.command("run")
@@ -93,8 +91,6 @@ def run_command(ctx: click.Context, config_path: Path | None, log_format: str) -
     """Run the daemon until SIGTERM/SIGINT: receiver, connector routes, pollers, workers.
 
     SIGHUP reads the configuration again and applies its tenants without a restart."""
-    from .runtime.daemon import Daemon
-
     plugins = _plugins(ctx)
     path = _require_config(config_path)
     config = load_daemon_config(plugins, path)

@@ -16,13 +16,22 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from .contract import codec
-from .contract._version import __version__
-from .contract.client import ENVIRONMENTS, AssessioClient, ClientSettings
-from .contract.errors import AssessioError
-from .contract.models import AssessioConfig, AssessmentOrder, CandidateDetails, Recruitment
-from .contract.signing import DEFAULT_TOLERANCE, sign, verify
-from .runtime.plugins import Plugins, load_plugins
+from assessio_connect.contract import codec
+from assessio_connect.contract._version import __version__
+from assessio_connect.contract.client import ENVIRONMENTS, AssessioClient, ClientSettings
+from assessio_connect.contract.errors import AssessioError
+from assessio_connect.contract.models import (
+    AssessioConfig,
+    AssessmentOrder,
+    CandidateDetails,
+    Recruitment,
+)
+from assessio_connect.contract.signing import DEFAULT_TOLERANCE, sign, verify
+from assessio_connect.runtime.config import load_daemon_config
+from assessio_connect.runtime.plugins import Plugins, load_plugins
+from assessio_connect.sandbox import Organisation, Sandbox
+
+from ._demo import run_demo
 
 __all__ = ["cli", "main"]
 
@@ -397,8 +406,6 @@ def sandbox_command(
     completion_delay: float,
 ) -> None:
     """Run the Assessio emulator until interrupted."""
-    from .sandbox import Organisation, Sandbox
-
     parsed = [_parse_org(org) for org in orgs] or [("sandbox-org", None)]
     organisations = [
         Organisation(
@@ -453,9 +460,6 @@ def demo_command(
     ctx: click.Context, candidates: int, kinds: tuple[str, ...], keep_running: bool
 ) -> None:
     """Run the whole loop on this machine: emulator, fake ATSs, the daemon, write-backs."""
-    from .demo import run_demo
-    from .runtime.config import load_daemon_config
-
     plugins = ctx.find_object(Plugins)
     assert plugins is not None
     try:

@@ -20,16 +20,9 @@ from typing import Any
 import attrs
 import click
 
-from ._cli_runtime import (
-    CONFIG_OPTION,
-    _Failed,
-    _plugins,
-    _plural,
-    _require_config,
-)
-from .contract.errors import AssessioError, StoreError
-from .runtime._logging import Scrubber
-from .runtime._status import (
+from assessio_connect.contract.errors import AssessioError, StoreError
+from assessio_connect.runtime._logging import Scrubber
+from assessio_connect.runtime._status import (
     CandidateTrace,
     Health,
     TenantInfo,
@@ -39,9 +32,13 @@ from .runtime._status import (
     tenant_infos,
     to_json,
 )
-from .runtime.config import load_daemon_config, store_url_from_file, tenant_kinds_from_file
-from .runtime.plugins import Plugins
-from .runtime.store import (
+from assessio_connect.runtime.config import (
+    load_daemon_config,
+    store_url_from_file,
+    tenant_kinds_from_file,
+)
+from assessio_connect.runtime.plugins import Plugins
+from assessio_connect.runtime.store import (
     DeliveryRecord,
     DeliveryState,
     OrderRecord,
@@ -50,6 +47,8 @@ from .runtime.store import (
     SchemaCheck,
     Store,
 )
+
+from ._cli_runtime import CONFIG_OPTION, _Failed, _plugins, _plural, _require_config
 
 __all__ = ["register_commands"]
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 import attrs
 
-from .contract._version import __version__
+from assessio_connect.contract._version import __version__
 
 __all__ = [
     "AUTHS",
@@ -122,7 +122,7 @@ class ConnectorScaffold:
 
     def files(self) -> dict[str, str]:
         """Relative path -> text of every file of the package."""
-        templates = resources.files("assessio_connect") / "_templates"
+        templates = resources.files("assessio_connect.tools") / "_templates"
         found: dict[str, str] = {}
         for template, destination in _FILES:
             text = (templates / template).read_text(encoding="utf-8")

@@ -13,6 +13,9 @@ from typing import Any
 
 import click
 
+from assessio_connect.runtime._logging import Scrubber
+from assessio_connect.runtime.store import InboundRecord, InboundState
+
 from ._cli_operator import (
     JSON_FLAG,
     LIMIT_OPTION,
@@ -29,8 +32,6 @@ from ._cli_operator import (
     _table,
 )
 from ._cli_runtime import CONFIG_OPTION, _Failed, _plural
-from .runtime._logging import Scrubber
-from .runtime.store import InboundRecord, InboundState
 
 __all__ = ["register_commands"]
 
