@@ -8,6 +8,16 @@ import importlib.resources
 import assessio_connect
 
 EXPECTED = {
+    # What connectors and their tests need of the runtime (records, states, the state
+    # backends, the recruitment id) and the kit's HTTP response type.
+    "DeliveryState",
+    "HTTPResponse",
+    "MemoryState",
+    "OrderRecord",
+    "OrderState",
+    "ResultRecord",
+    "StoreState",
+    "recruitment_id",
     # The connector kit's most used names (all of them in assessio_connect.kit).
     "Answer",
     "AtsHttp",
@@ -116,6 +126,7 @@ def test_every_module_declares_what_it_exports() -> None:
         "runtime.inbound",
         "store",
         "sandbox",
+        "demo",
         "kit",
         "testing",
     ]:

@@ -42,7 +42,7 @@ from .contract.models import (
     Result,
 )
 from .contract.signing import sign, verify
-from .contract.transport import RetryPolicy, Transport
+from .contract.transport import HTTPResponse, RetryPolicy, Transport
 from .contract.webhook import WebhookAuth, parse_result
 from .kit import (
     Answer,
@@ -73,12 +73,21 @@ from .runtime.connector import (
     OrderDraft,
     PollPage,
     Pushback,
+    recruitment_id,
 )
+from .runtime.connector_state import MemoryState, StoreState
 from .runtime.daemon import Daemon
 from .runtime.hookspecs import hookimpl, hookspec
 from .runtime.plugins import Plugins, load_plugins
 from .runtime.receiver import ResultReceiver
-from .runtime.store import StateEntry, Store
+from .runtime.store import (
+    DeliveryState,
+    OrderRecord,
+    OrderState,
+    ResultRecord,
+    StateEntry,
+    Store,
+)
 
 __all__ = [
     "APIError",
@@ -105,15 +114,20 @@ __all__ = [
     "CursorPages",
     "Daemon",
     "DaemonConfig",
+    "DeliveryState",
     "FieldsHmac",
+    "HTTPResponse",
     "InboundEvent",
     "Invitation",
     "Lens",
     "LinkHeaderPages",
     "MalformedSignatureError",
+    "MemoryState",
     "MissingSignatureError",
     "OffsetPages",
     "OrderDraft",
+    "OrderRecord",
+    "OrderState",
     "PayloadError",
     "PermanentError",
     "PluginError",
@@ -128,6 +142,7 @@ __all__ = [
     "RequestRefused",
     "Result",
     "ResultReceiver",
+    "ResultRecord",
     "RetryPolicy",
     "RetryableError",
     "Routes",
@@ -139,6 +154,7 @@ __all__ = [
     "StateEntry",
     "Store",
     "StoreError",
+    "StoreState",
     "StoreUnavailableError",
     "TenantConfig",
     "TimestampOutOfToleranceError",
@@ -162,6 +178,7 @@ __all__ = [
     "load_plugins",
     "loads",
     "parse_result",
+    "recruitment_id",
     "sign",
     "signing",
     "structure",

@@ -8,8 +8,7 @@ from typing import Any
 
 from greenhouse_world import KEYS
 
-from assessio_connect import AtsCandidate, AtsJob, Invitation, Secret
-from assessio_connect.testing import RecordingContext
+from assessio_connect import AtsCandidate, AtsJob, Invitation, Secret, recruitment_id
 from assessio_connect_greenhouse import (
     GreenhouseConfig,
     OAuthSettings,
@@ -67,12 +66,5 @@ def invitation_for(candidate: int, application: str = "app-1") -> Invitation:
 
 def recruitment_of(job: int, tenant: str = "acme") -> str:
     """The Assessio recruitment id of a tenant's Greenhouse job, as every order for the job
-    gets it: the one `RecordingContext` gives, which maps jobs as the daemon does."""
-    context = RecordingContext(tenant)
-    try:
-        invitation = Invitation(
-            "any", AtsJob(str(job), "any"), AtsCandidate("any", "a@example.com")
-        )
-        return context.invite(invitation).order.recruitment.id
-    finally:
-        context.close()
+    gets it."""
+    return recruitment_id(tenant, str(job))

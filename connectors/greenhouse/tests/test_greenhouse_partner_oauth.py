@@ -36,12 +36,10 @@ from assessio_connect import (
     Secret,
     StateEntry,
     Store,
+    StoreState,
     Transport,
     load_plugins,
 )
-
-# Not exported yet (asked for in issue 12): a tenant's connector state over a shared store.
-from assessio_connect.runtime.connector_state import StoreState
 from assessio_connect_greenhouse import (
     AuthorizationRequests,
     GreenhouseConnector,

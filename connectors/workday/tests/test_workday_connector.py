@@ -21,15 +21,16 @@ from workday_world import (
     REFRESH_TOKEN,
     Clock,
     Context,
-    SharedState,
-    StoredResult,
+    FlakyState,
     make_config,
     pushback,
 )
 
 from assessio_connect import (
     ConnectorState,
+    MemoryState,
     PermanentError,
+    ResultRecord,
     RetryableError,
     Secret,
     ServerError,
@@ -345,7 +346,7 @@ def test_a_token_another_replica_rotated_is_re_read_before_refreshing(
     rotating: FakeWorkday, context: Context, clock: Clock
 ) -> None:
     shared = context.state
-    assert isinstance(shared, SharedState)
+    assert isinstance(shared, MemoryState)
     first = configured(rotating, context)
     second_context = Context(context.transport, clock, state=shared.replica("replica-2"))
     second = configured(rotating, second_context)
@@ -362,7 +363,7 @@ def test_only_one_replica_refreshes_at_a_time(
     rotating: FakeWorkday, context: Context, clock: Clock
 ) -> None:
     shared = context.state
-    assert isinstance(shared, SharedState)
+    assert isinstance(shared, MemoryState)
     other = shared.replica("replica-2")
     assert other.try_lease(LEASE_KEY, seconds=60)  # the other replica is refreshing
     wd = configured(rotating, context)
@@ -380,7 +381,7 @@ def test_only_one_replica_refreshes_at_a_time(
 def test_a_rotated_token_the_store_could_not_take_is_kept_and_stored_later(
     rotating: FakeWorkday, context: Context, clock: Clock
 ) -> None:
-    state = SharedState(clock)
+    state = FlakyState(clock)
     state.fail_writes[STATE_KEY] = 1  # the store is unreachable when the token rotates
     flaky = Context(context.transport, clock, state=state)
     wd = configured(rotating, flaky)
@@ -477,7 +478,15 @@ def test_the_assessment_is_dated_by_the_day_the_result_version_arrived(
     applicant(fake, 1)
     result_id = "result-of-JOB_APPLICATION-1"
     received = datetime(2026, 12, 4, 23, 59, tzinfo=timezone.utc).timestamp()
-    context.results[result_id] = StoredResult(version=2, received_at=received)
+    context.results[result_id] = ResultRecord(
+        tenant="acme",
+        result_id=result_id,
+        version=2,
+        payload=b"{}",
+        digest="",
+        received_at=received,
+        orphan=False,
+    )
     wd = connector(fake, context)
     wd.push_result(pushback("JOB_APPLICATION-1", version=1))  # not the stored version: today
     wd.push_result(pushback("JOB_APPLICATION-1", version=2))
@@ -525,7 +534,7 @@ def test_an_older_version_after_a_newer_one_is_skipped_also_by_another_replica(
     newest version written is in the durable state, which a replica (or a restarted daemon)
     shares."""
     applicant(fake, 1)
-    shared = SharedState(clock)
+    shared = MemoryState(owner="replica-1", clock=clock)
     first = connector(fake, Context(context.transport, clock, state=shared))
     first.push_result(pushback("JOB_APPLICATION-1", version=2, score=83))
     other = Context(context.transport, clock, state=shared.replica("replica-2"))

@@ -17,9 +17,11 @@ from assessio_connect import (
     ConnectorState,
     Daemon,
     Invitation,
+    MemoryState,
     Plugins,
     Pushback,
     Result,
+    ResultRecord,
     Secret,
     StateEntry,
     StoreError,
@@ -48,8 +50,7 @@ __all__ = [
     "SECRETS",
     "Clock",
     "Context",
-    "SharedState",
-    "StoredResult",
+    "FlakyState",
     "World",
     "make_config",
     "pushback",
@@ -124,54 +125,19 @@ def pushback(
     return Pushback(order=order, result=result, version=version, attempt=1)
 
 
-class SharedState(ConnectorState):
-    """A connector's state in memory, kept as the daemon's store keeps it (versions, leases):
-    `replica(owner)` is another replica's view of the same entries, and `fail_writes[key] = n`
-    fails the next `n` writes of `key` as an unreachable store does."""
+class FlakyState(MemoryState):
+    """A connector's state in memory whose next `fail_writes[key] = n` writes of `key` fail,
+    as an unreachable store's do."""
 
-    def __init__(
-        self,
-        clock: Callable[[], float],
-        *,
-        owner: str = "replica-1",
-        entries: dict[str, StateEntry] | None = None,
-    ) -> None:
-        self.owner = owner
-        self._clock = clock
-        self.entries: dict[str, StateEntry] = {} if entries is None else entries
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(owner="replica-1", clock=clock)
         self.fail_writes: dict[str, int] = {}
-
-    def replica(self, owner: str) -> SharedState:
-        return SharedState(self._clock, owner=owner, entries=self.entries)
-
-    def _now(self) -> float:
-        return self._clock()
-
-    def _get(self, key: str) -> StateEntry | None:
-        return self.entries.get(key)
 
     def _put(self, key: str, value: str, expect_version: int | None) -> StateEntry | None:
         if self.fail_writes.get(key, 0) > 0:
             self.fail_writes[key] -= 1
             raise StoreError("the store is unavailable")
-        current = self.entries.get(key)
-        version = 0 if current is None else current.version
-        if expect_version is not None and expect_version != version:
-            return None
-        entry = StateEntry(value=value, version=version + 1, updated_at=self._clock())
-        self.entries[key] = entry
-        return entry
-
-    def _delete(self, key: str) -> None:
-        self.entries.pop(key, None)
-
-
-@attrs.frozen
-class StoredResult:
-    """What the connector reads of the store's record of a result version."""
-
-    version: int
-    received_at: float
+        return super()._put(key, value, expect_version)
 
 
 class Context:
@@ -187,10 +153,12 @@ class Context:
     ) -> None:
         self.transport = transport
         self.clock = clock
-        self.state: ConnectorState = state if state is not None else SharedState(clock)
+        self.state: ConnectorState = (
+            state if state is not None else MemoryState(owner="replica-1", clock=clock)
+        )
         self.logs: list[tuple[str, dict[str, Any]]] = []
         self.config_error: Exception | None = None
-        self.results: dict[str, StoredResult] = {}
+        self.results: dict[str, ResultRecord] = {}
         self._recorder = RecordingContext(self.tenant, transport=transport, clock=clock)
 
     def now(self) -> float:

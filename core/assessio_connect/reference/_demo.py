@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
+from assessio_connect.demo import assessio_tables, demo_organisation, secret_writer
 from assessio_connect.sandbox import Organisation
 
 from ._fake import ReferenceAts
@@ -19,11 +19,7 @@ class ReferenceDemo:
     def __init__(self) -> None:
         self._token = secrets.token_urlsafe(16)
         self._webhook_secret = secrets.token_urlsafe(16)
-        self._organisation = Organisation(
-            provider_key=f"demo-reference-{secrets.token_hex(4)}",
-            integrator_secret=secrets.token_urlsafe(16),
-            result_api_key=secrets.token_urlsafe(16),
-        )
+        self._organisation = demo_organisation("reference")
         self.ats = ReferenceAts(api_token=self._token, webhook_secret=self._webhook_secret)
         self._tenant = ""
         self._emails: dict[str, str] = {}
@@ -39,34 +35,21 @@ class ReferenceDemo:
 
     def tenant_toml(self, tenant: str, sandbox_url: str, secrets_dir: Path) -> str:
         self._tenant = tenant
-        organisation = self._organisation
-
-        def ref(name: str, value: str) -> str:
-            return _secret_file(secrets_dir / f"{tenant}-{name}", value)
-
-        return f"""
-[tenants.{tenant}]
-base_url = "{sandbox_url}"
-provider_key = {ref("provider-key", organisation.provider_key)}
-integrator_secret = {ref("integrator-secret", organisation.integrator_secret or "")}
-
-[tenants.{tenant}.webhook]
-api_keys = [{ref("result-key", organisation.result_api_key or "")}]
-
-[tenants.{tenant}.assessment]
-lens = "General Performance"
-locale = "en-GB"
-
-[[tenants.{tenant}.assessment.rules]]
-department = "Sales"
-lens = "Sales"
-
+        ref = secret_writer(secrets_dir, tenant)
+        rules = {"Sales": "Sales"}  # department -> lens
+        assessio = assessio_tables(
+            tenant, sandbox_url, self._organisation, ref, department_lenses=rules
+        )
+        return (
+            assessio
+            + f"""
 [tenants.{tenant}.ats]
 kind = "reference"
 base_url = "{self.ats.url}"
 api_token = {ref("ats-token", self._token)}
 webhook_secret = {ref("ats-webhook", self._webhook_secret)}
 """
+        )
 
     def trigger(self, daemon_url: str, candidates: list[tuple[str, str]]) -> None:
         for index, (name, email) in enumerate(candidates):
@@ -94,12 +77,3 @@ webhook_secret = {ref("ats-webhook", self._webhook_secret)}
             for write in self.ats.writes
             if 200 <= write.status < 300
         ]
-
-
-def _secret_file(path: Path, value: str) -> str:
-    """Write a secret to a file only its owner may read, as an operator keeps one; returns its
-    TOML reference."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(value)
-    return f'{{ file = "{path.as_posix()}" }}'

@@ -137,7 +137,8 @@ class StoreState(ConnectorState):
 
 
 class MemoryState(ConnectorState):
-    """An in-memory state for tests (`RecordingContext`); nothing survives the object."""
+    """An in-memory state for tests (`RecordingContext`, a connector's own tests); nothing
+    survives the object but what its `replica`s share."""
 
     def __init__(self, *, owner: str = "memory", clock: Callable[[], float]) -> None:
         self.owner = owner
@@ -147,6 +148,14 @@ class MemoryState(ConnectorState):
 
     def __repr__(self) -> str:
         return f"MemoryState({len(self.entries)} key(s))"
+
+    def replica(self, owner: str) -> MemoryState:
+        """Another replica's view of the same entries, leasing as `owner`: two daemons (or a
+        restarted one) sharing one store."""
+        twin = MemoryState(owner=owner, clock=self._clock)
+        twin.entries = self.entries
+        twin._lock = self._lock
+        return twin
 
     def _now(self) -> float:
         return self._clock()

@@ -28,9 +28,9 @@ from postgres_test_db import wait_until
 
 from assessio_connect.reference import ReferenceAts
 from assessio_connect.reference._connector import SIGNATURE_HEADER, sign
-from assessio_connect.runtime._server import BackgroundServer
 from assessio_connect.runtime._wsgi import read_body
 from assessio_connect.sandbox import DeliverySchedule, Organisation, Sandbox
+from assessio_connect.testing import BackgroundServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

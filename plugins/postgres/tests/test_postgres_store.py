@@ -26,8 +26,7 @@ from postgres_test_db import (
 )
 from psycopg import sql
 
-from assessio_connect.contract.errors import ConfigError, StoreError, StoreUnavailableError
-from assessio_connect.runtime.plugins import load_plugins
+from assessio_connect import ConfigError, StoreError, StoreUnavailableError, load_plugins
 from assessio_connect.store import DeliveryState, PollLocks, ResultOutcome, WorkNotifications
 from assessio_connect_postgres import MIGRATIONS, PostgresStore, open_postgres_store, parse_url
 from assessio_connect_postgres._store import advisory_key

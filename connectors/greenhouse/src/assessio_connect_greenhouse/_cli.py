@@ -11,10 +11,7 @@ from pathlib import Path
 
 import click
 
-from assessio_connect import DaemonConfig, Plugins, load_daemon_config
-
-# Not exported yet (asked for in issue 12): the connector state of a tenant outside the daemon.
-from assessio_connect.runtime.connector_state import StoreState
+from assessio_connect import DaemonConfig, Plugins, StoreState, load_daemon_config
 
 from ._authorization import AuthorizationRequests, authorization_url, callback_url
 from ._config import GreenhouseConfig

@@ -4,10 +4,10 @@ connector authenticating with OAuth client credentials (a custom integration).""
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
+from assessio_connect.demo import assessio_tables, demo_organisation, secret_writer
 from assessio_connect.sandbox import Organisation
 
 from .fake import FakeGreenhouse
@@ -24,11 +24,7 @@ class GreenhouseDemo:
         self._client_id = f"demo-{secrets.token_hex(4)}"
         self._client_secret = secrets.token_urlsafe(16)
         self._webhook_secret = secrets.token_urlsafe(16)
-        self._organisation = Organisation(
-            provider_key=f"demo-greenhouse-{secrets.token_hex(4)}",
-            integrator_secret=secrets.token_urlsafe(16),
-            result_api_key=secrets.token_urlsafe(16),
-        )
+        self._organisation = demo_organisation("greenhouse")
         self.greenhouse = FakeGreenhouse(
             client_id=self._client_id, client_secret=self._client_secret
         )
@@ -55,28 +51,14 @@ class GreenhouseDemo:
 
     def tenant_toml(self, tenant: str, sandbox_url: str, secrets_dir: Path) -> str:
         self._tenant = tenant
-        organisation = self._organisation
-
-        def ref(name: str, value: str) -> str:
-            return _secret_file(secrets_dir / f"{tenant}-{name}", value)
-
-        return f"""
-[tenants.{tenant}]
-base_url = "{sandbox_url}"
-provider_key = {ref("provider-key", organisation.provider_key)}
-integrator_secret = {ref("integrator-secret", organisation.integrator_secret or "")}
-
-[tenants.{tenant}.webhook]
-api_keys = [{ref("result-key", organisation.result_api_key or "")}]
-
-[tenants.{tenant}.assessment]
-lens = "General Performance"
-locale = "en-GB"
-
-[[tenants.{tenant}.assessment.rules]]
-department = "Sales"
-lens = "Sales"
-
+        ref = secret_writer(secrets_dir, tenant)
+        rules = {"Sales": "Sales"}  # department -> lens
+        assessio = assessio_tables(
+            tenant, sandbox_url, self._organisation, ref, department_lenses=rules
+        )
+        return (
+            assessio
+            + f"""
 [tenants.{tenant}.ats]
 kind = "greenhouse"
 harvest_url = "{self.greenhouse.url}"
@@ -92,6 +74,7 @@ user_id = {self._author}
 secret_key = {ref("webhook-secret", self._webhook_secret)}
 stages = [{{ name = "{STAGE}" }}]
 """
+        )
 
     def trigger(self, daemon_url: str, candidates: list[tuple[str, str]]) -> None:
         if not self._configured:
@@ -117,12 +100,3 @@ stages = [{{ name = "{STAGE}" }}]
             for write in self.greenhouse.writes
             if write.kind == "note" and write.status == 201
         ]
-
-
-def _secret_file(path: Path, value: str) -> str:
-    """Write a secret to a file only its owner may read, as an operator keeps one; returns its
-    TOML reference."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(value)
-    return f'{{ file = "{path.as_posix()}" }}'

@@ -3,11 +3,9 @@ whose applications reach the assessment step and get their results by `Assess_Ca
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Callable
 from pathlib import Path
 
+from assessio_connect.demo import assessio_tables, demo_organisation, secret_writer
 from assessio_connect.sandbox import Organisation
 
 from .fake import FakeWorkday
@@ -21,11 +19,7 @@ class WorkdayDemo:
     """A fake Workday tenant reached with OAuth 2.0 (refresh token)."""
 
     def __init__(self) -> None:
-        self._organisation = Organisation(
-            provider_key=f"demo-workday-{secrets.token_hex(4)}",
-            integrator_secret=secrets.token_urlsafe(16),
-            result_api_key=secrets.token_urlsafe(16),
-        )
+        self._organisation = demo_organisation("workday")
         self.workday = FakeWorkday(tenant="demo_tenant", tests={DEMO_TEST: "Assessio General"})
         self._emails: dict[str, str] = {}
 
@@ -39,21 +33,10 @@ class WorkdayDemo:
         return self._organisation
 
     def tenant_toml(self, tenant: str, sandbox_url: str, secrets_dir: Path) -> str:
-        ref = _secret_writer(secrets_dir, tenant)
-        organisation = self._organisation
-        return f"""
-[tenants.{tenant}]
-base_url = "{sandbox_url}"
-provider_key = {ref("provider-key", organisation.provider_key)}
-integrator_secret = {ref("integrator-secret", organisation.integrator_secret or "")}
-
-[tenants.{tenant}.webhook]
-api_keys = [{ref("result-key", organisation.result_api_key or "")}]
-
-[tenants.{tenant}.assessment]
-lens = "General Performance"
-locale = "en-GB"
-
+        ref = secret_writer(secrets_dir, tenant)
+        return (
+            assessio_tables(tenant, sandbox_url, self._organisation, ref)
+            + f"""
 [tenants.{tenant}.ats]
 kind = "workday"
 base_url = "{self.workday.url}"
@@ -68,6 +51,7 @@ status_completed = "ASSESSIO_COMPLETED"
 [tenants.{tenant}.ats.tests]
 "General Performance" = "{DEMO_TEST}"
 """
+        )
 
     def trigger(self, daemon_url: str, candidates: list[tuple[str, str]]) -> None:
         for index, (name, email) in enumerate(candidates, start=1):
@@ -91,17 +75,3 @@ status_completed = "ASSESSIO_COMPLETED"
                 where = f"Assess_Candidate on {write.application_id}"
                 found.setdefault(email, (email, where, write.at))
         return list(found.values())
-
-
-def _secret_writer(secrets_dir: Path, tenant: str) -> Callable[[str, str], str]:
-    """`ref(name, value)`: writes a secret to a file only its owner may read, as an operator
-    keeps one, and returns its TOML reference."""
-
-    def ref(name: str, value: str) -> str:
-        path = secrets_dir / f"{tenant}-{name}"
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(value)
-        return f'{{ file = "{path.as_posix()}" }}'
-
-    return ref

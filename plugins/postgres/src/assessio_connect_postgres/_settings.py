@@ -18,7 +18,7 @@ import attrs
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from assessio_connect.contract.errors import ConfigError
+from assessio_connect import ConfigError
 
 __all__ = [
     "DEFAULT_POOL_MAX",

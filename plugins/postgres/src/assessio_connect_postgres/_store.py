@@ -22,9 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
 
-from assessio_connect import codec
-from assessio_connect.contract.errors import StoreError, StoreUnavailableError
-from assessio_connect.contract.models import AssessmentOrder
+from assessio_connect import AssessmentOrder, StoreError, StoreUnavailableError, codec
 from assessio_connect.store import (
     POLL_SUCCEEDED,
     AttemptOutcome,

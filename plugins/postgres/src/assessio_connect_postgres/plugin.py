@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from assessio_connect.runtime.hookspecs import hookimpl
+from assessio_connect import hookimpl
 
 if TYPE_CHECKING:
     from assessio_connect.store import Store
