@@ -75,7 +75,13 @@ class InboundContract:
         assert other.id != first.id
 
     @settings(
-        max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            # One contract, two stores (SQLite and PostgreSQL): one test, two executors.
+            HealthCheck.differing_executors,
+        ],
     )
     @given(
         payload=st.binary(max_size=2000),
