@@ -206,7 +206,7 @@ def test_the_walk_finds_every_kind_of_module() -> None:
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from assessio_connect.store import OrderRecord\n",
         "class C:\n    def m(self):\n        import assessio_connect.runtime._logging as log\n",
-        "try:\n    from assessio_connect.tools._demo import run_demo\nexcept ImportError:\n    pass\n",
+        "try:\n    from assessio_connect.tools import cli\nexcept ImportError:\n    pass\n",
     ],
 )
 def test_a_private_import_is_caught(source: str) -> None:
