@@ -796,6 +796,12 @@ class SQLiteStore(SQLiteInbound):
     def _run_result_batch(
         self, works: list[Callable[[Any], Any]]
     ) -> list[tuple[Any, BaseException | None]]:
+        if len(works) == 1:  # alone in its transaction: a rollback undoes only this result
+            try:
+                with self._write("record a result") as conn:
+                    return [(works[0](conn), None)]
+            except Exception as exc:
+                return [(None, exc)]
         outcomes: list[tuple[Any, BaseException | None]] = []
         with self._write("record results") as conn:
             for work in works:
@@ -821,32 +827,29 @@ class SQLiteStore(SQLiteInbound):
         digest: str,
         now: float,
     ) -> RecordedResult:
-        seen = conn.execute(
-            "SELECT version FROM results WHERE tenant = ? AND result_id = ? AND digest = ?",
+        # One read answers all three questions: is it a duplicate, is it ordered, which version.
+        seen, known, latest, matched = conn.execute(
+            """SELECT MAX(CASE WHEN digest = ?3 THEN version END),
+                      EXISTS (SELECT 1 FROM orders WHERE tenant = ?1 AND result_id = ?2),
+                      COALESCE(MAX(version), 0), COALESCE(SUM(orphan = 0), 0)
+               FROM results WHERE tenant = ?1 AND result_id = ?2""",
             (tenant, result_id, digest),
         ).fetchone()
         if seen is not None:
-            return RecordedResult(ResultOutcome.DUPLICATE, seen[0], None)
-        known = conn.execute(
-            "SELECT 1 FROM orders WHERE tenant = ? AND result_id = ?", (tenant, result_id)
-        ).fetchone()
-        latest, matched = conn.execute(
-            """SELECT COALESCE(MAX(version), 0), COALESCE(SUM(orphan = 0), 0)
-               FROM results WHERE tenant = ? AND result_id = ?""",
-            (tenant, result_id),
-        ).fetchone()
+            return RecordedResult(ResultOutcome.DUPLICATE, int(seen), None)
         version = int(latest) + 1
         conn.execute(
             f"INSERT INTO results ({_RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
             (tenant, result_id, version, payload, digest, now, 0 if known else 1),
         )
-        if known is None:
+        if not known:
             return RecordedResult(ResultOutcome.ORPHAN, version, None)
-        conn.execute(
-            """UPDATE deliveries SET state = ?, updated_at = ?
-               WHERE tenant = ? AND result_id = ? AND state = ? AND version < ?""",
-            (DeliveryState.SUPERSEDED.value, now, tenant, result_id, "pending", version),
-        )
+        if latest:  # a delivery needs a result row: the first version supersedes nothing
+            conn.execute(
+                """UPDATE deliveries SET state = ?, updated_at = ?
+                   WHERE tenant = ? AND result_id = ? AND state = ? AND version < ?""",
+                (DeliveryState.SUPERSEDED.value, now, tenant, result_id, "pending", version),
+            )
         delivery_id = conn.execute(
             """INSERT INTO deliveries (tenant, result_id, version, state, attempts,
                    next_attempt_at, created_at, updated_at)
