@@ -23,7 +23,10 @@ class _Job(Generic[T]):
 
     def __init__(self, work: Callable[[Any], T]) -> None:
         self.work = work
-        self.done = threading.Event()
+        # Held until the job is done or handed the lead; a bare lock wakes its waiter without
+        # the Python-level Condition an Event allocates on every wait.
+        self.done = threading.Lock()
+        self.done.acquire()
         self.lead = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -52,9 +55,7 @@ class GroupCommit:
                 self._leading = True
                 job.lead = True
         if not job.lead:
-            job.done.wait()
-            if job.lead:  # the previous leader handed over: our job is still queued
-                job.done.clear()
+            job.done.acquire()  # released once: either our job is done or we now lead
         if job.lead:
             self._lead()
         if job.error is not None:
@@ -71,11 +72,11 @@ class GroupCommit:
         for job, (result, error) in zip(batch, outcomes, strict=True):
             job.result, job.error = result, error
             if not job.lead:
-                job.done.set()
+                job.done.release()
         with self._lock:
             if self._queue:
                 successor = self._queue[0]
                 successor.lead = True
-                successor.done.set()
+                successor.done.release()
             else:
                 self._leading = False
