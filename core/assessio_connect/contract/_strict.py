@@ -3,7 +3,7 @@ no silent coercion ("71" is not 71, 1 is not true), and one wording for the prob
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import cattrs
@@ -29,7 +29,7 @@ def json_type(value: Any) -> str:
         return "string"
     if isinstance(value, (list, tuple)):
         return "array"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "object"
     return type(value).__name__
 

@@ -6,30 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from assessio_connect.contract._strict import json_type
 from assessio_connect.contract.errors import PayloadError
 from assessio_connect.contract.models import email_problem
 
 __all__ = ["PayloadReader", "email_problem", "json_type"]
 
 MISSING = "required field missing"
-
-
-def json_type(value: Any) -> str:
-    """How JSON names the type of a decoded value ("string", "array", …), for messages such
-    as `expected a string, got number`."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
 
 
 class PayloadReader:
