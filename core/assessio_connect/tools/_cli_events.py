@@ -30,8 +30,9 @@ from ._cli_operator import (
     _short,
     _stamp,
     _table,
+    report_requeued,
 )
-from ._cli_runtime import CONFIG_OPTION, _Failed, _plural
+from ._cli_runtime import CONFIG_OPTION
 
 __all__ = ["register_commands"]
 
@@ -171,14 +172,13 @@ def events_retry(
         count = session.store.requeue_events(ids=ids, dead=dead, tenant=tenant, now=time.time())
     finally:
         session.close()
-    click.echo(
-        f"{_plural(count, 'event')} queued for retry; "
-        "a running daemon handles them within seconds, or the next one to start"
+    report_requeued(
+        count,
+        ids,
+        dead=dead,
+        tenant=tenant,
+        noun=("event", "events"),
+        handled="handles them",
+        finished="done",
+        list_command="events list",
     )
-    wanted = len(set(ids))
-    if not dead and count < wanted:
-        other = ", or of another tenant" if tenant else ""
-        raise _Failed(
-            f"{_plural(wanted - count, 'event')} of {wanted} could not be queued: unknown ID, "
-            f"or already done{other} (see `events list`)"
-        )

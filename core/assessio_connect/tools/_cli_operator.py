@@ -706,15 +706,38 @@ def deliveries_retry(
         count = session.store.requeue_deliveries(ids=ids, dead=dead, tenant=tenant, now=time.time())
     finally:
         session.close()
+    report_requeued(
+        count,
+        ids,
+        dead=dead,
+        tenant=tenant,
+        noun=("delivery", "deliveries"),
+        handled="sends them",
+        finished="delivered or superseded",
+        list_command="deliveries list",
+    )
+
+
+def report_requeued(
+    count: int,
+    ids: Sequence[int],
+    *,
+    dead: bool,
+    tenant: str | None,
+    noun: tuple[str, str],
+    handled: str,
+    finished: str,
+    list_command: str,
+) -> None:
+    """What a `retry` command queued; exit 1 naming why when some of the given IDs were not."""
     click.echo(
-        f"{_plural(count, 'delivery', 'deliveries')} queued for retry; "
-        "a running daemon sends them within seconds, or the next one to start"
+        f"{_plural(count, *noun)} queued for retry; "
+        f"a running daemon {handled} within seconds, or the next one to start"
     )
     wanted = len(set(ids))
     if not dead and count < wanted:
         other = ", or of another tenant" if tenant else ""
         raise _Failed(
-            f"{_plural(wanted - count, 'delivery', 'deliveries')} of {wanted} could not be "
-            f"queued: unknown ID, or already delivered or superseded{other} "
-            "(see `deliveries list`)"
+            f"{_plural(wanted - count, *noun)} of {wanted} could not be "
+            f"queued: unknown ID, or already {finished}{other} (see `{list_command}`)"
         )
